@@ -1,0 +1,56 @@
+"""Alembic environment: async engines from Mainspring's settings, batch mode for SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy import Connection
+
+from mainspring.core.config import Settings
+from mainspring.core.db import create_engine
+from mainspring.models import metadata
+
+config = context.config
+settings: Settings = config.attributes.get("settings") or Settings()
+
+
+def run_migrations_offline() -> None:
+    """Emit SQL to stdout (``alembic upgrade --sql``) instead of running it."""
+    context.configure(
+        url=settings.database_url,
+        target_metadata=metadata,
+        literal_binds=True,
+        render_as_batch=settings.is_sqlite,
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+        transaction_per_migration=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_migrations_online() -> None:
+    engine = create_engine(settings.database_url, settings)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+            await connection.commit()
+    finally:
+        await engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    asyncio.run(run_migrations_online())

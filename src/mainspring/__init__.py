@@ -1,0 +1,3 @@
+"""Mainspring."""
+
+__version__ = "0.1.0"

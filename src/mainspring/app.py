@@ -1,0 +1,154 @@
+"""``create_app(settings)``: the FastAPI application, its middleware, error handlers and routers.
+
+Middleware, outermost first (each sees what the inner ones answer):
+  ProxyHeaders (client and scheme from trusted proxies only) -> CORS (allow-list) ->
+  SecurityHeaders -> RequestContext (request id, access log, metrics, last-resort 500) ->
+  BodyLimit (413) -> the routers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.middleware.cors import CORSMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from mainspring import __version__
+from mainspring.api import router as api_router
+from mainspring.core.config import Settings, get_settings
+from mainspring.core.db import Database
+from mainspring.core.errors import PROBLEM_JSON, PROBLEM_SCHEMA, install_error_handlers
+from mainspring.core.health import router as health_router
+from mainspring.core.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from mainspring.core.observability import (
+    RequestContextMiddleware,
+    configure_logging,
+    track_database,
+    untrack_database,
+)
+from mainspring.core.pagination import CursorCodec
+
+DESCRIPTION = """
+Mainspring implements every system of the backend-development roadmap as modules of one
+service with one shared kernel. Errors are RFC 9457 `application/problem+json`; lists are
+paginated; every request carries an `X-Request-ID`.
+"""
+
+EXPOSED_HEADERS = [
+    "Link",
+    "ETag",
+    "Location",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "X-Request-ID",
+]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings)
+    database = Database(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        track_database(database)
+        try:
+            yield
+        finally:
+            untrack_database(database)
+            await database.dispose()
+
+    app = FastAPI(
+        title="Mainspring",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url="/redoc" if settings.docs_enabled else None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.cursor_codec = CursorCodec(settings.secret_key.get_secret_value())
+    app.state.readiness_checks = {"database": database.ping}
+
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(api_router)
+
+    # add_middleware wraps: the last added is the outermost.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware, expose_statement_count=settings.env != "production"
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "Idempotency-Key",
+            "If-Match",
+            "If-None-Match",
+            "X-Request-ID",
+            "X-CSRF-Token",
+        ],
+        expose_headers=EXPOSED_HEADERS,
+        max_age=600,
+    )
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with FastAPI's validation-error schema replaced by our problems.
+
+    Every operation documents the problems any request can meet: 422 (and 400/413 when it
+    takes a body), 429 and 500, all as ``application/problem+json``.
+    """
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        openapi_version=app.openapi_version,
+        description=app.description,
+        routes=app.routes,
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    components["Problem"] = PROBLEM_SCHEMA
+    problem = {"content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            common = ["500"]
+            if operation.get("parameters") or "requestBody" in operation:
+                common.append("422")
+            if "requestBody" in operation:
+                common += ["400", "413"]
+            for status in common:
+                described = responses.get(status, {}).get("description")
+                responses[status] = {"description": described or _phrase(status), **problem}
+    app.openapi_schema = schema
+    return schema
+
+
+def _phrase(status: str) -> str:
+    from http import HTTPStatus
+
+    return HTTPStatus(int(status)).phrase

@@ -1,0 +1,44 @@
+"""Alembic driven from code: ``upgrade`` to head, ``pending_changes`` (models vs. migrations)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection
+
+from mainspring.core.config import Settings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+
+
+def alembic_config(settings: Settings) -> Config:
+    """An Alembic config for ``settings``' database (``migrations/env.py`` reads its URL)."""
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["settings"] = settings
+    return config
+
+
+def upgrade(settings: Settings, revision: str = "head") -> None:
+    """Migrate the database to ``revision``. Synchronous: call it outside the event loop."""
+    command.upgrade(alembic_config(settings), revision)
+
+
+def downgrade(settings: Settings, revision: str) -> None:
+    command.downgrade(alembic_config(settings), revision)
+
+
+def pending_changes(connection: Connection) -> list[Any]:
+    """What autogenerate would add to a new migration: empty when models and migrations agree."""
+    from mainspring.models import metadata
+
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "render_as_batch": True}
+    )
+    return list(compare_metadata(context, metadata))

@@ -1,0 +1,206 @@
+"""Pagination: keyset cursors for feeds and page numbers for catalogues, with ``Link`` headers.
+
+A keyset cursor holds the sort-key values of the last item served, signed with the secret key so
+that a client can neither forge nor tamper with it, and encoded as opaque base64url. The next
+page is ``WHERE (k1, k2) < (v1, v2) ORDER BY k1 DESC, k2 DESC LIMIT n``: an index range scan
+that costs the same on page 1 and on page 10 000, and stays stable while rows are inserted.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Query, Request, Response
+from sqlalchemy import Select, and_, false, func, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from mainspring.core.errors import BadRequest
+
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class PageParams:
+    page: int
+    page_size: int
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+
+def page_params(
+    page: Annotated[int, Query(ge=1, le=100_000, description="Page number, from 1.")] = 1,
+    page_size: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description="Items per page (at most 100).")
+    ] = DEFAULT_LIMIT,
+) -> PageParams:
+    return PageParams(page=page, page_size=page_size)
+
+
+@dataclass(frozen=True)
+class CursorParams:
+    limit: int
+    cursor: str | None
+
+
+def cursor_params(
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description="Items per slice (at most 100).")
+    ] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=512, description="The `next_cursor` of the previous slice."),
+    ] = None,
+) -> CursorParams:
+    return CursorParams(limit=limit, cursor=cursor)
+
+
+# --- cursors ------------------------------------------------------------------------------------
+
+
+class CursorCodec:
+    """Signs and verifies opaque cursors (HMAC-SHA256, truncated to 16 bytes)."""
+
+    def __init__(self, secret: str) -> None:
+        self._key = hashlib.sha256(b"mainspring-cursor:" + secret.encode()).digest()
+
+    def encode(self, values: Sequence[Any]) -> str:
+        payload = orjson.dumps([_tag(v) for v in values])
+        mac = hmac.new(self._key, payload, hashlib.sha256).digest()[:16]
+        return base64.urlsafe_b64encode(mac + payload).rstrip(b"=").decode()
+
+    def decode(self, cursor: str) -> list[Any]:
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            mac, payload = raw[:16], raw[16:]
+            expected = hmac.new(self._key, payload, hashlib.sha256).digest()[:16]
+            if not hmac.compare_digest(mac, expected):
+                raise ValueError("bad signature")
+            return [_untag(item) for item in orjson.loads(payload)]
+        except (ValueError, TypeError, KeyError, orjson.JSONDecodeError) as exc:
+            raise BadRequest("The cursor is invalid; start again without it.") from exc
+
+
+def _tag(value: Any) -> list[Any]:
+    if isinstance(value, datetime):
+        return ["dt", value.isoformat()]
+    if isinstance(value, uuid.UUID):
+        return ["uuid", str(value)]
+    if value is None or isinstance(value, bool | int | float | str):
+        return ["v", value]
+    raise TypeError(f"cannot put {type(value).__name__} in a cursor")
+
+
+def _untag(item: list[Any]) -> Any:
+    kind, value = item
+    if kind == "dt":
+        return datetime.fromisoformat(value)
+    if kind == "uuid":
+        return uuid.UUID(value)
+    if kind == "v":
+        return value
+    raise ValueError(kind)
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """A column of a keyset order; the last key must be unique (usually the primary key)."""
+
+    column: InstrumentedAttribute[Any]
+    descending: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.column.key
+
+
+def _after(keys: Sequence[SortKey], values: Sequence[Any]) -> Any:
+    """The WHERE clause selecting rows strictly after ``values`` in the order of ``keys``."""
+    if len(values) != len(keys):
+        raise BadRequest("The cursor does not belong to this list.")
+    if all(k.descending for k in keys) or not any(k.descending for k in keys):
+        row = tuple_(*(k.column for k in keys))
+        return row < tuple_(*values) if keys[0].descending else row > tuple_(*values)
+    # Mixed directions: (a > x) OR (a = x AND b < y) ...
+    clauses = []
+    for i, key in enumerate(keys):
+        equal = [keys[j].column == values[j] for j in range(i)]
+        step = key.column < values[i] if key.descending else key.column > values[i]
+        clauses.append(and_(*equal, step))
+    return or_(false(), *clauses)
+
+
+async def keyset_page(
+    session: AsyncSession,
+    stmt: Select[Any],
+    keys: Sequence[SortKey],
+    params: CursorParams,
+    codec: CursorCodec,
+    *,
+    key_of: Callable[[Any], Sequence[Any]] | None = None,
+    scalars: bool = True,
+) -> tuple[list[Any], str | None]:
+    """Run ``stmt`` ordered by ``keys`` after ``params.cursor``; return the rows and next cursor.
+
+    ``key_of(row)`` gives a row's sort values; by default they are read as attributes named
+    after the sort columns.
+    """
+    if params.cursor:
+        stmt = stmt.where(_after(keys, codec.decode(params.cursor)))
+    stmt = stmt.order_by(*(k.column.desc() if k.descending else k.column.asc() for k in keys))
+    stmt = stmt.limit(params.limit + 1)
+    result = await session.execute(stmt)
+    rows = list(result.scalars().all() if scalars else result.all())
+    has_more = len(rows) > params.limit
+    rows = rows[: params.limit]
+    next_cursor = None
+    if has_more and rows:
+        last = rows[-1]
+        values = key_of(last) if key_of else [getattr(last, k.name) for k in keys]
+        next_cursor = codec.encode(values)
+    return rows, next_cursor
+
+
+async def offset_page(
+    session: AsyncSession, stmt: Select[Any], params: PageParams, *, scalars: bool = True
+) -> tuple[list[Any], int]:
+    """Run ``stmt`` for one page and count every row matching it (two statements)."""
+    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    result = await session.execute(stmt.offset(params.offset).limit(params.page_size))
+    rows = list(result.scalars().all() if scalars else result.all())
+    return rows, int(total or 0)
+
+
+# --- Link headers -------------------------------------------------------------------------------
+
+
+def set_cursor_links(request: Request, response: Response, next_cursor: str | None) -> None:
+    """``Link: <...?cursor=...>; rel="next"`` for a keyset slice."""
+    if next_cursor:
+        url = request.url.include_query_params(cursor=next_cursor)
+        response.headers["Link"] = f'<{url}>; rel="next"'
+
+
+def set_page_links(request: Request, response: Response, params: PageParams, total: int) -> None:
+    """``first``, ``prev``, ``next`` and ``last`` links for a numbered page."""
+    last = max(1, -(-total // params.page_size))
+    links = {"first": 1, "last": last}
+    if params.page > 1:
+        links["prev"] = min(params.page - 1, last)
+    if params.page < last:
+        links["next"] = params.page + 1
+    response.headers["Link"] = ", ".join(
+        f'<{request.url.include_query_params(page=page, page_size=params.page_size)}>; rel="{rel}"'
+        for rel, page in links.items()
+    )

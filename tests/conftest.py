@@ -1,0 +1,144 @@
+"""Test harness: a migrated database per run, a fresh app per test, a client over ASGI.
+
+Environment:
+  MAINSPRING_TEST_DATABASE_URL  run on this PostgreSQL database instead of a temporary SQLite file
+                                (its public schema is dropped and migrated at the start).
+  MAINSPRING_TEST_REDIS_URL     run the Redis backends' tests, and configure the app with Redis.
+  CI                            a configured server that does not answer fails the run
+                                instead of skipping.
+Each test starts from empty tables: they are emptied after every test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+from sqlalchemy import text
+
+from mainspring.app import create_app
+from mainspring.core import migrations
+from mainspring.core.config import Settings
+from mainspring.core.db import create_engine
+from mainspring.models import metadata
+
+TEST_DATABASE_URL = os.environ.get("MAINSPRING_TEST_DATABASE_URL") or None
+TEST_REDIS_URL = os.environ.get("MAINSPRING_TEST_REDIS_URL") or None
+IN_CI = bool(os.environ.get("CI"))
+
+
+def unavailable(reason: str) -> None:
+    """Skip on a laptop; fail in CI, where every configured server must answer."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI is set: a missing server is a failure)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class IsolatedSettings(Settings):
+    """Settings from the test's own values: the developer's environment and .env are ignored."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "env": "test",
+        "database_url": database_url,
+        "redis_url": TEST_REDIS_URL,
+        "secret_key": "test-secret-key-that-is-long-enough-0123456789",
+        "log_level": "WARNING",
+    }
+    values.update(overrides)
+    return IsolatedSettings(**values)  # type: ignore[arg-type]
+
+
+async def _reset_postgres(url: str) -> None:
+    engine = create_engine(url, make_settings(url))
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The test database, migrated to head once per run."""
+    if TEST_DATABASE_URL:
+        try:
+            asyncio.run(_reset_postgres(TEST_DATABASE_URL))
+        except OSError as exc:
+            unavailable(f"PostgreSQL at MAINSPRING_TEST_DATABASE_URL does not answer: {exc}")
+        url = TEST_DATABASE_URL
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    migrations.upgrade(make_settings(url))
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+async def empty_tables(app: FastAPI) -> None:
+    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    if not tables:
+        return
+    async with app.state.db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                await conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608 - our own table names
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        try:
+            yield application
+        finally:
+            await empty_tables(application)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def project_root() -> Path:
+    return Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every ``async def`` test runs on anyio's asyncio backend without a marker of its own."""
+    for item in items:
+        function = getattr(item, "function", None)
+        if function is not None and asyncio.iscoroutinefunction(function):
+            item.add_marker(pytest.mark.anyio)

@@ -1,0 +1,114 @@
+"""Health, readiness, metrics, request ids and the security headers."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI, Request
+
+from mainspring.app import create_app
+from mainspring.core.config import Settings
+from mainspring.core.health import register_readiness_check
+
+
+async def test_healthz(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_checks_the_database(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["checks"]["database"]["status"] == "ok"
+
+
+async def test_readyz_is_503_when_a_backend_fails(app: FastAPI, client: httpx.AsyncClient) -> None:
+    async def broken() -> None:
+        raise ConnectionRefusedError("redis down")
+
+    register_readiness_check(app, "redis", broken)
+    response = await client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unready"
+    assert body["checks"]["redis"] == {
+        "status": "fail",
+        "latency_ms": body["checks"]["redis"]["latency_ms"],
+        "error": "ConnectionRefusedError",
+    }
+    assert body["checks"]["database"]["status"] == "ok"
+
+
+async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClient) -> None:
+    await client.get("/healthz")
+    await client.get("/no/such/thing")
+    text = (await client.get("/metrics")).text
+    assert 'mainspring_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+    assert 'route="<unmatched>",status="404"' in text
+    assert "/no/such/thing" not in text  # raw paths never become labels
+    assert "mainspring_http_requests_in_flight" in text
+    assert 'mainspring_db_pool_connections{state="checked_out"}' in text
+    assert "mainspring_http_request_duration_seconds_bucket" in text
+
+
+async def test_request_id_is_echoed_or_generated(client: httpx.AsyncClient) -> None:
+    given = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert given.headers["x-request-id"] == "abc-123"
+    made = await client.get("/healthz")
+    assert len(made.headers["x-request-id"]) == 32
+    hostile = await client.get("/healthz", headers={"X-Request-ID": "bad\tid" + "x" * 200})
+    assert hostile.headers["x-request-id"] != "bad\tid" + "x" * 200
+
+
+async def test_security_headers(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["content-security-policy"].startswith("default-src 'none'")
+    assert "strict-transport-security" not in response.headers
+    docs = await client.get("/docs")
+    assert docs.status_code == 200
+    assert "cdn.jsdelivr.net" in docs.headers["content-security-policy"]
+
+
+async def test_hsts_only_over_https_from_a_trusted_proxy(client: httpx.AsyncClient) -> None:
+    # The ASGI client connects from 127.0.0.1, a trusted proxy by default.
+    response = await client.get("/healthz", headers={"X-Forwarded-Proto": "https"})
+    assert "max-age=" in response.headers["strict-transport-security"]
+
+
+async def test_proxy_headers_ignored_from_untrusted_peers(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"trusted_proxies": ["10.9.9.9"]}))
+    seen: dict[str, object] = {}
+
+    @app.get("/_test/client")
+    async def whoami(request: Request) -> dict[str, object]:
+        seen["client"] = request.client.host if request.client else None
+        seen["scheme"] = request.url.scheme
+        return {}
+
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        response = await c.get(
+            "/_test/client",
+            headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"},
+        )
+    assert response.status_code == 200
+    assert seen == {"client": "127.0.0.1", "scheme": "http"}
+    assert "strict-transport-security" not in response.headers
+
+
+async def test_cors_allow_list(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"cors_origins": ["https://app.example"]}))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        allowed = await c.options(
+            "/healthz",
+            headers={"Origin": "https://app.example", "Access-Control-Request-Method": "GET"},
+        )
+        refused = await c.get("/healthz", headers={"Origin": "https://evil.example"})
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+    assert "access-control-allow-origin" not in refused.headers
