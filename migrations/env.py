@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
 from mainspring.core.config import Settings
-from mainspring.core.db import create_engine
+from mainspring.core.db import JSONDocument, create_engine
 from mainspring.models import metadata
 
 config = context.config
 settings: Settings = config.attributes.get("settings") or Settings()
+
+
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
+    """Render Mainspring's JSON column type by name instead of its dialect variants."""
+    if type_ == "type" and obj is JSONDocument:
+        autogen_context.imports.add("import mainspring.core.db")
+        return "mainspring.core.db.JSONDocument"
+    return False
 
 
 def run_migrations_offline() -> None:
@@ -34,6 +44,7 @@ def _run(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=render_item,
         transaction_per_migration=True,
     )
     with context.begin_transaction():
