@@ -67,6 +67,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "redis_url": TEST_REDIS_URL,
         "secret_key": "test-secret-key-that-is-long-enough-0123456789",
         "log_level": "WARNING",
+        "worker_in_process": False,
     }
     values.update(overrides)
     return IsolatedSettings(**values)  # type: ignore[arg-type]

@@ -8,10 +8,11 @@ Middleware, outermost first (each sees what the inner ones answer):
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import structlog
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.middleware.cors import CORSMiddleware
@@ -31,6 +32,9 @@ from mainspring.core.observability import (
     untrack_database,
 )
 from mainspring.core.pagination import CursorCodec
+
+Hook = Callable[[], Awaitable[None]]
+logger = structlog.get_logger("mainspring.app")
 
 DESCRIPTION = """
 Mainspring implements every system of the backend-development roadmap as modules of one
@@ -59,8 +63,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         track_database(database)
         try:
+            for start in app.state.startup_hooks:
+                await start()
             yield
         finally:
+            for stop in reversed(app.state.shutdown_hooks):
+                try:
+                    await stop()
+                except Exception:
+                    logger.exception("shutdown_hook_failed", hook=getattr(stop, "__qualname__", ""))
             untrack_database(database)
             await database.dispose()
 
@@ -77,6 +88,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = database
     app.state.cursor_codec = CursorCodec(settings.secret_key.get_secret_value())
     app.state.readiness_checks = {"database": database.ping}
+    app.state.startup_hooks = []
+    app.state.shutdown_hooks = []
+    install_kernel_services(app, settings)
 
     install_error_handlers(app)
     app.include_router(health_router)
@@ -109,6 +123,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def install_kernel_services(app: FastAPI, settings: Settings) -> None:
+    """Each kernel service's ``install(app, settings)`` puts its client on ``app.state``,
+    registers its readiness check and appends its start/stop hooks (run by the lifespan)."""
+    # One line per kernel service, in dependency order.
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

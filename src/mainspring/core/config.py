@@ -15,7 +15,17 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET = "development-secret-change-me"  # noqa: S105 - refused in production
 MIN_SECRET_LENGTH = 32
-SECRET_FIELDS = ("secret_key", "database_url", "database_replica_url", "redis_url")
+SECRET_FIELDS = (
+    "secret_key",
+    "database_url",
+    "database_replica_url",
+    "redis_url",
+    "broker_url",
+    "cache_url",
+    "ratelimit_url",
+    "pubsub_url",
+    "mail_url",
+)
 
 CommaList = Annotated[list[str], NoDecode]
 
@@ -56,6 +66,46 @@ class Settings(BaseSettings):
 
     redis_url: str | None = Field(
         None, description="Redis URL; when set, kernel services use Redis unless overridden."
+    )
+
+    # Kernel services: each uses its own URL when set, else Redis when MAINSPRING_REDIS_URL is
+    # set, else its embedded backend (no server needed).
+    broker_url: str | None = Field(
+        None, description="Background jobs: `database` (default) or a Redis URL (streams)."
+    )
+    cache_url: str | None = Field(None, description="Cache: `mem://` (default) or a Redis URL.")
+    ratelimit_url: str | None = Field(
+        None, description="Rate limits: `memory://` (default) or a Redis URL."
+    )
+    pubsub_url: str | None = Field(
+        None, description="Pub/sub: `memory://` (default, one process) or a Redis URL."
+    )
+    mail_url: str = Field(
+        "console:",
+        description="Mail: `smtp://user:pass@host:port?tls=starttls|tls`, `console:` or "
+        "`file:./var/mail`.",
+    )
+    mail_from: str = Field("Mainspring <no-reply@localhost>", description="Sender of every mail.")
+    worker_in_process: bool = Field(
+        True,
+        description="`mainspring serve` runs a background worker in-process; false when you run "
+        "`mainspring worker` separately.",
+    )
+    worker_concurrency: int = Field(4, ge=1, le=256, description="Jobs one worker runs at once.")
+    job_max_attempts: int = Field(5, ge=1, le=100, description="Attempts before a job is dead.")
+    job_lease_seconds: int = Field(
+        60, ge=1, description="A running job not finished in this time is claimed again."
+    )
+    job_poll_seconds: float = Field(
+        1.0, gt=0, description="How often an idle database worker looks for jobs."
+    )
+    idempotency_ttl_seconds: int = Field(
+        86_400, ge=60, description="How long an Idempotency-Key's first response is replayed."
+    )
+    http_timeout_seconds: float = Field(10.0, gt=0, description="Outbound HTTP timeout.")
+    http_allow_private: CommaList = Field(
+        default_factory=list,
+        description="Hosts or CIDRs that outbound HTTP may reach although private (SSRF guard).",
     )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
@@ -103,6 +153,10 @@ class Settings(BaseSettings):
         if "*" in self.cors_origins:
             problems.append("MAINSPRING_CORS_ORIGINS allows every origin")
         return problems
+
+    def backend_url(self, own: str | None, embedded: str) -> str:
+        """The URL a kernel service uses: its own, else Redis, else its embedded backend."""
+        return own or self.redis_url or embedded
 
     @property
     def is_sqlite(self) -> bool:
