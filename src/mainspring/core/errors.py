@@ -16,6 +16,8 @@ import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -241,10 +243,31 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return render(cls(detail, headers=headers), request.url.path, _request_id(request))
 
 
+async def _integrity_error(request: Request, exc: Exception) -> Response:
+    """A unique or foreign-key constraint refused the change: a race the service did not see
+    coming (two requests creating the same username at once). The client may retry; the
+    constraint's name and the SQL stay in the log."""
+    logger.warning("integrity_error", error=str(getattr(exc, "orig", exc))[:500])
+    error = Conflict("The change conflicts with existing data; reload and try again.")
+    return render(error, request.url.path, _request_id(request))
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    """The database did not answer in time (SQLite busy, PostgreSQL down or saturated)."""
+    logger.error("database_unavailable", error=type(exc).__name__)
+    error = ServiceUnavailable(
+        "The database is busy or unavailable; try again shortly.", headers={"Retry-After": "1"}
+    )
+    return render(error, request.url.path, _request_id(request))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render every error path as problem+json. Unexpected exceptions are rendered (500) by the
     request-context middleware, which also logs them; see ``core/observability.py``."""
     app.add_exception_handler(MainspringError, _mainspring_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(PoolTimeoutError, _database_unavailable)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
 

@@ -1,0 +1,58 @@
+"""Settings: environment parsing, production refusal, secret masking."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from mainspring.core.config import DEFAULT_SECRET, Settings
+
+STRONG = "x" * 48
+
+
+def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAINSPRING_PORT", "8123")
+    monkeypatch.setenv("MAINSPRING_CORS_ORIGINS", "https://a.example, https://b.example")
+    settings = Settings(_env_file=None)
+    assert settings.port == 8123
+    assert settings.cors_origins == ["https://a.example", "https://b.example"]
+
+
+def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAINSPRING_PORT", "99999")
+    with pytest.raises(ValidationError, match="port"):
+        Settings(_env_file=None)
+
+
+@pytest.mark.parametrize("secret", [DEFAULT_SECRET, "short-secret"])
+def test_production_refuses_default_or_short_secret(secret: str) -> None:
+    with pytest.raises(ValidationError, match="MAINSPRING_SECRET_KEY"):
+        Settings(_env_file=None, env="production", secret_key=secret)
+
+
+def test_production_accepts_a_strong_secret() -> None:
+    settings = Settings(_env_file=None, env="production", secret_key=STRONG)
+    assert settings.production_problems() == []
+    assert settings.log_as_json
+
+
+def test_secrets_are_masked() -> None:
+    settings = Settings(
+        _env_file=None,
+        secret_key=STRONG,
+        database_url="postgresql+asyncpg://app:hunter2@db.internal/app",
+        redis_url="redis://:redispass@cache.internal:6379/0",
+    )
+    masked = settings.masked()
+    assert masked["secret_key"] == "********"
+    assert masked["database_url"] == "postgresql+asyncpg://app:***@db.internal/app"
+    assert "redispass" not in str(masked)
+    assert "hunter2" not in str(masked)
+
+
+def test_kernel_backends_follow_redis_unless_overridden() -> None:
+    plain = Settings(_env_file=None)
+    assert plain.backend_url(plain.cache_url, "mem://") == "mem://"
+    scaled = Settings(_env_file=None, redis_url="redis://r:6379/0", cache_url="mem://")
+    assert scaled.backend_url(scaled.cache_url, "mem://") == "mem://"
+    assert scaled.backend_url(scaled.ratelimit_url, "memory://") == "redis://r:6379/0"
