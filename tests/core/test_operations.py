@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from fastapi import FastAPI, Request
 
 from mainspring.app import create_app
@@ -112,3 +113,18 @@ async def test_cors_allow_list(settings: Settings) -> None:
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == "https://app.example"
     assert "access-control-allow-origin" not in refused.headers
+
+
+async def test_one_access_log_line_per_request(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="mainspring.access")
+    response = await client.get("/healthz", headers={"X-Request-ID": "log-me-1"})
+    lines = [r for r in caplog.records if r.name == "mainspring.access"]
+    assert len(lines) == 1
+    event = lines[0].msg
+    assert isinstance(event, dict)
+    assert event["request_id"] == "log-me-1" == response.headers["x-request-id"]
+    assert event["status"] == 200
+    assert event["route"] == "/healthz"
+    assert event["duration_ms"] >= 0
