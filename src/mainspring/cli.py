@@ -89,7 +89,7 @@ def serve(
 
 @app.command()
 def migrate(
-    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "heads",
     down: Annotated[bool, typer.Option("--down", help="Downgrade to REVISION.")] = False,
 ) -> None:
     """Apply (or with --down, revert) database migrations."""

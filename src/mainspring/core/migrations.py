@@ -25,8 +25,10 @@ def alembic_config(settings: Settings) -> Config:
     return config
 
 
-def upgrade(settings: Settings, revision: str = "head") -> None:
-    """Migrate the database to ``revision``. Synchronous: call it outside the event loop."""
+def upgrade(settings: Settings, revision: str = "heads") -> None:
+    """Migrate the database to ``revision`` (default: every head, as modules may branch).
+
+    Synchronous: call it outside the event loop."""
     command.upgrade(alembic_config(settings), revision)
 
 
