@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 
 from mainspring.core.config import Settings
 from mainspring.core.db import JSONDocument, create_engine
+from mainspring.core.migrations import include_object
 from mainspring.models import metadata
 
 config = context.config
@@ -45,6 +46,7 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=render_item,
+        include_object=include_object,
         transaction_per_migration=True,
     )
     with context.begin_transaction():
