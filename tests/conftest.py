@@ -12,6 +12,7 @@ Each test starts from empty tables: they are emptied after every test.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,11 +27,15 @@ from mainspring.app import create_app
 from mainspring.core import migrations
 from mainspring.core.config import Settings
 from mainspring.core.db import create_engine
+from mainspring.core.security import generate_private_key_pem
 from mainspring.models import metadata
+
+pytest_plugins = ["tests.fixtures.jobs", "tests.fixtures.mail"]
 
 TEST_DATABASE_URL = os.environ.get("MAINSPRING_TEST_DATABASE_URL") or None
 TEST_REDIS_URL = os.environ.get("MAINSPRING_TEST_REDIS_URL") or None
 IN_CI = bool(os.environ.get("CI"))
+TEST_SIGNING_KEY = generate_private_key_pem()
 
 
 def unavailable(reason: str) -> None:
@@ -68,6 +73,12 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "secret_key": "test-secret-key-that-is-long-enough-0123456789",
         "log_level": "WARNING",
         "worker_in_process": False,
+        # Accounts: one signing key per test run; a fast hasher (tests/accounts checks the
+        # production parameters); registrations unthrottled (suites register many users).
+        "jwt_signing_keys": [{"kid": "test", "key": TEST_SIGNING_KEY}],
+        "password_hash_time_cost": 1,
+        "password_hash_memory_kib": 64,
+        "register_limit_per_ip": "10000/minute",
     }
     values.update(overrides)
     return IsolatedSettings(**values)  # type: ignore[arg-type]
@@ -137,9 +148,15 @@ def project_root() -> Path:
     return Path(__file__).resolve().parents[1]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every ``async def`` test runs on anyio's asyncio backend without a marker of its own."""
-    for item in items:
-        function = getattr(item, "function", None)
-        if function is not None and asyncio.iscoroutinefunction(function):
-            item.add_marker(pytest.mark.anyio)
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> None:
+    """Every ``async def`` test runs on anyio without a marker of its own.
+
+    The marker is put on the function before anyio's plugin collects it, so parametrized async
+    tests keep their parameters."""
+    if (
+        isinstance(collector, pytest.Module | pytest.Class)
+        and collector.istestfunction(obj, name)
+        and inspect.iscoroutinefunction(obj)
+    ):
+        pytest.mark.anyio(obj)

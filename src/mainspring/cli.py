@@ -1,10 +1,11 @@
-"""The ``mainspring`` command line: serve, migrate, openapi, check."""
+"""The ``mainspring`` command line: serve, migrate, openapi, check, users."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -13,6 +14,11 @@ from rich.table import Table
 
 from mainspring import __version__
 from mainspring.core.config import Settings
+
+if TYPE_CHECKING:
+    from mainspring.accounts.schemas import RegisterRequest
+    from mainspring.core.background import JobStatus
+    from mainspring.core.models import Job
 
 app = typer.Typer(
     name="mainspring",
@@ -71,7 +77,8 @@ def serve(
     port = port or settings.port
     console.print(
         f"[bold green]Mainspring[/] {__version__} on http://{host}:{port}  "
-        f"(docs: http://{host}:{port}/docs, env: {settings.env})"
+        f"(docs: http://{host}:{port}/docs, env: {settings.env}, background worker: "
+        f"{'in-process' if settings.worker_in_process else 'run `mainspring worker`'})"
     )
     uvicorn.run(
         "mainspring.app:create_app",
@@ -85,6 +92,103 @@ def serve(
         server_header=False,
         log_config=None,
     )
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=256, help="Jobs run at once (default MAINSPRING_WORKER_CONCURRENCY)."
+        ),
+    ] = None,
+    queues: Annotated[str, typer.Option(help="Comma-separated queues to serve.")] = "default",
+) -> None:
+    """Run a background worker (jobs and schedules) until Ctrl-C or SIGTERM."""
+    import asyncio
+
+    from mainspring.app import create_app
+    from mainspring.core.background import run_worker
+
+    # This process is the worker: the application it builds must not start another one.
+    settings = _settings().model_copy(update={"worker_in_process": False})
+    names = [name.strip() for name in queues.split(",") if name.strip()]
+    console.print(f"[bold green]Mainspring worker[/] {__version__} on queues: {', '.join(names)}")
+    asyncio.run(run_worker(create_app(settings), concurrency=concurrency, queues=names))
+
+
+jobs_app = typer.Typer(help="Background jobs: list queued, running and dead ones; retry the dead.")
+app.add_typer(jobs_app, name="jobs")
+
+
+@jobs_app.callback(invoke_without_command=True)
+def jobs(
+    ctx: typer.Context,
+    status: Annotated[
+        list[str] | None,
+        typer.Option("--status", "-s", help="queued, running or dead; repeatable (default: all)."),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Rows to show.")] = 50,
+) -> None:
+    """List background jobs, the next due first (done jobs are not kept)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import asyncio
+
+    from mainspring.core.background import JOB_STATUSES
+
+    unknown = sorted(set(status or ()) - set(JOB_STATUSES))
+    if unknown:
+        raise typer.BadParameter(f"unknown status {unknown}; use {', '.join(JOB_STATUSES)}")
+    statuses = [known for known in JOB_STATUSES if not status or known in status]
+    rows = asyncio.run(_list_jobs(_settings(), statuses, limit))
+    if not rows:
+        console.print(f"No {' or '.join(statuses)} jobs.")
+        return
+    table = Table(title="Background jobs")
+    for column in ("id", "task", "queue", "status", "attempts", "run at", "locked by", "error"):
+        table.add_column(column, overflow="fold" if column == "id" else "ellipsis")
+    for job in rows:
+        error = job.last_error.strip().splitlines()[-1][:100] if job.last_error else ""
+        table.add_row(
+            str(job.id),
+            job.task_name,
+            job.queue,
+            job.status,
+            f"{job.attempts}/{job.max_attempts}",
+            job.run_at.isoformat(timespec="seconds"),
+            job.locked_by or "",
+            error,
+        )
+    console.print(table)
+
+
+@jobs_app.command("retry")
+def jobs_retry(job_id: Annotated[uuid.UUID, typer.Argument(help="The dead job's id.")]) -> None:
+    """Queue a dead job again, with a fresh set of attempts."""
+    import asyncio
+
+    from mainspring.core.background import Background
+
+    async def retry() -> bool:
+        async with Background.open(_settings()) as background:
+            return await background.retry(job_id)
+
+    if not asyncio.run(retry()):
+        err_console.print(f"[red]No dead job {job_id}.[/]")
+        raise typer.Exit(code=1)
+    console.print(f"[green]Job {job_id} is queued again.[/]")
+
+
+async def _list_jobs(settings: Settings, statuses: list[JobStatus], limit: int) -> list[Job]:
+    from mainspring.core.background.queue import JobQueue
+    from mainspring.core.db import Database
+
+    database = Database(settings)
+    try:
+        return await JobQueue(database, settings).list_jobs(statuses, limit)
+    finally:
+        await database.dispose()
 
 
 @app.command()
@@ -135,3 +239,66 @@ def check() -> None:
     for problem in settings.production_problems():
         console.print(f"[yellow]not production-ready:[/] {problem}")
     console.print("[green]Configuration is valid.[/]")
+
+
+users_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option(prompt=True, help="Email address.")],
+    username: Annotated[str, typer.Option(prompt=True, help="Username.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="MAINSPRING_ADMIN_PASSWORD",
+            help="Asked for when omitted (better than a flag, which shell history keeps).",
+        ),
+    ],
+) -> None:
+    """Create an administrator whose email counts as verified."""
+    import asyncio
+
+    from mainspring.accounts.schemas import RegisterRequest
+    from mainspring.core.errors import MainspringError
+
+    settings = _settings()
+    try:
+        data = RegisterRequest(email=email, username=username, password=password)
+    except ValidationError as exc:
+        err_console.print(f"[bold red]Invalid account[/]\n{exc}")
+        raise typer.Exit(code=2) from exc
+    try:
+        user_id = asyncio.run(_create_admin(settings, data))
+    except MainspringError as exc:
+        err_console.print(f"[bold red]Not created:[/] {exc.detail or exc.title}")
+        raise typer.Exit(code=1) from exc
+    console.print(f"[green]Administrator {data.username} created[/] (id {user_id}).")
+
+
+async def _create_admin(settings: Settings, data: RegisterRequest) -> uuid.UUID:
+    from mainspring.accounts.service.registration import registration_service
+    from mainspring.core.auth import Role
+    from mainspring.core.db import Database
+    from mainspring.core.security import PasswordHasher
+
+    database = Database(settings)
+    try:
+        async with database.session() as session:
+            user = await registration_service.create_account(
+                session,
+                PasswordHasher.from_settings(settings),
+                email=data.email,
+                username=data.username,
+                password=data.password,
+                display_name=data.display_name,
+                role=Role.ADMIN,
+                verified=True,
+            )
+            return user.id
+    finally:
+        await database.dispose()

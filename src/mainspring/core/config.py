@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET = "development-secret-change-me"  # noqa: S105 - refused in production
@@ -28,6 +28,20 @@ SECRET_FIELDS = (
 )
 
 CommaList = Annotated[list[str], NoDecode]
+
+
+# Accounts
+class SigningKey(BaseModel):
+    """One JWT signing key: its id (the JWT header's ``kid``) and its Ed25519 PEM."""
+
+    kid: str = Field(min_length=1, max_length=64)
+    key: SecretStr = Field(
+        description="PEM: a private key signs and verifies, a public one verifies."
+    )
+
+
+MIN_PASSWORD_HASH_MEMORY_KIB = 19_456  # OWASP's Argon2id floor: m=19 MiB, t=2, p=1
+MIN_PASSWORD_HASH_TIME_COST = 2
 
 
 class Settings(BaseSettings):
@@ -125,7 +139,75 @@ class Settings(BaseSettings):
     )
     docs_enabled: bool = Field(True, description="Serve /docs, /redoc and /openapi.json.")
 
-    @field_validator("cors_origins", "trusted_proxies", mode="before")
+    # Accounts: tokens, signing keys, password hashing, brute-force limits, verified email.
+    # docs/security.md explains each default.
+    jwt_issuer: str = Field("mainspring", description="`iss` claim of access tokens.")
+    jwt_audience: str = Field("mainspring-api", description="`aud` claim of access tokens.")
+    jwt_signing_keys: list[SigningKey] = Field(
+        default_factory=list,
+        description='JSON list of `{"kid": ..., "key": "<PEM>"}` Ed25519 keys: the first (a '
+        "private key) signs, the others only verify until removed (rotation). Required in "
+        "production; development generates one under MAINSPRING_JWT_KEYS_DIR.",
+    )
+    jwt_keys_dir: Path = Field(
+        Path("var"), description="Where development keeps the signing key it generates."
+    )
+    access_token_ttl_seconds: int = Field(
+        900, ge=60, le=3600, description="Lifetime of an access JWT."
+    )
+    refresh_token_ttl_seconds: int = Field(
+        30 * 86_400, ge=3600, description="Absolute lifetime of a session (refresh token family)."
+    )
+    refresh_token_idle_seconds: int = Field(
+        7 * 86_400, ge=300, description="A session unused for this long can no longer refresh."
+    )
+    email_verification_ttl_seconds: int = Field(
+        86_400, ge=300, description="Lifetime of email verification and email change links."
+    )
+    password_reset_ttl_seconds: int = Field(
+        1800, ge=300, le=86_400, description="Lifetime of a password reset link."
+    )
+    verified_email_required_for: CommaList = Field(
+        default_factory=list,
+        description="Actions refused until the email is verified: `login`, and any action a "
+        "module checks with `require_verified_email(action)` (e.g. `publish`).",
+    )
+    accounts_frontend_url: str | None = Field(
+        None,
+        description="Front end that opens account links (`/verify-email`, `/reset-password`, "
+        "`/confirm-email` with `?token=`); defaults to MAINSPRING_PUBLIC_URL.",
+    )
+    password_hash_time_cost: int = Field(2, ge=1, description="Argon2id iterations (t).")
+    password_hash_memory_kib: int = Field(
+        19_456, ge=8, description="Argon2id memory in KiB (m; 19456 = 19 MiB)."
+    )
+    password_hash_parallelism: int = Field(1, ge=1, le=16, description="Argon2id lanes (p).")
+    password_hash_concurrency: int = Field(
+        4, ge=1, le=64, description="Password hashes computed at once per process (threads)."
+    )
+    login_limit_per_account: str = Field(
+        "5/5minute", description="Failed logins allowed per account (normalised identifier)."
+    )
+    login_limit_per_ip: str = Field("20/minute", description="Failed logins allowed per IP.")
+    register_limit_per_ip: str = Field("10/hour", description="Registrations allowed per IP.")
+    account_mail_limit_per_address: str = Field(
+        "3/hour",
+        description="Password reset and verification mails that may be asked for one address.",
+    )
+    account_mail_limit_per_ip: str = Field(
+        "10/hour", description="Password reset and verification requests allowed per IP."
+    )
+
+    # RealWorld
+    realworld_prefix: str = Field(
+        "/realworld/api",
+        pattern=r"^(/[A-Za-z0-9._~-]+)+$",
+        description="Path the RealWorld (Conduit) API adapter is served under.",
+    )
+
+    @field_validator(
+        "cors_origins", "trusted_proxies", "verified_email_required_for", mode="before"
+    )
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -152,6 +234,11 @@ class Settings(BaseSettings):
             problems.append("MAINSPRING_DATABASE_ECHO logs every statement")
         if "*" in self.cors_origins:
             problems.append("MAINSPRING_CORS_ORIGINS allows every origin")
+        if (
+            self.password_hash_memory_kib < MIN_PASSWORD_HASH_MEMORY_KIB
+            or self.password_hash_time_cost < MIN_PASSWORD_HASH_TIME_COST
+        ):
+            problems.append("MAINSPRING_PASSWORD_HASH_* is below Argon2id's m=19 MiB, t=2")
         return problems
 
     def backend_url(self, own: str | None, embedded: str) -> str:

@@ -1,0 +1,271 @@
+"""``/api/v1/users``: my account (``/me``...) and the administration of users.
+
+Administrators (permission ``users:read`` to look, ``users:manage`` to change) see emails;
+nobody else ever sees another user's email from these endpoints.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from mainspring.accounts.deps import AccountsContextDep, AdminPrincipal, CurrentUser
+from mainspring.accounts.routers.auth import MAIL_ACCEPTED, clear_cookies
+from mainspring.accounts.schemas import (
+    Accepted,
+    AdminUser,
+    ChangeEmailRequest,
+    ChangePasswordRequest,
+    Me,
+    PasswordConfirmation,
+    ProfileUpdate,
+    RoleChange,
+    SecurityEventView,
+    SessionView,
+)
+from mainspring.accounts.service.admin import admin_service
+from mainspring.accounts.service.audit import audit_service
+from mainspring.accounts.service.profile import profile_service
+from mainspring.accounts.service.sessions import session_service
+from mainspring.core.auth import CurrentPrincipal, Principal, Role, require_permission
+from mainspring.core.deps import CursorCodecDep, ReadSessionDep, SessionDep
+from mainspring.core.errors import problem_responses
+from mainspring.core.pagination import (
+    CursorParams,
+    PageParams,
+    cursor_params,
+    page_params,
+    set_cursor_links,
+    set_page_links,
+)
+from mainspring.core.schemas import CursorPage, Page
+
+router = APIRouter(prefix="/users", tags=["users"])
+UserReader = Annotated[Principal, Depends(require_permission("users:read"))]
+
+
+# --- me -----------------------------------------------------------------------------------------
+
+
+@router.get("/me", summary="My account", responses=problem_responses(401))
+async def get_me(user: CurrentUser) -> Me:
+    return Me.model_validate(user)
+
+
+@router.patch("/me", summary="Update my profile", responses=problem_responses(401))
+async def update_me(data: ProfileUpdate, user: CurrentUser) -> Me:
+    """Merge semantics: only `display_name` can be changed here."""
+    return Me.model_validate(profile_service.update(user, data))
+
+
+@router.delete(
+    "/me",
+    status_code=204,
+    summary="Delete my account",
+    responses=problem_responses(401, 403, 409, 429),
+)
+async def delete_me(
+    data: PasswordConfirmation,
+    user: CurrentUser,
+    response: Response,
+    session: SessionDep,
+    ctx: AccountsContextDep,
+) -> None:
+    """Needs the password (in the body). Personal data is erased and every session ends; the
+    last administrator cannot delete their account (409)."""
+    await profile_service.delete(session, ctx, user, data.password)
+    clear_cookies(response)
+
+
+@router.post(
+    "/me/password",
+    status_code=204,
+    summary="Change my password",
+    responses=problem_responses(401, 403, 429),
+)
+async def change_password(
+    data: ChangePasswordRequest,
+    principal: CurrentPrincipal,
+    user: CurrentUser,
+    session: SessionDep,
+    ctx: AccountsContextDep,
+) -> None:
+    """Needs the current password (403 when wrong). Every other session ends; a notice is
+    mailed."""
+    await profile_service.change_password(
+        session, ctx, principal, user, data.current_password, data.new_password
+    )
+
+
+@router.post(
+    "/me/email",
+    status_code=202,
+    summary="Change my email address",
+    responses=problem_responses(401, 403, 429),
+)
+async def change_email(
+    data: ChangeEmailRequest, user: CurrentUser, session: SessionDep, ctx: AccountsContextDep
+) -> Accepted:
+    """Needs the password. A link is mailed to the new address; the change takes effect when
+    it is confirmed (`POST /api/v1/auth/email/confirm`), and the old address is then told."""
+    await profile_service.request_email_change(session, ctx, user, data.new_email, data.password)
+    return Accepted(detail=MAIL_ACCEPTED)
+
+
+@router.get(
+    "/me/sessions",
+    summary="My sessions (signed-in devices)",
+    responses=problem_responses(400, 401),
+)
+async def list_sessions(
+    request: Request,
+    response: Response,
+    principal: CurrentPrincipal,
+    session: ReadSessionDep,
+    codec: CursorCodecDep,
+    params: Annotated[CursorParams, Depends(cursor_params)],
+) -> CursorPage[SessionView]:
+    """Live sessions, newest first, with the address and browser last seen; `current` marks
+    the one this request comes from."""
+    rows, next_cursor = await session_service.page(session, codec, params, principal)
+    set_cursor_links(request, response, next_cursor)
+    items = [
+        SessionView(
+            id=row.id,
+            created_at=row.created_at,
+            last_used_at=row.last_used_at,
+            expires_at=row.expires_at,
+            ip=row.ip,
+            user_agent=row.user_agent,
+            current=row.id == principal.session_id,
+        )
+        for row in rows
+    ]
+    return CursorPage(items=items, next_cursor=next_cursor)
+
+
+@router.post(
+    "/me/sessions/revoke-others",
+    status_code=204,
+    summary="Sign out everywhere else",
+    responses=problem_responses(401),
+)
+async def revoke_other_sessions(
+    principal: CurrentPrincipal, session: SessionDep, ctx: AccountsContextDep
+) -> None:
+    """Ends every session but the current one."""
+    await session_service.revoke_others(session, ctx, principal)
+
+
+@router.delete(
+    "/me/sessions/{session_id}",
+    status_code=204,
+    summary="Sign out one session",
+    responses=problem_responses(401, 404),
+)
+async def revoke_session(
+    session_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    ctx: AccountsContextDep,
+) -> None:
+    """Its access and refresh tokens stop working at once. 404 for a session that is not
+    yours or has already ended."""
+    await session_service.revoke_one(session, ctx, principal, session_id)
+
+
+@router.get(
+    "/me/security-events",
+    summary="My account's security events",
+    responses=problem_responses(400, 401),
+)
+async def my_security_events(
+    request: Request,
+    response: Response,
+    principal: CurrentPrincipal,
+    session: ReadSessionDep,
+    codec: CursorCodecDep,
+    params: Annotated[CursorParams, Depends(cursor_params)],
+) -> CursorPage[SecurityEventView]:
+    """Sign-ins, failures, password and email changes of your account, newest first."""
+    rows, next_cursor = await audit_service.page(session, codec, params, user_id=principal.user_id)
+    set_cursor_links(request, response, next_cursor)
+    return CursorPage(
+        items=[SecurityEventView.model_validate(row) for row in rows], next_cursor=next_cursor
+    )
+
+
+# --- administration -----------------------------------------------------------------------------
+
+
+@router.get("", summary="List and search users", responses=problem_responses(401, 403))
+async def list_users(
+    request: Request,
+    response: Response,
+    _reader: UserReader,
+    session: ReadSessionDep,
+    params: Annotated[PageParams, Depends(page_params)],
+    q: Annotated[
+        str | None,
+        Query(max_length=100, description="Prefix of the username or email.", examples=["ada"]),
+    ] = None,
+    role: Annotated[Role | None, Query(description="Only users with this role.")] = None,
+) -> Page[AdminUser]:
+    """Newest first, paginated (`page`, `page_size`, with the total and `Link` headers)."""
+    rows, total = await admin_service.search(session, params, query=q, role=role)
+    set_page_links(request, response, params, total)
+    return Page(
+        items=[AdminUser.model_validate(row) for row in rows],
+        total=total,
+        page=params.page,
+        page_size=params.page_size,
+    )
+
+
+@router.get("/{user_id}", summary="One user", responses=problem_responses(401, 403, 404))
+async def get_user(user_id: uuid.UUID, _reader: UserReader, session: ReadSessionDep) -> AdminUser:
+    return AdminUser.model_validate(await admin_service.get(session, user_id))
+
+
+@router.post(
+    "/{user_id}/disable",
+    summary="Disable a user",
+    responses=problem_responses(401, 403, 404, 409),
+)
+async def disable_user(
+    user_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, ctx: AccountsContextDep
+) -> AdminUser:
+    """The user's sessions end at once and they cannot sign in until enabled again. The last
+    administrator cannot be disabled (409)."""
+    return AdminUser.model_validate(await admin_service.disable(session, ctx, admin, user_id))
+
+
+@router.post(
+    "/{user_id}/enable",
+    summary="Enable a disabled user",
+    responses=problem_responses(401, 403, 404),
+)
+async def enable_user(
+    user_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, ctx: AccountsContextDep
+) -> AdminUser:
+    return AdminUser.model_validate(await admin_service.enable(session, ctx, admin, user_id))
+
+
+@router.put(
+    "/{user_id}/role",
+    summary="Change a user's role",
+    responses=problem_responses(401, 403, 404, 409),
+)
+async def set_role(
+    user_id: uuid.UUID,
+    data: RoleChange,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    ctx: AccountsContextDep,
+) -> AdminUser:
+    """`user`, `moderator` or `admin`. The user's sessions end, so the new role applies at
+    once. The last administrator cannot be demoted (409)."""
+    user = await admin_service.set_role(session, ctx, admin, user_id, data.role)
+    return AdminUser.model_validate(user)

@@ -1,0 +1,240 @@
+"""Request and response models of the accounts API.
+
+Requests are ``Input`` models: an unknown field (``role``, ``is_verified``, ``id``...) is refused
+with 422, so nothing can be mass-assigned. Responses are built field by field from explicit
+schemas: no password hash, token digest or another user's email can leave by accident.
+
+Emails and usernames are normalised here, at the edge: an email is trimmed and lower-cased, a
+username keeps its spelling but is compared lower-cased (``User.username_key``).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from mainspring.accounts.models import EMAIL_MAX, USERNAME_MAX
+from mainspring.core.auth import Role
+from mainspring.core.schemas import Input, Schema
+
+PASSWORD_MIN = 8
+PASSWORD_MAX = 128  # long passphrases welcome; the bound only caps the hashing work per request
+TOKEN_MAX = 128
+
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f.]+(\.[^@\s\x00-\x1f.]+)+$")
+USERNAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{2,31}$"
+
+
+def normalize_email(value: str) -> str:
+    """Trim and lower-case an address, and check its shape (``local@domain.tld``).
+
+    Whether the address really exists is proven by the verification mail, not by a regex.
+    """
+    email = value.strip().lower()
+    if not _EMAIL.match(email):
+        raise ValueError("not a valid email address")
+    return email
+
+
+Email = Annotated[
+    str,
+    StringConstraints(min_length=3, max_length=EMAIL_MAX),
+    AfterValidator(normalize_email),
+    Field(examples=["ada@example.com"]),
+]
+Username = Annotated[
+    str,
+    StringConstraints(pattern=USERNAME_PATTERN, max_length=USERNAME_MAX),
+    Field(
+        description="3-32 letters, digits, `_`, `.` or `-`; unique whatever the case.",
+        examples=["ada_l"],
+    ),
+]
+Password = Annotated[
+    str,
+    # Never trimmed: every character counts, and nothing is cut off.
+    StringConstraints(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX, strip_whitespace=False),
+    Field(
+        description=f"{PASSWORD_MIN}-{PASSWORD_MAX} characters; not a common password, not the "
+        "username or email.",
+        examples=["correct horse battery staple"],
+    ),
+]
+CurrentPassword = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=PASSWORD_MAX, strip_whitespace=False),
+    Field(examples=["correct horse battery staple"]),
+]
+DisplayName = Annotated[
+    str, StringConstraints(min_length=1, max_length=100), Field(examples=["Ada Lovelace"])
+]
+OneTimeToken = Annotated[
+    str,
+    StringConstraints(min_length=16, max_length=TOKEN_MAX),
+    Field(description="The token from the link in the mail."),
+]
+
+
+# --- requests -----------------------------------------------------------------------------------
+
+
+class RegisterRequest(Input):
+    email: Email
+    username: Username
+    password: Password
+    display_name: DisplayName | None = Field(
+        None, description="Shown next to your content; defaults to the username."
+    )
+
+
+class LoginRequest(Input):
+    identifier: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=EMAIL_MAX),
+        Field(description="Email address or username.", examples=["ada@example.com"]),
+    ]
+    password: CurrentPassword
+    cookie: bool = Field(
+        False,
+        description="Browser clients: receive the refresh token as an HttpOnly cookie (and a "
+        "CSRF token) instead of in the body.",
+    )
+
+
+class RefreshRequest(Input):
+    refresh_token: Annotated[str, StringConstraints(min_length=16, max_length=TOKEN_MAX)] | None = (
+        Field(None, description="Omit to use the refresh cookie (then send `X-CSRF-Token`).")
+    )
+
+
+class TokenForm(Input):
+    """The OAuth 2.0 token request (RFC 6749 sections 4.3 and 6), form-encoded."""
+
+    grant_type: Annotated[str, StringConstraints(max_length=32)] = Field(
+        examples=["password"], description="`password` or `refresh_token`."
+    )
+    username: Annotated[str, StringConstraints(max_length=EMAIL_MAX)] | None = Field(
+        None, description="Email address or username (password grant)."
+    )
+    password: CurrentPassword | None = None
+    refresh_token: Annotated[str, StringConstraints(max_length=TOKEN_MAX)] | None = None
+    scope: Annotated[str, StringConstraints(max_length=256)] = Field(
+        "", description="Accepted and ignored: access is governed by roles, not scopes."
+    )
+    client_id: Annotated[str, StringConstraints(max_length=128)] | None = Field(
+        None, description="Accepted and ignored: this server has no registered clients."
+    )
+
+
+class EmailRequest(Input):
+    email: Email
+
+
+class TokenRequest(Input):
+    token: OneTimeToken
+
+
+class ResetPasswordRequest(Input):
+    token: OneTimeToken
+    new_password: Password
+
+
+class ChangePasswordRequest(Input):
+    current_password: CurrentPassword
+    new_password: Password
+
+
+class ChangeEmailRequest(Input):
+    new_email: Email
+    password: CurrentPassword
+
+
+class PasswordConfirmation(Input):
+    password: CurrentPassword
+
+
+class ProfileUpdate(Input):
+    display_name: DisplayName
+
+
+class RoleChange(Input):
+    role: Role = Field(examples=["moderator"])
+
+
+# --- responses ----------------------------------------------------------------------------------
+
+
+class TokenResponse(Schema):
+    """OAuth 2.0 token response (RFC 6749 section 5.1)."""
+
+    access_token: str = Field(description="EdDSA-signed JWT for `Authorization: Bearer`.")
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type, not a secret
+    expires_in: int = Field(description="Seconds until the access token expires.", examples=[900])
+    refresh_token: str | None = Field(
+        None, description="Opaque, single use; null when it was set as a cookie."
+    )
+    csrf_token: str | None = Field(
+        None, description="Cookie clients: send it as `X-CSRF-Token` when refreshing."
+    )
+
+
+class Accepted(Schema):
+    """The answer to a request whose outcome is told by mail, never in the response."""
+
+    status: Literal["accepted"] = "accepted"
+    detail: str
+
+
+class Me(Schema):
+    """Your own account."""
+
+    id: uuid.UUID
+    email: str
+    username: str
+    display_name: str
+    role: Role
+    email_verified: bool = Field(validation_alias="is_verified")
+    created_at: datetime
+
+
+class SessionView(Schema):
+    """One of your sessions (a signed-in device)."""
+
+    id: uuid.UUID
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    ip: str | None
+    user_agent: str | None
+    current: bool = Field(description="The session this request is made from.")
+
+
+class AdminUser(Schema):
+    """A user as administrators see it."""
+
+    id: uuid.UUID
+    email: str
+    username: str
+    display_name: str
+    role: Role
+    email_verified: bool = Field(validation_alias="is_verified")
+    disabled: bool = Field(validation_alias="is_disabled")
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class SecurityEventView(Schema):
+    """An entry of the audit log."""
+
+    id: uuid.UUID
+    kind: str = Field(examples=["login_succeeded"])
+    created_at: datetime
+    user_id: uuid.UUID | None
+    actor_id: uuid.UUID | None
+    ip: str | None
+    user_agent: str | None
+    details: dict[str, Any]

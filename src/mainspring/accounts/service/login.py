@@ -1,0 +1,98 @@
+"""Password sign-in: who is this, and may they in? (Opening the session is ``sessions.py``.)
+
+Brute force is met by two moving-window limits on *failed* attempts (ASVS V2.2):
+
+* per account (default 5 per 5 minutes): a guesser cannot try many passwords on one account. The
+  key is the account when it exists, so switching between its email and its username does not
+  buy more attempts, and the typed identifier otherwise, so unknown accounts are throttled the
+  same way and a 429 tells nothing about existence. Once the limit is reached even the right
+  password is refused until the window moves: the lockout must not leak whether a guess was
+  right. A successful sign-in clears the account's failures;
+* per client address (default 20 per minute): a stuffer cannot try one password on many
+  accounts. Success does not clear it, or one valid account would unlock unlimited guessing.
+
+Enumeration is met by answering the same ``InvalidCredentials`` for an unknown account and a
+wrong password, after the same work: the hasher verifies once either way (against a dummy hash
+when there is no account). Whether an account is disabled or unverified is only said to someone
+who gave its right password.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mainspring.accounts.errors import AccountDisabled, EmailNotVerified, InvalidCredentials
+from mainspring.accounts.models import User
+from mainspring.accounts.repository import UserRepository
+from mainspring.accounts.service.audit import EventKind, audit_service
+from mainspring.accounts.service.context import AccountsContext
+
+LOGIN_ACCOUNT = "login-account"
+LOGIN_IP = "login-ip"
+
+
+def normalize_identifier(identifier: str) -> str:
+    """Emails and usernames are compared lower-case."""
+    return identifier.strip().lower()
+
+
+def account_key(user: User | None, identifier: str) -> str:
+    """The failed-login bucket: the account itself, else what was typed."""
+    return f"user:{user.id}" if user is not None else f"name:{identifier}"
+
+
+class LoginService:
+    async def authenticate(
+        self, session: AsyncSession, ctx: AccountsContext, identifier: str, password: str
+    ) -> User:
+        """The user whose ``identifier`` (email or username) and ``password`` these are.
+
+        Raises ``InvalidCredentials`` (401), ``TooManyRequests`` (429), and, for the right
+        password only, ``AccountDisabled`` or ``EmailNotVerified`` (403).
+
+        This is the first step of signing in. The router then opens the session with
+        ``session_service.start``; a second factor, when there is one, fits between the two.
+        """
+        settings, limiter = ctx.settings, ctx.limiter
+        identifier = normalize_identifier(identifier)
+        user = await UserRepository(session).by_identifier(identifier)
+        key = account_key(user, identifier)
+        ip = ctx.client.ip or "unknown"
+        await limiter.check(settings.login_limit_per_ip, LOGIN_IP, ip)
+        await limiter.check(settings.login_limit_per_account, LOGIN_ACCOUNT, key)
+
+        valid, upgraded = await ctx.hasher.verify(password, user.password_hash if user else None)
+        if user is None or not valid:
+            await self._failed(ctx, user, key, ip)
+            raise InvalidCredentials()
+        if not user.is_active:
+            audit_service.record_anyway(
+                ctx, EventKind.LOGIN_FAILED, user_id=user.id, reason="disabled"
+            )
+            raise AccountDisabled()
+        if "login" in settings.verified_email_required_for and not user.is_verified:
+            raise EmailNotVerified()
+        if upgraded is not None:
+            user.password_hash = upgraded
+            await audit_service.record(
+                session, EventKind.PASSWORD_REHASHED, ctx.client, user_id=user.id
+            )
+        await limiter.clear(settings.login_limit_per_account, LOGIN_ACCOUNT, key)
+        return user
+
+    async def _failed(self, ctx: AccountsContext, user: User | None, key: str, ip: str) -> None:
+        """Count a failed attempt against both limits and log it; log a lockout when the
+        account's quota is now spent."""
+        user_id = user.id if user is not None else None
+        audit_service.record_anyway(
+            ctx, EventKind.LOGIN_FAILED, user_id=user_id, reason="bad_credentials"
+        )
+        await ctx.limiter.hit(ctx.settings.login_limit_per_ip, LOGIN_IP, ip)
+        state = await ctx.limiter.hit(ctx.settings.login_limit_per_account, LOGIN_ACCOUNT, key)
+        if state.remaining == 0:
+            audit_service.record_anyway(
+                ctx, EventKind.LOGIN_LOCKED, user_id=user_id, retry_after=state.reset_after
+            )
+
+
+login_service = LoginService()

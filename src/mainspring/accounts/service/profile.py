@@ -1,0 +1,168 @@
+"""My account: profile, password, email address, deletion.
+
+Changes that an attacker holding a stolen access token would want (password, email, deletion)
+ask for the current password again. Wrong answers count against the account's failed-login
+limit, so a stolen token cannot be used to guess the password either.
+
+An email change takes effect only when the new address proves itself through a link; the old
+address is then told. Deleting an account anonymises it instead of removing the row: what other
+modules reference (articles, posts) stays consistent, while everything personal (email, names,
+password hash, sessions with their addresses and browsers, one-time tokens, the addresses in
+its security events) is erased.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mainspring.accounts.errors import EmailTaken, InvalidLink, WrongPassword
+from mainspring.accounts.models import User
+from mainspring.accounts.repository import (
+    AccountTokenRepository,
+    SecurityEventRepository,
+    SessionRepository,
+    UserRepository,
+)
+from mainspring.accounts.schemas import ProfileUpdate
+from mainspring.accounts.service.admin import admin_service
+from mainspring.accounts.service.audit import EventKind, audit_service
+from mainspring.accounts.service.context import AccountsContext, Client
+from mainspring.accounts.service.links import Purpose, notify, send_email_change
+from mainspring.accounts.service.login import LOGIN_ACCOUNT, account_key
+from mainspring.accounts.service.passwords import check_password
+from mainspring.accounts.service.registration import DELETED_PREFIX
+from mainspring.accounts.service.sessions import session_service
+from mainspring.core.auth import Principal
+from mainspring.core.db import utcnow
+from mainspring.core.errors import UnprocessableEntity
+from mainspring.core.security import token_digest
+
+
+def mask_email(email: str) -> str:
+    """``ada@example.com`` -> ``a**@example.com``: enough for the owner to recognise it."""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}{'*' * max(len(local) - 1, 2)}@{domain}"
+
+
+class ProfileService:
+    def update(self, user: User, data: ProfileUpdate) -> User:
+        user.display_name = data.display_name
+        return user
+
+    async def reauthenticate(self, ctx: AccountsContext, user: User, password: str) -> None:
+        """Check the password of a signed-in user; 403 (and a counted failure) when wrong."""
+        limit, key = ctx.settings.login_limit_per_account, account_key(user, "")
+        await ctx.limiter.check(limit, LOGIN_ACCOUNT, key)
+        valid, _ = await ctx.hasher.verify(password, user.password_hash)
+        if not valid:
+            audit_service.record_anyway(ctx, EventKind.REAUTHENTICATION_FAILED, user_id=user.id)
+            await ctx.limiter.hit(limit, LOGIN_ACCOUNT, key)
+            raise WrongPassword()
+
+    async def change_password(
+        self,
+        session: AsyncSession,
+        ctx: AccountsContext,
+        me: Principal,
+        user: User,
+        current_password: str,
+        new_password: str,
+    ) -> None:
+        """Set a new password; every other session ends, this one stays."""
+        await self.reauthenticate(ctx, user, current_password)
+        check_password(
+            new_password, username=user.username, email=user.email, field="body.new_password"
+        )
+        user.password_hash = await ctx.hasher.hash(new_password)
+        user.password_changed_at = utcnow()
+        await session_service.revoke_user(
+            session, ctx, user.id, reason="password_changed", keep=me.session_id
+        )
+        await notify(session, ctx.settings, user, "password_changed")
+        await audit_service.record(
+            session,
+            EventKind.PASSWORD_CHANGED,
+            ctx.client,
+            user_id=user.id,
+            session_id=me.session_id,
+        )
+
+    async def request_email_change(
+        self,
+        session: AsyncSession,
+        ctx: AccountsContext,
+        user: User,
+        new_email: str,
+        password: str,
+    ) -> None:
+        """Mail a confirmation link to ``new_email``; nothing changes until it is used.
+
+        An address that already has an account gets a notice instead of a link, and the answer
+        is the same: a signed-in user cannot probe which addresses are registered.
+        """
+        await self.reauthenticate(ctx, user, password)
+        if new_email == user.email:
+            raise UnprocessableEntity(
+                "This is already your address.",
+                errors=[{"field": "body.new_email", "message": "unchanged", "type": "value"}],
+            )
+        if await UserRepository(session).email_taken(new_email):
+            await notify(session, ctx.settings, user, "email_in_use", to=new_email)
+        else:
+            await send_email_change(session, ctx.settings, user, new_email)
+        await audit_service.record(
+            session, EventKind.EMAIL_CHANGE_REQUESTED, ctx.client, user_id=user.id
+        )
+
+    async def confirm_email_change(
+        self, session: AsyncSession, ctx: AccountsContext, token: str
+    ) -> None:
+        """Use an email-change link: the new address replaces the old one, which is told."""
+        now = utcnow()
+        tokens = AccountTokenRepository(session)
+        found = await tokens.consume(token_digest(token), Purpose.EMAIL.value, now)
+        users = UserRepository(session)
+        user = await users.get_or_none(found[0]) if found else None
+        if found is None or user is None or not user.is_active:
+            raise InvalidLink()
+        new_email = found[1]
+        if await users.email_taken(new_email):
+            raise EmailTaken()
+        old_email = user.email
+        user.email = new_email
+        user.email_verified_at = now
+        # Links mailed to the old address (a reset link...) must not work any more.
+        await tokens.retire(user.id, [purpose.value for purpose in Purpose], now)
+        await notify(
+            session,
+            ctx.settings,
+            user,
+            "email_changed",
+            to=old_email,
+            new_email=mask_email(new_email),
+        )
+        await audit_service.record(session, EventKind.EMAIL_CHANGED, ctx.client, user_id=user.id)
+
+    async def delete(
+        self, session: AsyncSession, ctx: AccountsContext, user: User, password: str
+    ) -> None:
+        """Delete my account (anonymise it, see the module docstring)."""
+        await self.reauthenticate(ctx, user, password)
+        await admin_service.keep_an_admin(session, user)
+        await notify(session, ctx.settings, user, "account_deleted")
+        await session_service.revoke_user(session, ctx, user.id, reason="account_deleted")
+        await SessionRepository(session).delete_of_user(user.id)
+        await AccountTokenRepository(session).delete_of_user(user.id)
+        await SecurityEventRepository(session).forget_client(user.id)
+        now = utcnow()
+        anonymous = f"{DELETED_PREFIX}{user.id.hex[:24]}"
+        user.email = f"{anonymous}@deleted.invalid"
+        user.username = user.username_key = anonymous
+        user.display_name = "Deleted user"
+        user.password_hash = None
+        user.email_verified_at = None
+        user.deleted_at = user.disabled_at = now
+        await audit_service.record(session, EventKind.ACCOUNT_DELETED, Client(), user_id=user.id)
+
+
+profile_service = ProfileService()

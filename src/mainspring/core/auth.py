@@ -1,0 +1,174 @@
+"""Who is calling: the ``Principal`` behind a bearer token, and role or permission requirements.
+
+A request is authenticated in two steps:
+
+1. The access token's signature and claims are verified by the ``KeyRing`` (``core/security.py``):
+   pure computation, no I/O.
+2. The token's session (``sid``) is checked by the *session-state check*, a hook the accounts
+   module registers with ``register_session_check`` (the kernel never imports a module). It
+   answers from a cache whether the session is still active and the user's current role, so a
+   revoked session or a disabled user stops working at once, not when the token expires, and a
+   role change takes effect on the next request.
+
+Modules depend on ``CurrentPrincipal`` (or ``OptionalPrincipal``), ``require_role(...)`` and
+``require_permission(...)``; ``accounts/deps.py`` turns a principal into the ``User`` row.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from mainspring.core.errors import Forbidden, Unauthorized
+from mainspring.core.security import AccessClaims, InvalidToken, KeyRing
+
+TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - the OAuth 2.0 token endpoint, not a secret
+
+
+class Role(StrEnum):
+    """Roles, from least to most trusted; each has the permissions of the ones before it."""
+
+    USER = "user"
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+
+_RANK = {Role.USER: 0, Role.MODERATOR: 1, Role.ADMIN: 2}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
+    Role.USER: frozenset(),
+    Role.MODERATOR: frozenset({"content:moderate"}),
+    Role.ADMIN: frozenset({"content:moderate", "users:read", "users:manage", "audit:read"}),
+}
+"""What each role may do. ``content:moderate``: edit or delete anyone's content;
+``users:read`` / ``users:manage``: list, disable, enable users and change roles;
+``audit:read``: read the security events."""
+PERMISSIONS = frozenset().union(*ROLE_PERMISSIONS.values())
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller: a user, acting through one session, with a role."""
+
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    role: Role
+    methods: tuple[str, ...] = ("pwd",)
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        return ROLE_PERMISSIONS[self.role]
+
+    def has_role(self, role: Role) -> bool:
+        """Whether the caller's role is ``role`` or a more trusted one."""
+        return _RANK[self.role] >= _RANK[role]
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """The session-state check's answer: may this session act, for which user, with which role."""
+
+    active: bool
+    user_id: uuid.UUID
+    role: Role
+
+
+SessionStateCheck = Callable[[Request, AccessClaims], Awaitable[SessionState | None]]
+"""``check(request, claims)`` -> the state of ``claims.session_id``, or None if unknown."""
+
+
+def register_session_check(app: FastAPI, check: SessionStateCheck) -> None:
+    """Install the check every authenticated request runs after verifying its token."""
+    app.state.session_state_check = check
+
+
+oauth2_scheme = OAuth2PasswordBearer(
+    tokenUrl=TOKEN_URL,
+    auto_error=False,
+    description="An access token from `POST /api/v1/auth/login` or `/api/v1/auth/token`.",
+)
+
+
+def _invalid(detail: str) -> Unauthorized:
+    return Unauthorized(detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+async def _principal(request: Request, token: str) -> Principal:
+    keyring: KeyRing = request.app.state.keyring
+    try:
+        claims = keyring.verify(token)
+    except InvalidToken as exc:
+        raise _invalid("The access token is invalid or expired.") from exc
+    check: SessionStateCheck | None = getattr(request.app.state, "session_state_check", None)
+    if check is None:
+        raise RuntimeError("no session-state check registered: call register_session_check()")
+    state = await check(request, claims)
+    if state is None or not state.active or state.user_id != claims.subject:
+        raise _invalid("The session has ended; sign in again.")
+    principal = Principal(
+        user_id=claims.subject,
+        session_id=claims.session_id,
+        role=state.role,
+        methods=claims.methods,
+    )
+    request.state.principal = principal  # per-user rate limits read it
+    return principal
+
+
+async def get_principal(
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Principal:
+    """The caller; 401 without a valid access token of a live session."""
+    if not token:
+        raise Unauthorized("Authentication required: send `Authorization: Bearer <token>`.")
+    return await _principal(request, token)
+
+
+async def get_optional_principal(
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Principal | None:
+    """The caller, or None for an anonymous request. A token that is sent must be valid: a bad
+    one answers 401 rather than being silently ignored."""
+    if not token:
+        return None
+    return await _principal(request, token)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
+
+
+def require_role(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency admitting callers with ``role`` or a more trusted one (403 otherwise).
+
+    ``admin: Annotated[Principal, Depends(require_role(Role.ADMIN))]``
+    """
+
+    async def dependency(principal: CurrentPrincipal) -> Principal:
+        if not principal.has_role(role):
+            raise Forbidden(f"This action needs the {role.value} role.")
+        return principal
+
+    return dependency
+
+
+def require_permission(permission: str) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency admitting callers whose role grants ``permission`` (403 otherwise)."""
+    if permission not in PERMISSIONS:
+        raise ValueError(f"unknown permission {permission!r}; known: {sorted(PERMISSIONS)}")
+
+    async def dependency(principal: CurrentPrincipal) -> Principal:
+        if not principal.can(permission):
+            raise Forbidden("You are not allowed to do this.")
+        return principal
+
+    return dependency
