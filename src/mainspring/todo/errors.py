@@ -1,0 +1,110 @@
+"""The task manager's domain errors, each with its HTTP status and a stable ``code``.
+
+Projects and tasks the caller cannot see answer 404, never 403: a non-member cannot even
+learn that they exist. 403 is for members whose role does not allow the change.
+"""
+
+from __future__ import annotations
+
+from mainspring.core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    UnprocessableEntity,
+)
+
+
+class ProjectNotFound(NotFound):
+    code = "project-not-found"
+
+    def __init__(self) -> None:
+        super().__init__("The project does not exist or you are not one of its members.")
+
+
+class TaskNotFound(NotFound):
+    code = "task-not-found"
+
+    def __init__(self) -> None:
+        super().__init__("The task does not exist or you are not a member of its project.")
+
+
+class NotFoundInTask(NotFound):
+    """A subtask or comment id that does not belong to the task of the path."""
+
+    code = "not-found"
+
+
+class UserNotFound(NotFound):
+    code = "user-not-found"
+
+    def __init__(self) -> None:
+        super().__init__("No user has this username or email address.")
+
+
+class RoleForbids(Forbidden):
+    code = "role-forbids"
+
+
+class ProjectArchived(Conflict):
+    code = "project-archived"
+
+    def __init__(self) -> None:
+        super().__init__("The project is archived: unarchive it to change its tasks.")
+
+
+class LastOwner(Conflict):
+    code = "last-owner"
+
+    def __init__(self) -> None:
+        super().__init__("A project keeps at least one owner: make someone else owner first.")
+
+
+class AlreadyMember(Conflict):
+    code = "already-member"
+
+    def __init__(self) -> None:
+        super().__init__("This user is already a member of the project.")
+
+
+class InboxIsPersonal(Conflict):
+    code = "inbox-is-personal"
+
+    def __init__(self) -> None:
+        super().__init__("Your inbox is personal: it cannot be shared, archived or deleted.")
+
+
+class TooMany(Conflict):
+    """A bounded collection (subtasks of a task) is full."""
+
+    code = "limit-reached"
+
+
+class InvalidReference(UnprocessableEntity):
+    """A field names something that exists but cannot be used here (an assignee who is not a
+    member of the project, a destination project where the caller cannot edit)."""
+
+    code = "invalid-reference"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message, errors=[{"field": field, "message": message, "type": self.code}])
+
+
+class StaleVersion(PreconditionFailed):
+    code = "stale-version"
+
+    def __init__(self, current_etag: str) -> None:
+        super().__init__(
+            "The task changed since you read it: reload it, reapply your change and retry.",
+            headers={"ETag": current_etag},
+        )
+
+
+class IfMatchRequired(PreconditionRequired):
+    code = "if-match-required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Send the task's ETag in If-Match (or `If-Match: *` to overwrite whatever changed)."
+        )

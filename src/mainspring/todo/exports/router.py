@@ -1,0 +1,96 @@
+"""``/api/v1/projects/{project_id}/tasks.csv`` and the iCalendar feeds of due dates."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Path, Request, Response
+
+from mainspring.core.deps import ReadSessionDep, SessionDep, SettingsDep
+from mainspring.core.errors import problem_responses
+from mainspring.todo.deps import Caller
+from mainspring.todo.exports.schemas import CalendarFeed
+from mainspring.todo.exports.service import export_service
+
+router = APIRouter(prefix="/projects", tags=["task manager: exports"])
+
+
+class CSVResponse(Response):
+    media_type = "text/csv"
+
+
+class CalendarResponse(Response):
+    media_type = "text/calendar"
+
+
+@router.get(
+    "/calendar/{token}.ics",
+    response_class=CalendarResponse,
+    summary="A project's due dates (iCalendar)",
+    responses={
+        200: {"content": {"text/calendar": {"schema": {"type": "string"}}}},
+        **problem_responses(404),
+    },
+)
+async def calendar_feed(
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    token: str = Path(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$"),
+) -> CalendarResponse:
+    """The secret iCalendar feed of a project's due dates, for calendar applications (no
+    `Authorization` header: the URL is the credential). 404 once revoked."""
+    host = urlsplit(settings.public_url).hostname or "mainspring"
+    body = await export_service.calendar(session, token, host=host)
+    return CalendarResponse(body, headers={"Cache-Control": "private, max-age=300"})
+
+
+@router.get(
+    "/{project_id}/tasks.csv",
+    response_class=CSVResponse,
+    summary="Export a project's tasks (CSV)",
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+        **problem_responses(401, 404),
+    },
+)
+async def export_csv(project_id: uuid.UUID, session: ReadSessionDep, caller: Caller) -> CSVResponse:
+    """Every task of the project as CSV (RFC 4180, UTF-8), one row per task, for spreadsheets.
+    Cells that a spreadsheet would run as a formula are prefixed with `'`."""
+    _, body = await export_service.csv(session, caller.user_id, project_id)
+    disposition = f'attachment; filename="tasks-{project_id}.csv"'
+    return CSVResponse(body, headers={"Content-Disposition": disposition})
+
+
+@router.post(
+    "/{project_id}/calendar-feed",
+    status_code=201,
+    summary="Create your calendar feed URL",
+    responses=problem_responses(401, 404),
+)
+async def create_calendar_feed(
+    project_id: uuid.UUID,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    caller: Caller,
+) -> CalendarFeed:
+    """A secret URL of the project's due dates for your calendar application. It is shown
+    only now; creating another one revokes this one."""
+    feed = await export_service.create_feed(session, caller.user_id, project_id)
+    path = request.app.url_path_for("calendar_feed", token=feed.token)
+    url = settings.public_url.rstrip("/") + str(path)
+    response.headers["Location"] = url
+    return CalendarFeed(url=url, created_at=feed.created_at)
+
+
+@router.delete(
+    "/{project_id}/calendar-feed",
+    status_code=204,
+    summary="Revoke your calendar feed URL",
+    responses=problem_responses(401, 404),
+)
+async def revoke_calendar_feed(project_id: uuid.UUID, session: SessionDep, caller: Caller) -> None:
+    """Your feed URL of this project stops working (nothing happens if you had none)."""
+    await export_service.revoke_feed(session, caller.user_id, project_id)

@@ -1,0 +1,229 @@
+"""The task manager's tables: projects and their members, tasks, labels, checklists, comments,
+activity history and calendar feeds.
+
+Every filter and sort the task list offers has an index here, led by ``project_id`` because a
+list is always confined to the projects the caller is a member of. Full-text search cannot be
+declared as a model (SQLite FTS5 table and triggers, a PostgreSQL GIN expression index): the
+migration creates it and ``register_unmanaged`` hides it from autogenerate.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from mainspring.core.db import Base, IdMixin, JSONDocument, TimestampMixin, utcnow
+from mainspring.core.migrations import register_unmanaged
+
+SEARCH_PREFIX = "todo_tasks_fts"
+"""Name prefix of the hand-made search objects (FTS5 table and triggers, the GIN index)."""
+register_unmanaged(SEARCH_PREFIX)
+
+ROLES = ("owner", "editor", "viewer")
+STATUSES = ("todo", "in_progress", "done")
+PRIORITIES = ("none", "low", "medium", "high", "urgent")
+"""Priority names in rising order; the database stores the index so that it sorts."""
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Project(IdMixin, TimestampMixin, Base):
+    """A shared list of tasks. ``inbox_of_id`` marks a user's personal inbox (one per user)."""
+
+    __tablename__ = "todo_projects"
+
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    archived: Mapped[bool] = mapped_column(default=False)
+    inbox_of_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), unique=True, default=None
+    )
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+
+    @property
+    def is_inbox(self) -> bool:
+        return self.inbox_of_id is not None
+
+
+class ProjectMember(Base):
+    """A user's role in a project: ``owner``, ``editor`` or ``viewer``."""
+
+    __tablename__ = "todo_project_members"
+    __table_args__ = (
+        CheckConstraint(_in("role", ROLES), name="role"),
+        # "My projects" and the membership join of every task list start from the user.
+        Index("ix_todo_project_members_user", "user_id", "project_id"),
+    )
+
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("todo_projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Task(IdMixin, TimestampMixin, Base):
+    """A task. ``position`` orders it within its (project, status) column: the positions of a
+    column are always 0, 1, ..., n-1. ``version`` grows with every change and is the ETag."""
+
+    __tablename__ = "todo_tasks"
+    __table_args__ = (
+        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint(f"priority BETWEEN 0 AND {len(PRIORITIES) - 1}", name="priority"),
+        Index("ix_todo_tasks_board", "project_id", "status", "position"),
+        Index("ix_todo_tasks_project_due", "project_id", "due_at"),
+        Index("ix_todo_tasks_project_priority", "project_id", "priority"),
+        Index("ix_todo_tasks_project_created", "project_id", "created_at"),
+        Index("ix_todo_tasks_project_updated", "project_id", "updated_at"),
+        Index("ix_todo_tasks_assignee_due", "assignee_id", "due_at"),
+        # Reminders and overdue digests scan due dates across every project.
+        Index("ix_todo_tasks_due_at", "due_at"),
+    )
+
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("todo_projects.id", ondelete="CASCADE")
+    )
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    description_html: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="todo")
+    priority: Mapped[int] = mapped_column(SmallInteger, default=0)
+    due_at: Mapped[datetime | None] = mapped_column(default=None)
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    reminded_due_at: Mapped[datetime | None] = mapped_column(default=None)
+    """The due date the assignee was last reminded of: a new due date earns a new reminder."""
+
+    labels: Mapped[list[TaskLabel]] = relationship(
+        lazy="raise",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="TaskLabel.label",
+    )
+    subtasks: Mapped[list[Subtask]] = relationship(
+        lazy="raise",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Subtask.position",
+    )
+
+    @property
+    def label_names(self) -> list[str]:
+        return [label.label for label in self.labels]
+
+
+class TaskLabel(Base):
+    """One label of a task; the ``(label, task_id)`` index answers ``?label=``."""
+
+    __tablename__ = "todo_task_labels"
+    __table_args__ = (Index("ix_todo_task_labels_label", "label", "task_id"),)
+
+    task_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("todo_tasks.id", ondelete="CASCADE"), primary_key=True
+    )
+    label: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class Subtask(IdMixin, Base):
+    """A checklist item of a task, ordered by ``position`` (0, 1, ..., n-1)."""
+
+    __tablename__ = "todo_subtasks"
+    __table_args__ = (Index("ix_todo_subtasks_task", "task_id", "position"),)
+
+    task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("todo_tasks.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    done: Mapped[bool] = mapped_column(default=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Comment(IdMixin, TimestampMixin, Base):
+    """A comment on a task, in Markdown, stored with its sanitised HTML."""
+
+    __tablename__ = "todo_comments"
+    __table_args__ = (Index("ix_todo_comments_task", "task_id", "id"),)
+
+    task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("todo_tasks.id", ondelete="CASCADE"))
+    author_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    body: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+
+
+class TaskActivity(IdMixin, Base):
+    """One entry of a task's history: who did what, when, and which fields changed how.
+
+    ``changes`` is a list of ``{"field", "from", "to"}``; long text (the description) is
+    recorded as changed without its content.
+    """
+
+    __tablename__ = "todo_task_activity"
+    __table_args__ = (Index("ix_todo_task_activity_task", "task_id", "id"),)
+
+    task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("todo_tasks.id", ondelete="CASCADE"))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    action: Mapped[str] = mapped_column(String(32))
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CalendarFeed(IdMixin, Base):
+    """A member's secret iCalendar URL for a project's due dates; only its hash is stored.
+
+    One feed per (project, user): creating a new one replaces (revokes) the old one.
+    """
+
+    __tablename__ = "todo_calendar_feeds"
+    __table_args__ = (UniqueConstraint("project_id", "user_id"),)
+
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("todo_projects.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+__all__ = [
+    "PRIORITIES",
+    "ROLES",
+    "STATUSES",
+    "CalendarFeed",
+    "Comment",
+    "Project",
+    "ProjectMember",
+    "Subtask",
+    "Task",
+    "TaskActivity",
+    "TaskLabel",
+]

@@ -1,0 +1,193 @@
+"""``/api/v1/projects``: projects and their members. Thin handlers: parse, call the service,
+answer."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from mainspring.core.auth import get_principal
+from mainspring.core.deps import ReadSessionDep, SessionDep
+from mainspring.core.errors import problem_responses
+from mainspring.core.idempotency import IdempotencyDep, IdempotentRoute
+from mainspring.core.pagination import PageParams, page_params, set_page_links
+from mainspring.core.ratelimit import rate_limit
+from mainspring.core.schemas import Page
+from mainspring.todo.deps import Caller
+from mainspring.todo.projects.schemas import (
+    Member,
+    MemberInvite,
+    MemberUpdate,
+    Project,
+    ProjectCreate,
+    ProjectUpdate,
+)
+from mainspring.todo.projects.service import project_service
+
+router = APIRouter(prefix="/projects", tags=["task manager: projects"], route_class=IdempotentRoute)
+INVITES_PER_MINUTE = "30/minute"
+Pages = Annotated[PageParams, Depends(page_params)]
+
+
+@router.get("", summary="List your projects", responses=problem_responses(401))
+async def list_projects(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    caller: Caller,
+    params: Pages,
+    archived: Annotated[bool, Query(description="List archived projects instead.")] = False,
+) -> Page[Project]:
+    """The projects you are a member of, with your role in each: your inbox first (created on
+    first use), then by name."""
+    items, total = await project_service.page(
+        session, caller.user_id, archived=archived, params=params
+    )
+    set_page_links(request, response, params, total)
+    return Page(items=items, total=total, page=params.page, page_size=params.page_size)
+
+
+@router.post("", status_code=201, summary="Create a project", responses=problem_responses(401, 409))
+async def create_project(
+    data: ProjectCreate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    caller: Caller,
+    idempotency: IdempotencyDep,
+) -> Project:
+    """Create a project; you are its owner. Honours `Idempotency-Key`."""
+    project = await project_service.create(session, caller.user_id, data)
+    response.headers["Location"] = str(
+        request.app.url_path_for("get_project", project_id=project.id)
+    )
+    return project
+
+
+@router.get("/inbox", summary="Your inbox", responses=problem_responses(401))
+async def get_inbox(session: SessionDep, caller: Caller) -> Project:
+    """Your personal inbox project: where tasks created without a project go. It is created on
+    first use and cannot be shared, archived or deleted."""
+    inbox = await project_service.inbox(session, caller.user_id)
+    return await project_service.get(session, caller.user_id, inbox.id)
+
+
+@router.get("/{project_id}", summary="Get a project", responses=problem_responses(401, 404))
+async def get_project(project_id: uuid.UUID, session: ReadSessionDep, caller: Caller) -> Project:
+    """A project you are a member of (404 for anyone else)."""
+    return await project_service.get(session, caller.user_id, project_id)
+
+
+@router.patch(
+    "/{project_id}",
+    summary="Change a project",
+    responses=problem_responses(401, 403, 404, 409),
+)
+async def update_project(
+    project_id: uuid.UUID, data: ProjectUpdate, session: SessionDep, caller: Caller
+) -> Project:
+    """Rename, describe, archive or unarchive a project (owners only; merge semantics). The
+    tasks of an archived project are read-only."""
+    return await project_service.update(session, caller.user_id, project_id, data)
+
+
+@router.delete(
+    "/{project_id}",
+    status_code=204,
+    summary="Delete a project",
+    responses=problem_responses(401, 403, 404, 409),
+)
+async def delete_project(project_id: uuid.UUID, session: SessionDep, caller: Caller) -> None:
+    """Delete a project with all its tasks (owners only; not your inbox)."""
+    await project_service.delete(session, caller.user_id, project_id)
+
+
+@router.get(
+    "/{project_id}/members",
+    summary="List a project's members",
+    responses=problem_responses(401, 404),
+)
+async def list_members(
+    project_id: uuid.UUID,
+    request: Request,
+    response: Response,
+    session: ReadSessionDep,
+    caller: Caller,
+    params: Pages,
+) -> Page[Member]:
+    """The members of a project and their roles, by username."""
+    items, total = await project_service.members(session, caller.user_id, project_id, params)
+    set_page_links(request, response, params, total)
+    return Page(items=items, total=total, page=params.page, page_size=params.page_size)
+
+
+@router.post(
+    "/{project_id}/members",
+    status_code=201,
+    summary="Add a member",
+    responses=problem_responses(401, 403, 404, 409, 429),
+    dependencies=[
+        Depends(get_principal),
+        rate_limit(INVITES_PER_MINUTE, by="user", scope="todo.members"),
+    ],
+)
+async def add_member(
+    project_id: uuid.UUID,
+    data: MemberInvite,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    caller: Caller,
+) -> Member:
+    """Add a registered user, by username or email address, as owner, editor or viewer
+    (owners only); they are told by mail. At most 30 a minute: an unknown name answers 404,
+    which must not become a cheap way to probe for accounts."""
+    member = await project_service.add_member(session, caller.user_id, project_id, data)
+    response.headers["Location"] = str(
+        request.app.url_path_for("get_member", project_id=project_id, user_id=member.user_id)
+    )
+    return member
+
+
+@router.get(
+    "/{project_id}/members/{user_id}",
+    summary="Get a member",
+    responses=problem_responses(401, 404),
+)
+async def get_member(
+    project_id: uuid.UUID, user_id: uuid.UUID, session: ReadSessionDep, caller: Caller
+) -> Member:
+    """One member of a project and their role."""
+    return await project_service.member(session, caller.user_id, project_id, user_id)
+
+
+@router.patch(
+    "/{project_id}/members/{user_id}",
+    summary="Change a member's role",
+    responses=problem_responses(401, 403, 404, 409),
+)
+async def update_member(
+    project_id: uuid.UUID,
+    user_id: uuid.UUID,
+    data: MemberUpdate,
+    session: SessionDep,
+    caller: Caller,
+) -> Member:
+    """Make a member owner, editor or viewer (owners only). The last owner stays owner."""
+    return await project_service.change_role(session, caller.user_id, project_id, user_id, data)
+
+
+@router.delete(
+    "/{project_id}/members/{user_id}",
+    status_code=204,
+    summary="Remove a member, or leave",
+    responses=problem_responses(401, 403, 404, 409),
+)
+async def remove_member(
+    project_id: uuid.UUID, user_id: uuid.UUID, session: SessionDep, caller: Caller
+) -> None:
+    """Owners remove anyone; every member may remove themselves (leave), except the last
+    owner. The member's tasks in the project are unassigned."""
+    await project_service.remove_member(session, caller.user_id, project_id, user_id)

@@ -1,0 +1,88 @@
+"""Request and response bodies of projects and their members."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Self
+
+from pydantic import Field, model_validator
+
+from mainspring.core.schemas import Input, Schema
+from mainspring.todo import models
+from mainspring.todo.merge_patch import refuse_nulls
+from mainspring.todo.roles import Role
+
+ProjectName = Annotated[str, Field(min_length=1, max_length=120, examples=["Website relaunch"])]
+ProjectDescription = Annotated[
+    str, Field(max_length=2000, examples=["Everything we ship for the new site."])
+]
+
+
+class ProjectCreate(Input):
+    name: ProjectName
+    description: ProjectDescription = ""
+
+
+class ProjectUpdate(Input):
+    """Merge semantics: only the fields sent change."""
+
+    name: ProjectName | None = None
+    description: ProjectDescription | None = None
+    archived: bool | None = Field(None, examples=[True])
+
+    @model_validator(mode="before")
+    @classmethod
+    def _non_nullable(cls, data: Any) -> Any:
+        return refuse_nulls(data, ("name", "description", "archived"))
+
+
+class Project(Schema):
+    id: uuid.UUID
+    name: str
+    description: str
+    archived: bool
+    is_inbox: bool = Field(description="The caller's personal inbox (one per user).")
+    role: Role = Field(description="The caller's role in this project.")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def build(cls, project: models.Project, role: str) -> Self:
+        return cls(
+            id=project.id,
+            name=project.name,
+            description=project.description,
+            archived=project.archived,
+            is_inbox=project.is_inbox,
+            role=Role(role),
+            created_at=project.created_at,
+            updated_at=project.updated_at,
+        )
+
+
+class MemberInvite(Input):
+    """Add a registered user, named by exactly one of ``username`` or ``email``."""
+
+    username: str | None = Field(None, min_length=1, max_length=64, examples=["ada"])
+    email: str | None = Field(
+        None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$", examples=["ada@example.com"]
+    )
+    role: Role = Field(Role.EDITOR, examples=["editor"])
+
+    @model_validator(mode="after")
+    def _exactly_one_identifier(self) -> Self:
+        if (self.username is None) == (self.email is None):
+            raise ValueError("give exactly one of username or email")
+        return self
+
+
+class MemberUpdate(Input):
+    role: Role = Field(examples=["viewer"])
+
+
+class Member(Schema):
+    user_id: uuid.UUID
+    username: str
+    role: Role
+    joined_at: datetime

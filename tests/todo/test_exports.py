@@ -1,0 +1,154 @@
+"""Exports parsed back: the CSV of a project's tasks (and its defence against formula
+injection) and the iCalendar feed of due dates at a revocable secret URL."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+
+import httpx
+
+from tests.todo.workspace import Team, new_task
+
+ICS_FIELDS = ("UID", "DTSTAMP", "DTSTART", "DTEND", "SUMMARY")
+
+
+async def test_csv_export_parses_back(client: httpx.AsyncClient, team: Team) -> None:
+    task = await new_task(
+        client,
+        team.owner,
+        team.project_id,
+        title='Quote "this", then, a comma',
+        description="Line one\nline two",
+        labels=["b", "a"],
+        due_at="2030-05-01T09:30:00Z",
+        assignee_id=str(team.editor.id),
+        subtasks=["x", "y"],
+        priority="high",
+    )
+    await new_task(client, team.owner, team.project_id, title='=HYPERLINK("http://evil")')
+    await new_task(client, team.owner, team.project_id, title="@SUM(A1)", status="done")
+    response = await client.get(
+        f"/api/v1/projects/{team.project_id}/tasks.csv", headers=team.viewer.headers
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert "attachment" in response.headers["content-disposition"]
+    assert response.text.endswith("\r\n")
+    rows = list(csv.DictReader(io.StringIO(response.text, newline="")))
+    assert len(rows) == 3
+    first = rows[0]
+    assert first["id"] == task["id"]
+    assert first["title"] == 'Quote "this", then, a comma'
+    assert first["description"] == "Line one\nline two"
+    assert first["labels"] == "a b"
+    assert first["assignee"] == "eddie"
+    assert first["priority"] == "high"
+    assert first["status"] == "todo"
+    assert datetime.fromisoformat(first["due_at"]) == datetime(2030, 5, 1, 9, 30, tzinfo=UTC)
+    assert (first["subtasks_done"], first["subtasks_total"]) == ("0", "2")
+    assert rows[1]["title"] == '\'=HYPERLINK("http://evil")'  # shown as text, never run
+    assert rows[2]["title"] == "'@SUM(A1)"
+    assert rows[2]["completed_at"] != ""
+
+
+def parse_ics(text: str) -> list[dict[str, str]]:
+    """A strict reading of RFC 5545: CRLF lines of at most 75 octets, folded lines unfolded,
+    BEGIN/END balanced; returns the VEVENTs' properties, text unescaped."""
+    assert text.endswith("\r\n")
+    raw_lines = text[:-2].split("\r\n")
+    assert all(len(line.encode()) <= 75 for line in raw_lines)
+    lines: list[str] = []
+    for line in raw_lines:
+        if line.startswith(" "):
+            lines[-1] += line[1:]
+        else:
+            lines.append(line)
+    assert lines[0] == "BEGIN:VCALENDAR"
+    assert lines[-1] == "END:VCALENDAR"
+    assert "VERSION:2.0" in lines
+    assert any(line.startswith("PRODID:") for line in lines)
+    events: list[dict[str, str]] = []
+    current: dict[str, str] | None = None
+    for line in lines[1:-1]:
+        name, _, value = line.partition(":")
+        if line == "BEGIN:VEVENT":
+            assert current is None
+            current = {}
+        elif line == "END:VEVENT":
+            assert current is not None
+            events.append(current)
+            current = None
+        elif current is not None:
+            current[name] = (
+                value.replace("\\n", "\n")
+                .replace("\\,", ",")
+                .replace("\\;", ";")
+                .replace("\\\\", "\\")
+            )
+    assert current is None
+    return events
+
+
+async def test_the_calendar_feed_parses_back_and_can_be_revoked(
+    client: httpx.AsyncClient, team: Team
+) -> None:
+    long_title = "Réunion; budget, planning — " + "très long " * 10
+    await new_task(
+        client, team.owner, team.project_id, title=long_title, due_at="2030-05-01T09:30:00+02:00"
+    )
+    await new_task(client, team.owner, team.project_id, title="No due date")
+    await new_task(
+        client,
+        team.owner,
+        team.project_id,
+        title="Shipped",
+        status="done",
+        due_at="2030-04-01T00:00:00Z",
+    )
+    created = await client.post(
+        f"/api/v1/projects/{team.project_id}/calendar-feed", headers=team.viewer.headers
+    )
+    assert created.status_code == 201
+    url = created.json()["url"]
+    assert created.headers["location"] == url
+    path = url.removeprefix("http://127.0.0.1:8000")
+    assert path.startswith("/api/v1/projects/calendar/")
+    assert path.endswith(".ics")
+    feed = await client.get(path)  # no Authorization: the URL is the credential
+    assert feed.status_code == 200
+    assert feed.headers["content-type"].startswith("text/calendar")
+    events = parse_ics(feed.text)
+    assert [e["SUMMARY"] for e in events] == ["[done] Shipped", long_title.strip()]
+    for event in events:
+        assert all(field in event for field in ICS_FIELDS)
+    assert events[1]["DTSTART"] == "20300501T073000Z"
+    assert len({e["UID"] for e in events}) == 2
+    # A new URL replaces the old one; revoking ends it.
+    renewed = await client.post(
+        f"/api/v1/projects/{team.project_id}/calendar-feed", headers=team.viewer.headers
+    )
+    assert (await client.get(path)).status_code == 404
+    new_path = renewed.json()["url"].removeprefix("http://127.0.0.1:8000")
+    assert (await client.get(new_path)).status_code == 200
+    revoked = await client.delete(
+        f"/api/v1/projects/{team.project_id}/calendar-feed", headers=team.viewer.headers
+    )
+    assert revoked.status_code == 204
+    assert (await client.get(new_path)).status_code == 404
+
+
+async def test_a_feed_dies_with_its_owners_membership(
+    client: httpx.AsyncClient, team: Team
+) -> None:
+    created = await client.post(
+        f"/api/v1/projects/{team.project_id}/calendar-feed", headers=team.editor.headers
+    )
+    path = created.json()["url"].removeprefix("http://127.0.0.1:8000")
+    assert (await client.get(path)).status_code == 200
+    await client.delete(
+        f"/api/v1/projects/{team.project_id}/members/{team.editor.id}", headers=team.owner.headers
+    )
+    assert (await client.get(path)).status_code == 404
+    assert (await client.get("/api/v1/projects/calendar/" + "A" * 43 + ".ics")).status_code == 404
