@@ -1,0 +1,61 @@
+"""The blog's domain errors: each is a kernel error (its HTTP status) with a code of its own."""
+
+from __future__ import annotations
+
+from mainspring.core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    UnprocessableEntity,
+)
+
+
+class ArticleNotFound(NotFound):
+    """No article with this slug, or one the caller may not see (another author's draft)."""
+
+    code, title = "article-not-found", "Article Not Found"
+
+
+class CommentNotFound(NotFound):
+    code, title = "comment-not-found", "Comment Not Found"
+
+
+class AuthorNotFound(NotFound):
+    code, title = "author-not-found", "Author Not Found"
+
+
+class TagNotFound(NotFound):
+    code, title = "tag-not-found", "Tag Not Found"
+
+
+class NotTheAuthor(Forbidden):
+    """Only the author (or, where the rule says so, a moderator) may do this."""
+
+    code, title = "not-the-author", "Not The Author"
+
+
+class ArticleNotPublished(Conflict):
+    """Comments and favorites go to published articles only."""
+
+    code, title = "article-not-published", "Article Not Published"
+
+
+class ArticleChanged(PreconditionFailed):
+    """``If-Match`` names a version of the article that is no longer the current one."""
+
+    code, title = "article-changed", "Article Changed"
+
+
+class ConcurrentEdit(Conflict):
+    """Another request changed the article between our read and our write."""
+
+    code, title = "concurrent-edit", "Concurrent Edit"
+
+
+class InvalidSchedule(UnprocessableEntity):
+    code, title = "invalid-schedule", "Invalid Schedule"
+
+
+class InvalidReply(UnprocessableEntity):
+    code, title = "invalid-reply", "Invalid Reply"

@@ -1,0 +1,121 @@
+"""The blog API's request (``Input``) and response (``Schema``) models.
+
+Requests are bounded on every string and list, and unknown fields are refused. Responses are
+built from the service's records (``blog/records.py``) and name every field they show: a list
+item leaves out the body, which can be long, and the HTML is always the stored, sanitised one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from mainspring.blog.models import (
+    BODY_MAX,
+    COMMENT_MAX,
+    DESCRIPTION_MAX,
+    TAG_MAX,
+    TAGS_PER_ARTICLE_MAX,
+    TITLE_MAX,
+    ArticleStatus,
+)
+from mainspring.blog.tags import normalize_tags
+from mainspring.core.schemas import Input, Schema
+
+TagName = Annotated[
+    str, StringConstraints(min_length=1, max_length=TAG_MAX, pattern=r"^[^/\x00-\x1f\x7f]+$")
+]
+TagList = Annotated[
+    list[TagName], Field(max_length=TAGS_PER_ARTICLE_MAX), AfterValidator(normalize_tags)
+]
+
+BODY_EXAMPLE = "## Why\n\nBecause **Markdown** is [easy](https://commonmark.org)."
+
+
+class ArticleCreate(Input):
+    """A new article. ``scheduled`` needs a future ``publish_at``; ``draft`` is the default."""
+
+    title: str = Field(min_length=1, max_length=TITLE_MAX, examples=["How to train your dragon"])
+    description: str = Field("", max_length=DESCRIPTION_MAX, examples=["Ever wonder how?"])
+    body: str = Field(min_length=1, max_length=BODY_MAX, examples=[BODY_EXAMPLE])
+    tags: TagList = Field(default_factory=list, examples=[["dragons", "training"]])
+    status: ArticleStatus = Field(ArticleStatus.DRAFT, examples=["published"])
+    publish_at: datetime | None = Field(
+        None, description="When a `scheduled` article is published (a future time)."
+    )
+
+
+class ArticleUpdate(Input):
+    """Merge semantics: only the fields sent change. The slug stays unless ``refresh_slug``."""
+
+    title: str | None = Field(None, min_length=1, max_length=TITLE_MAX, examples=["New title"])
+    description: str | None = Field(None, max_length=DESCRIPTION_MAX)
+    body: str | None = Field(None, min_length=1, max_length=BODY_MAX, examples=[BODY_EXAMPLE])
+    tags: TagList | None = Field(None, examples=[["dragons"]])
+    status: ArticleStatus | None = Field(None, examples=["published"])
+    publish_at: datetime | None = None
+    refresh_slug: bool = Field(
+        False, description="Derive a new slug from the (new) title; old links stop working."
+    )
+
+
+class Author(Schema):
+    username: str = Field(examples=["alice"])
+    display_name: str | None = Field(None, examples=["Alice Liddell"])
+    bio: str | None = None
+    image: str | None = None
+    following: bool = Field(description="Whether the viewer follows the author.")
+
+
+class ArticleSummary(Schema):
+    """An article in a list: everything but the body."""
+
+    id: uuid.UUID
+    slug: str = Field(examples=["how-to-train-your-dragon"])
+    title: str
+    description: str
+    tags: list[str] = Field(examples=[["dragons", "training"]])
+    status: ArticleStatus
+    publish_at: datetime | None
+    published_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    favorites_count: int = Field(ge=0)
+    favorited: bool = Field(description="Whether the viewer favorited the article.")
+    author: Author
+
+
+class Article(ArticleSummary):
+    """One article, with its Markdown source and the sanitised HTML rendered from it."""
+
+    body: str
+    body_html: str = Field(examples=["<h2>Why</h2>\n<p>Because <strong>Markdown</strong>...</p>"])
+
+
+class CommentCreate(Input):
+    body: str = Field(min_length=1, max_length=COMMENT_MAX, examples=["Thank you so much!"])
+    parent_id: uuid.UUID | None = Field(
+        None, description="Reply to this top-level comment of the same article."
+    )
+
+
+class CommentUpdate(Input):
+    body: str = Field(min_length=1, max_length=COMMENT_MAX, examples=["Thanks a lot!"])
+
+
+class Comment(Schema):
+    id: uuid.UUID
+    parent_id: uuid.UUID | None = Field(description="The comment this one replies to.")
+    body: str
+    body_html: str
+    created_at: datetime
+    updated_at: datetime
+    author: Author
+
+
+class TagUsage(Schema):
+    name: str = Field(examples=["dragons"])
+    articles_count: int = Field(ge=1, description="Published articles with this tag.")

@@ -1,0 +1,1 @@
+"""The RealWorld ("Conduit") API adapter over accounts, the blog and social (see ``router.py``)."""

@@ -1,0 +1,7 @@
+"""Fixtures of the blog's tests (see ``writers.py``)."""
+
+from __future__ import annotations
+
+from tests.blog.writers import settings, writer
+
+__all__ = ["settings", "writer"]
