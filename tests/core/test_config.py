@@ -56,3 +56,11 @@ def test_kernel_backends_follow_redis_unless_overridden() -> None:
     scaled = Settings(_env_file=None, redis_url="redis://r:6379/0", cache_url="mem://")
     assert scaled.backend_url(scaled.cache_url, "mem://") == "mem://"
     assert scaled.backend_url(scaled.ratelimit_url, "memory://") == "redis://r:6379/0"
+
+
+def test_list_settings_accept_commas(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAINSPRING_HTTP_ALLOW_PRIVATE", "10.0.0.0/8, internal.example")
+    monkeypatch.setenv("MAINSPRING_TRUSTED_PROXIES", "10.0.0.1,10.0.0.2")
+    settings = Settings(_env_file=None)
+    assert settings.http_allow_private == ["10.0.0.0/8", "internal.example"]
+    assert settings.trusted_proxies == ["10.0.0.1", "10.0.0.2"]

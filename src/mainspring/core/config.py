@@ -206,7 +206,11 @@ class Settings(BaseSettings):
     )
 
     @field_validator(
-        "cors_origins", "trusted_proxies", "verified_email_required_for", mode="before"
+        "cors_origins",
+        "trusted_proxies",
+        "verified_email_required_for",
+        "http_allow_private",
+        mode="before",
     )
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
