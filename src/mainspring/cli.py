@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mainspring.accounts.schemas import RegisterRequest
     from mainspring.core.background import JobStatus
     from mainspring.core.models import Job
+    from mainspring.seed import DemoAccount
 
 app = typer.Typer(
     name="mainspring",
@@ -64,15 +65,28 @@ def serve(
         bool | None,
         typer.Option(help="Apply migrations first (default: yes on the embedded SQLite)."),
     ] = None,
+    demo: Annotated[
+        bool | None,
+        typer.Option(
+            help="Seed demo data into an empty database (default: yes on the embedded SQLite, "
+            "outside production)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the API (docs at /docs)."""
+    import asyncio
+
     import uvicorn
 
+    from mainspring import seed
     from mainspring.core import migrations
 
     settings = _settings()
     if migrate if migrate is not None else settings.is_sqlite:
         migrations.upgrade(settings)
+    wants_demo = demo if demo is not None else settings.is_sqlite and settings.env != "production"
+    if wants_demo and asyncio.run(seed.database_is_empty(settings)):
+        _print_demo_accounts(asyncio.run(seed.seed_demo(settings)))
     host = host or settings.host
     port = port or settings.port
     console.print(
@@ -92,6 +106,39 @@ def serve(
         server_header=False,
         log_config=None,
     )
+
+
+@app.command("seed")
+def seed_command(
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Create demo users and module data.")
+    ] = False,
+    size: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Scale factor: 1 = 10 users, 30 articles...")
+    ] = 1,
+) -> None:
+    """Fill the database with realistic demo data (never in production)."""
+    import asyncio
+
+    from mainspring import seed
+
+    if not demo:
+        err_console.print("Nothing to do: pass --demo.")
+        raise typer.Exit(code=2)
+    settings = _settings()
+    if settings.env == "production":
+        err_console.print("[bold red]Refusing to seed demo accounts in production.[/]")
+        raise typer.Exit(code=2)
+    _print_demo_accounts(asyncio.run(seed.seed_demo(settings, size)))
+
+
+def _print_demo_accounts(accounts: list[DemoAccount]) -> None:
+    table = Table(title="Demo accounts (development only)")
+    for column in ("username", "email", "password", "role"):
+        table.add_column(column)
+    for account in accounts:
+        table.add_row(account.username, account.email, account.password, account.role)
+    console.print(table)
 
 
 @app.command()

@@ -1,0 +1,41 @@
+"""The social module's domain errors; each renders as problem+json with its own ``code``."""
+
+from __future__ import annotations
+
+from mainspring.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
+
+
+class Blocked(Forbidden):
+    """A block stands between the viewer and the user (403, ``blocked``)."""
+
+    code, title = "blocked", "Blocked"
+
+
+class NotYourPost(Forbidden):
+    """Only its author deletes a post (403, ``not-your-post``)."""
+
+    code, title = "not-your-post", "Not Your Post"
+
+
+class SelfInteraction(UnprocessableEntity):
+    """Following or blocking oneself (422, ``self-interaction``)."""
+
+    code, title = "self-interaction", "Not With Yourself"
+
+
+class UnblockFirst(Conflict):
+    """Following a user one blocks: unblock first (409, ``unblock-first``)."""
+
+    code, title = "unblock-first", "Unblock First"
+
+
+class ProfileNotFound(NotFound):
+    code, title = "profile-not-found", "Profile Not Found"
+
+
+class PostNotFound(NotFound):
+    code, title = "post-not-found", "Post Not Found"
+
+
+class NotificationNotFound(NotFound):
+    code, title = "notification-not-found", "Notification Not Found"

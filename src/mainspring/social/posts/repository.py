@@ -1,0 +1,278 @@
+"""Queries of posts, likes and reposts, and how every list of posts is read.
+
+A slice of posts costs **two** statements, whatever its size:
+
+1. ``keyset_page`` over ``SELECT posts.id, posts.created_at`` with the list's filter, the
+   viewer's visibility rule and the keyset order, answered from the list's index alone (the
+   block rule reads two columns of the same index entries). The database can then stop as
+   soon as it has the slice (see ``docs/architecture.md``, "Social: timelines").
+2. ``display_select`` for those ids: the post, its author, the post it quotes or reposts
+   (``original``) with that post's author, the counters, and the viewer's ``liked`` and
+   ``reposted`` flags for both (``EXISTS`` on primary keys).
+
+Doing both in one statement makes the database join the display columns for *every*
+candidate before it sorts them (the outer join to ``original`` defeats the early stop): on a
+network of 100 000 posts that took 300 ms per home timeline slice instead of a few.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import ColumnElement, Select, delete, exists, false, func, or_, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from mainspring.accounts.models import User
+from mainspring.core.pagination import CursorCodec, CursorParams, SortKey, keyset_page
+from mainspring.social.models import Like, Post, PostHashtag, ProfileDetails
+from mainspring.social.profiles.repository import (
+    author_columns,
+    author_of,
+    blocked_with,
+    insert_ignoring_duplicates,
+)
+from mainspring.social.schemas import EntityOut, PostFields
+from mainspring.social.schemas import Post as PostOut
+
+API_PREFIX = "/api/v1"
+
+Original = aliased(Post, name="original")
+"""The post a quote quotes or a repost reposts, joined to the post that points at it."""
+_Author = aliased(User, name="post_author")
+_AuthorDetails = aliased(ProfileDetails, name="post_author_details")
+_OriginalAuthor = aliased(User, name="original_author")
+_OriginalDetails = aliased(ProfileDetails, name="original_author_details")
+_ViewerRepost = aliased(Post, name="viewer_repost")
+
+KEYSET_COLUMNS: tuple[Any, ...] = (Post.id, Post.created_at)
+NEWEST_FIRST = (SortKey(Post.created_at), SortKey(Post.id))
+OLDEST_FIRST = (SortKey(Post.created_at, descending=False), SortKey(Post.id, descending=False))
+
+
+def candidates() -> Select[Any]:
+    """The first statement of a slice: the columns its keyset needs, nothing more."""
+    return select(*KEYSET_COLUMNS)
+
+
+def visible_to(viewer_id: uuid.UUID | None) -> list[ColumnElement[bool]]:
+    """The conditions a post meets to be shown to ``viewer_id``.
+
+    A block hides, both ways, the other user's posts and the reposts and quotes of them: a
+    blocked user does not see the blocker's posts, nor a user those of whom they blocked. Both
+    columns tested are in the timeline index, and the set of users on the other side of the
+    viewer's blocks is computed once per statement (``NOT IN`` a subquery), so the rule filters
+    candidates without keeping the database from reading the index in order.
+    """
+    if viewer_id is None:
+        return []
+    hidden = blocked_with(viewer_id)
+    return [
+        Post.author_id.not_in(hidden),
+        or_(Post.original_author_id.is_(None), Post.original_author_id.not_in(hidden)),
+    ]
+
+
+def _liked(post: Any, viewer_id: uuid.UUID | None) -> ColumnElement[bool]:
+    if viewer_id is None:
+        return false()
+    return exists().where(Like.post_id == post.id, Like.user_id == viewer_id)
+
+
+def _reposted(post: Any, viewer_id: uuid.UUID | None) -> ColumnElement[bool]:
+    if viewer_id is None:
+        return false()
+    return exists().where(
+        _ViewerRepost.repost_of_id == post.id, _ViewerRepost.author_id == viewer_id
+    )
+
+
+def display_select(viewer_id: uuid.UUID | None) -> Select[Any]:
+    """Everything a post shows, as ``viewer_id`` sees it; the caller chooses the posts."""
+    return (
+        select(
+            Post,
+            *author_columns(_Author, _AuthorDetails, "author"),
+            _liked(Post, viewer_id).label("liked"),
+            _reposted(Post, viewer_id).label("reposted"),
+            Original,
+            *author_columns(_OriginalAuthor, _OriginalDetails, "original"),
+            _liked(Original, viewer_id).label("original_liked"),
+            _reposted(Original, viewer_id).label("original_reposted"),
+        )
+        .join(_Author, _Author.id == Post.author_id)
+        .outerjoin(_AuthorDetails, _AuthorDetails.user_id == Post.author_id)
+        .outerjoin(Original, Original.id == func.coalesce(Post.repost_of_id, Post.quote_of_id))
+        .outerjoin(_OriginalAuthor, _OriginalAuthor.id == Original.author_id)
+        .outerjoin(_OriginalDetails, _OriginalDetails.user_id == Original.author_id)
+        # Counters change with UPDATE statements the session's objects do not see: refresh them.
+        .execution_options(populate_existing=True)
+    )
+
+
+def entities_out(entities: dict[str, Any]) -> list[EntityOut]:
+    """The stored hashtags and mentions as links, in order of appearance."""
+    out = [
+        EntityOut(
+            kind="hashtag",
+            start=item["start"],
+            end=item["end"],
+            value=item["value"],
+            href=f"{API_PREFIX}/hashtags/{quote(item['value'])}/posts",
+        )
+        for item in entities.get("hashtags", [])
+    ] + [
+        EntityOut(
+            kind="mention",
+            start=item["start"],
+            end=item["end"],
+            value=item["value"],
+            href=f"{API_PREFIX}/profiles/{item['value']}",
+        )
+        for item in entities.get("mentions", [])
+    ]
+    return sorted(out, key=lambda entity: entity.start)
+
+
+def _fields(post: Post, row: Row[Any], prefix: str, liked: bool, reposted: bool) -> PostFields:
+    return PostFields(
+        id=post.id,
+        kind=post.kind,
+        author=author_of(row, prefix),
+        body=post.body,
+        entities=entities_out(post.entities),
+        reply_to_id=post.reply_to_id,
+        like_count=post.like_count,
+        reply_count=post.reply_count,
+        repost_count=post.repost_count,
+        quote_count=post.quote_count,
+        liked=bool(liked),
+        reposted=bool(reposted),
+        created_at=post.created_at,
+    )
+
+
+def to_post(row: Row[Any]) -> PostOut:
+    """A row of ``display_select`` as the response model."""
+    post, original = row.Post, row.original
+    fields = _fields(post, row, "author", row.liked, row.reposted)
+    embedded = None
+    if original is not None:
+        embedded = _fields(original, row, "original", row.original_liked, row.original_reposted)
+    return PostOut(**fields.model_dump(), original=embedded)
+
+
+async def load_posts(
+    session: AsyncSession, ids: Sequence[uuid.UUID], viewer_id: uuid.UUID | None
+) -> list[PostOut]:
+    """The posts ``ids`` for display, in the order of ``ids`` (one statement)."""
+    if not ids:
+        return []
+    rows = (await session.execute(display_select(viewer_id).where(Post.id.in_(ids)))).all()
+    by_id = {row.Post.id: to_post(row) for row in rows}
+    return [by_id[id_] for id_ in ids if id_ in by_id]
+
+
+async def post_page(
+    session: AsyncSession,
+    stmt: Select[Any],
+    viewer_id: uuid.UUID | None,
+    params: CursorParams,
+    codec: CursorCodec,
+    *,
+    keys: Sequence[SortKey] = NEWEST_FIRST,
+) -> tuple[list[PostOut], str | None]:
+    """One keyset slice of ``stmt`` (``candidates()`` with the list's filter and, usually,
+    ``visible_to(viewer_id)``), loaded for the viewer: the two statements of the module
+    docstring."""
+    rows, next_cursor = await keyset_page(
+        session,
+        stmt,
+        keys,
+        params,
+        codec,
+        scalars=False,
+        key_of=lambda row: (row.created_at, row.id),
+    )
+    return await load_posts(session, [row.id for row in rows], viewer_id), next_cursor
+
+
+class PostRepository:
+    """Posts, likes, reposts and hashtags of the request's session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, post_id: uuid.UUID) -> Post | None:
+        return await self.session.get(Post, post_id)
+
+    async def view(self, post_id: uuid.UUID, viewer_id: uuid.UUID | None) -> PostOut | None:
+        """The post as the viewer sees it (None when it does not exist or a block hides it)."""
+        stmt = display_select(viewer_id).where(Post.id == post_id, *visible_to(viewer_id))
+        row = (await self.session.execute(stmt)).first()
+        return None if row is None else to_post(row)
+
+    async def replies(
+        self,
+        post_id: uuid.UUID,
+        viewer_id: uuid.UUID | None,
+        params: CursorParams,
+        codec: CursorCodec,
+    ) -> tuple[list[PostOut], str | None]:
+        """Direct replies, oldest first: a thread reads top-down
+        (``ix_posts_reply_to_id_created_at``)."""
+        stmt = candidates().where(Post.reply_to_id == post_id, *visible_to(viewer_id))
+        return await post_page(self.session, stmt, viewer_id, params, codec, keys=OLDEST_FIRST)
+
+    async def add(self, post: Post, tags: list[str]) -> Post:
+        """Insert the post and its hashtags; flushed, so that its id is known."""
+        self.session.add(post)
+        await self.session.flush()
+        if tags:
+            self.session.add_all(
+                PostHashtag(post_id=post.id, tag=tag, created_at=post.created_at) for tag in tags
+            )
+            await self.session.flush()
+        return post
+
+    async def delete(self, post: Post) -> None:
+        """Delete the post; the database removes its reposts, likes and hashtags (``CASCADE``)
+        and unlinks replies and quotes (``SET NULL``)."""
+        await self.session.execute(delete(Post).where(Post.id == post.id))
+
+    async def change_count(self, post_id: uuid.UUID, counter: str, delta: int) -> None:
+        """``UPDATE posts SET <counter> = <counter> + delta``: atomic, however many requests
+        like the same post at once; it never goes below zero."""
+        column = getattr(Post, counter)
+        value = column + delta
+        if delta < 0:  # the two-argument maximum is GREATEST on PostgreSQL, MAX on SQLite
+            postgres = self.session.get_bind().dialect.name == "postgresql"
+            value = (func.greatest if postgres else func.max)(value, 0)
+        await self.session.execute(
+            update(Post)
+            .where(Post.id == post_id)
+            .values({counter: value})
+            .execution_options(synchronize_session=False)
+        )
+
+    async def like(self, post_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        """Record the like; False when it already existed."""
+        stmt = insert_ignoring_duplicates(self.session, Like).values(
+            post_id=post_id, user_id=user_id
+        )
+        result: Any = await self.session.execute(stmt)
+        return bool(result.rowcount)
+
+    async def unlike(self, post_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        stmt = delete(Like).where(Like.post_id == post_id, Like.user_id == user_id)
+        result: Any = await self.session.execute(stmt)
+        return bool(result.rowcount)
+
+    async def repost_of(self, post_id: uuid.UUID, user_id: uuid.UUID) -> Post | None:
+        """``user_id``'s repost of ``post_id``, if any (the unique constraint's index)."""
+        stmt = select(Post).where(Post.repost_of_id == post_id, Post.author_id == user_id)
+        return await self.session.scalar(stmt)

@@ -1,0 +1,32 @@
+"""`mainspring seed --demo`: realistic data every module can serve, and accounts that work."""
+
+from __future__ import annotations
+
+import httpx
+
+from mainspring import seed
+from mainspring.core.config import Settings
+
+
+async def test_demo_data_is_served_by_every_module(
+    settings: Settings, client: httpx.AsyncClient
+) -> None:
+    accounts = await seed.seed_demo(settings, size=1)
+    assert [a.username for a in accounts] == ["demo", "moderator", "chief"]
+    assert not await seed.database_is_empty(settings)
+
+    login = await client.post(
+        "/api/v1/auth/login", json={"identifier": "demo", "password": seed.DEMO_PASSWORD}
+    )
+    assert login.status_code == 200, login.text
+    auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+    articles = (await client.get("/api/v1/articles", params={"limit": 5})).json()
+    assert len(articles["items"]) == 5
+    assert (await client.get("/api/v1/tags")).json()
+    timeline = await client.get("/api/v1/timeline", headers=auth)
+    assert timeline.status_code == 200, timeline.text
+    assert timeline.json()["items"]
+    projects = await client.get("/api/v1/projects", headers=auth)
+    assert projects.status_code == 200, projects.text
+    assert projects.json()["total"] >= 1

@@ -1,0 +1,231 @@
+"""Posts, replies, quotes, reposts, likes and deletion, over HTTP."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+
+from mainspring.core.auth import Role
+from tests.accounts.helpers import signed_in_user
+from tests.social.conftest import People, post, walk
+
+
+async def test_a_post_links_its_hashtags_and_the_mentions_of_real_users(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    ada, bob = await people(2)
+    body = f"Reading about #Databases with @{bob.username} and @nobody_at_all #2024"
+    response = await client.post("/api/v1/posts", json={"body": body}, headers=ada.headers)
+    assert response.status_code == 201
+    created = response.json()
+    assert response.headers["location"] == f"/api/v1/posts/{created['id']}"
+    assert created["kind"] == "post"
+    assert created["author"]["username"] == ada.username
+    entities = created["entities"]
+    assert [(e["kind"], e["value"]) for e in entities] == [
+        ("hashtag", "databases"),
+        ("mention", bob.username),
+    ]
+    hashtag, mention = entities
+    assert body[hashtag["start"] : hashtag["end"]] == "#Databases"
+    assert hashtag["href"] == "/api/v1/hashtags/databases/posts"
+    assert body[mention["start"] : mention["end"]] == f"@{bob.username}"
+    assert mention["href"] == f"/api/v1/profiles/{bob.username}"
+
+    fetched = await client.get(f"/api/v1/posts/{created['id']}")
+    assert fetched.status_code == 200
+    assert fetched.json() == created
+
+
+async def test_post_input_is_validated(client: httpx.AsyncClient, people: People) -> None:
+    (ada,) = await people(1)
+    first = await post(client, ada, "first")
+    for body in (
+        {"body": ""},
+        {"body": "   "},
+        {"body": "x" * 281},
+        {"body": "both", "reply_to_id": first["id"], "quote_of_id": first["id"]},
+        {"body": "hi", "author_id": first["id"]},
+    ):
+        response = await client.post("/api/v1/posts", json=body, headers=ada.headers)
+        assert response.status_code == 422, body
+    assert (
+        await client.post("/api/v1/posts", json={"body": "x" * 280}, headers=ada.headers)
+    ).status_code == 201
+    assert (await client.post("/api/v1/posts", json={"body": "anonymous"})).status_code == 401
+
+
+async def test_replies_form_a_thread_read_oldest_first(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    ada, bob = await people(2)
+    root = await post(client, ada, "What is your favourite index?")
+    answers = [await post(client, bob, f"answer {i}", reply_to_id=root["id"]) for i in range(4)]
+    assert all(a["kind"] == "reply" and a["reply_to_id"] == root["id"] for a in answers)
+
+    thread = await walk(client, f"/api/v1/posts/{root['id']}/replies", limit=3)
+    assert [r["id"] for r in thread] == [a["id"] for a in answers]
+    assert (await client.get(f"/api/v1/posts/{root['id']}")).json()["reply_count"] == 4
+
+    missing = await client.post(
+        "/api/v1/posts",
+        json={"body": "to nothing", "reply_to_id": "00000000-0000-7000-8000-000000000000"},
+        headers=bob.headers,
+    )
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "post-not-found"
+
+
+async def test_likes_are_counted_once_and_flag_the_viewer(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    ada, bob, cy = await people(3)
+    target = await post(client, ada, "like me")
+    path = f"/api/v1/posts/{target['id']}/like"
+    for _ in range(2):
+        liked = await client.put(path, headers=bob.headers)
+        assert liked.status_code == 200
+        assert (liked.json()["like_count"], liked.json()["liked"]) == (1, True)
+    await client.put(path, headers=cy.headers)
+
+    as_ada = (await client.get(f"/api/v1/posts/{target['id']}", headers=ada.headers)).json()
+    assert (as_ada["like_count"], as_ada["liked"]) == (2, False)
+
+    for _ in range(2):
+        unliked = await client.delete(path, headers=bob.headers)
+        assert (unliked.json()["like_count"], unliked.json()["liked"]) == (1, False)
+    assert (await client.put(path)).status_code == 401
+
+
+async def test_reposting_twice_gives_back_the_same_repost(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    ada, bob = await people(2)
+    original = await post(client, ada, "worth sharing")
+    path = f"/api/v1/posts/{original['id']}/repost"
+    first = await client.put(path, headers=bob.headers)
+    assert first.status_code == 201
+    repost = first.json()
+    assert first.headers["location"] == f"/api/v1/posts/{repost['id']}"
+    assert (repost["kind"], repost["body"]) == ("repost", "")
+    assert repost["original"]["id"] == original["id"]
+    assert repost["original"]["repost_count"] == 1
+    assert repost["original"]["reposted"] is True
+
+    again = await client.put(path, headers=bob.headers)
+    assert (again.status_code, again.json()["id"]) == (200, repost["id"])
+
+    # Acting on the repost acts on its original.
+    via_repost = await client.put(f"/api/v1/posts/{repost['id']}/like", headers=ada.headers)
+    assert via_repost.json()["id"] == original["id"]
+    assert via_repost.json()["like_count"] == 1
+
+    assert (await client.delete(path, headers=bob.headers)).status_code == 204
+    assert (await client.get(f"/api/v1/posts/{repost['id']}")).status_code == 404
+    assert (await client.get(f"/api/v1/posts/{original['id']}")).json()["repost_count"] == 0
+
+
+async def test_a_quote_embeds_its_original(client: httpx.AsyncClient, people: People) -> None:
+    ada, bob = await people(2)
+    original = await post(client, ada, "a bold claim")
+    quote = await post(client, bob, "I disagree", quote_of_id=original["id"])
+    assert quote["kind"] == "quote"
+    assert quote["original"]["id"] == original["id"]
+    assert quote["original"]["author"]["username"] == ada.username
+    assert (await client.get(f"/api/v1/posts/{original['id']}")).json()["quote_count"] == 1
+
+
+async def test_deleting_a_post_keeps_its_replies_and_quotes(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    ada, bob = await people(2)
+    root = await post(client, ada, "soon gone")
+    reply = await post(client, bob, "a reply", reply_to_id=root["id"])
+    quote = await post(client, bob, "a quote", quote_of_id=root["id"])
+    repost = (await client.put(f"/api/v1/posts/{root['id']}/repost", headers=bob.headers)).json()
+
+    assert (
+        await client.delete(f"/api/v1/posts/{root['id']}", headers=ada.headers)
+    ).status_code == 204
+
+    assert (await client.get(f"/api/v1/posts/{root['id']}")).status_code == 404
+    assert (await client.get(f"/api/v1/posts/{repost['id']}")).status_code == 404
+    kept_reply = (await client.get(f"/api/v1/posts/{reply['id']}")).json()
+    assert (kept_reply["kind"], kept_reply["reply_to_id"]) == ("reply", None)
+    kept_quote = (await client.get(f"/api/v1/posts/{quote['id']}")).json()
+    assert (kept_quote["kind"], kept_quote["original"]) == ("quote", None)
+
+
+async def test_deleting_a_reply_gives_its_parent_back_its_count(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    ada, bob = await people(2)
+    root = await post(client, ada, "root")
+    reply = await post(client, bob, "reply", reply_to_id=root["id"])
+    await client.delete(f"/api/v1/posts/{reply['id']}", headers=bob.headers)
+    assert (await client.get(f"/api/v1/posts/{root['id']}")).json()["reply_count"] == 0
+
+
+async def test_nobody_deletes_another_users_post_but_a_moderator(
+    app: FastAPI, client: httpx.AsyncClient, people: People
+) -> None:
+    ada, bob = await people(2)
+    target = await post(client, ada, "mine")
+    refused = await client.delete(f"/api/v1/posts/{target['id']}", headers=bob.headers)
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "not-your-post"
+    assert (await client.delete(f"/api/v1/posts/{target['id']}")).status_code == 401
+    assert (await client.get(f"/api/v1/posts/{target['id']}")).status_code == 200
+
+    moderator = await signed_in_user(app, client, role=Role.MODERATOR)
+    removed = await client.delete(f"/api/v1/posts/{target['id']}", headers=moderator.headers)
+    assert removed.status_code == 204
+    gone = await client.delete(f"/api/v1/posts/{target['id']}", headers=ada.headers)
+    assert gone.status_code == 404
+
+
+async def test_posting_is_rate_limited_per_user(client: httpx.AsyncClient, people: People) -> None:
+    ada, bob = await people(2)
+    statuses = [
+        (
+            await client.post("/api/v1/posts", json={"body": f"n{i}"}, headers=ada.headers)
+        ).status_code
+        for i in range(31)
+    ]
+    assert statuses == [201] * 30 + [429]
+    assert (
+        await client.post("/api/v1/posts", json={"body": "hi"}, headers=bob.headers)
+    ).status_code == 201
+
+
+async def test_a_post_and_a_profile_answer_304_while_unchanged(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    ada, bob = await people(2)
+    target = await post(client, ada, "cache me")
+    for path in (f"/api/v1/posts/{target['id']}", f"/api/v1/profiles/{ada.username}"):
+        first = await client.get(path, headers=bob.headers)
+        etag = first.headers["etag"]
+        same = await client.get(path, headers={**bob.headers, "If-None-Match": etag})
+        assert (same.status_code, same.content, same.headers["etag"]) == (304, b"", etag)
+
+    await client.put(f"/api/v1/posts/{target['id']}/like", headers=bob.headers)
+    changed = await client.get(
+        f"/api/v1/posts/{target['id']}", headers={**bob.headers, "If-None-Match": etag}
+    )
+    assert changed.status_code == 200
+
+
+async def test_a_retried_post_with_an_idempotency_key_is_written_once(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    (ada,) = await people(1)
+    headers = {**ada.headers, "Idempotency-Key": "8d0c6a9e-post-once"}
+    first = await client.post("/api/v1/posts", json={"body": "once"}, headers=headers)
+    retry = await client.post("/api/v1/posts", json={"body": "once"}, headers=headers)
+    assert (first.status_code, retry.status_code) == (201, 201)
+    assert retry.json()["id"] == first.json()["id"]
+    assert retry.headers["idempotent-replayed"] == "true"
+    other = await client.post("/api/v1/posts", json={"body": "twice?"}, headers=headers)
+    assert other.status_code == 422
+    assert len(await walk(client, f"/api/v1/profiles/{ada.username}/posts")) == 1
