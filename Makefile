@@ -39,6 +39,7 @@ format: $(VENV)/.synced
 	$(BIN)/ruff format src tests migrations bench
 	$(BIN)/ruff check --fix src tests migrations bench
 
+# `make bench BENCH_ARGS="health readyz --duration 5"`: see docs/performance.md.
 bench: $(VENV)/.synced
 	$(BIN)/python -m bench $(BENCH_ARGS)
 

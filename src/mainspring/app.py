@@ -19,7 +19,9 @@ from starlette.middleware.cors import CORSMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from mainspring import __version__
+from mainspring.accounts.service import states as account_states
 from mainspring.api import router as api_router
+from mainspring.core import background, cache, http, mail, pubsub, ratelimit, security
 from mainspring.core.config import Settings, get_settings
 from mainspring.core.db import Database
 from mainspring.core.errors import PROBLEM_JSON, PROBLEM_SCHEMA, install_error_handlers
@@ -32,6 +34,7 @@ from mainspring.core.observability import (
     untrack_database,
 )
 from mainspring.core.pagination import CursorCodec
+from mainspring.realworld.router import router as realworld_router
 
 Hook = Callable[[], Awaitable[None]]
 logger = structlog.get_logger("mainspring.app")
@@ -51,6 +54,7 @@ EXPOSED_HEADERS = [
     "RateLimit-Remaining",
     "RateLimit-Reset",
     "X-Request-ID",
+    "Idempotent-Replayed",
 ]
 
 
@@ -91,10 +95,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
     install_kernel_services(app, settings)
+    security.install(app, settings)  # password hasher, JWT keys, /.well-known/jwks.json
+    account_states.install(app, settings)  # the session-state check of core/auth.py
 
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(api_router)
+    app.include_router(realworld_router, prefix=settings.realworld_prefix)
 
     # add_middleware wraps: the last added is the outermost.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -129,13 +136,19 @@ def install_kernel_services(app: FastAPI, settings: Settings) -> None:
     """Each kernel service's ``install(app, settings)`` puts its client on ``app.state``,
     registers its readiness check and appends its start/stop hooks (run by the lifespan)."""
     # One line per kernel service, in dependency order.
+    ratelimit.install(app, settings)
+    cache.install(app, settings)
+    mail.install(app, settings)
+    pubsub.install(app, settings)
+    http.install(app, settings)
+    background.install(app, settings)  # last: its in-process worker uses the services above
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """The OpenAPI document, with FastAPI's validation-error schema replaced by our problems.
 
     Every operation documents the problems any request can meet: 422 (and 400/413 when it
-    takes a body), 429 and 500, all as ``application/problem+json``.
+    takes a body) and 500, all as ``application/problem+json``.
     """
     if app.openapi_schema:
         return app.openapi_schema

@@ -5,9 +5,21 @@ Alembic's autogenerate and the migration-drift test read ``metadata`` from here.
 
 from __future__ import annotations
 
+from mainspring.accounts import models as accounts_models
+from mainspring.blog import models as blog_models
 from mainspring.core import models as core_models
 from mainspring.core.db import Base
+from mainspring.social import models as social_models
+from mainspring.todo import models as todo_models
 
 metadata = Base.metadata
 
-__all__ = ["Base", "core_models", "metadata"]
+__all__ = [
+    "Base",
+    "accounts_models",
+    "blog_models",
+    "core_models",
+    "metadata",
+    "social_models",
+    "todo_models",
+]

@@ -41,7 +41,7 @@ env -u MAINSPRING_REDIS_URL -u MAINSPRING_BROKER_URL -u MAINSPRING_CACHE_URL \
   MAINSPRING_JWT_KEYS_DIR="$WORK" \
   MAINSPRING_MAIL_URL="file:$WORK/mail" \
   MAINSPRING_LOG_LEVEL=WARNING \
-  .venv/bin/python -m mainspring serve --host 127.0.0.1 --port "$PORT" >"$WORK/server.log" 2>&1 &
+  .venv/bin/python -m mainspring serve --host 127.0.0.1 --port "$PORT" --no-demo >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 
 up() {
