@@ -11,8 +11,10 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
+from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -23,7 +25,8 @@ from schemathesis.specs.openapi.checks import (
 
 from mainspring.app import create_app
 from mainspring.core.config import Settings
-from tests.conftest import empty_tables
+from tests.accounts.helpers import signed_in_user
+from tests.conftest import empty_tables, make_settings
 
 CHECKS = [
     not_a_server_error,
@@ -34,20 +37,35 @@ CHECKS = [
 
 
 @pytest.fixture(scope="module")
-def api_schema(database_url: str) -> Iterator[schemathesis.BaseSchema]:
-    from tests.conftest import make_settings
+def fuzz_settings(database_url: str) -> Settings:
+    return make_settings(database_url)
 
-    settings: Settings = make_settings(database_url)
-    app = create_app(settings)
+
+@pytest.fixture(scope="module")
+def api_schema(fuzz_settings: Settings) -> Iterator[schemathesis.BaseSchema]:
+    app = create_app(fuzz_settings)
     yield schemathesis.openapi.from_asgi("/openapi.json", app)
     # The fuzzer's app runs on schemathesis' own event loop; empty the tables from a fresh one.
-    cleanup = create_app(settings)
-    asyncio.run(_empty(cleanup))
+    asyncio.run(_empty(create_app(fuzz_settings)))
 
 
-async def _empty(app: object) -> None:
-    async with app.router.lifespan_context(app):  # type: ignore[attr-defined]
-        await empty_tables(app)  # type: ignore[arg-type]
+@pytest.fixture(scope="module")
+def auth_headers(fuzz_settings: Settings) -> dict[str, str]:
+    """A signed-in user's bearer token, so the fuzzer gets past authentication."""
+    return asyncio.run(_sign_in(create_app(fuzz_settings)))
+
+
+async def _sign_in(app: FastAPI) -> dict[str, str]:
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            user = await signed_in_user(app, client)
+    return user.headers
+
+
+async def _empty(app: FastAPI) -> None:
+    async with app.router.lifespan_context(app):
+        await empty_tables(app)
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
@@ -60,5 +78,9 @@ schema = schemathesis.pytest.from_fixture("api_schema")
     derandomize=True,
     suppress_health_check=list(HealthCheck),
 )
-def test_api_conforms_to_its_schema(case: schemathesis.Case[Any]) -> None:
-    case.call_and_validate(checks=CHECKS)
+def test_api_conforms_to_its_schema(
+    case: schemathesis.Case[Any], auth_headers: dict[str, str]
+) -> None:
+    # Logging out would end the fuzzer's session for every later case; it runs anonymously.
+    signed_in = (case.method, case.path) != ("POST", "/api/v1/auth/logout")
+    case.call_and_validate(checks=CHECKS, headers=auth_headers if signed_in else None)
