@@ -19,11 +19,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.security import OAuth2PasswordBearer
+from starlette.requests import HTTPConnection
 
 from mainspring.core.errors import Forbidden, Unauthorized
 from mainspring.core.security import AccessClaims, InvalidToken, KeyRing
@@ -60,6 +62,8 @@ class Principal:
     session_id: uuid.UUID
     role: Role
     methods: tuple[str, ...] = ("pwd",)
+    expires_at: datetime | None = None
+    """When the access token expires (a long-lived WebSocket closes then)."""
 
     @property
     def permissions(self) -> frozenset[str]:
@@ -82,8 +86,10 @@ class SessionState:
     role: Role
 
 
-SessionStateCheck = Callable[[Request, AccessClaims], Awaitable[SessionState | None]]
-"""``check(request, claims)`` -> the state of ``claims.session_id``, or None if unknown."""
+SessionStateCheck = Callable[[HTTPConnection, AccessClaims], Awaitable[SessionState | None]]
+"""``check(connection, claims)`` -> the state of ``claims.session_id``, or None if unknown.
+
+The connection is the request, or the WebSocket, being authenticated."""
 
 
 def register_session_check(app: FastAPI, check: SessionStateCheck) -> None:
@@ -102,16 +108,20 @@ def _invalid(detail: str) -> Unauthorized:
     return Unauthorized(detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
-async def _principal(request: Request, token: str) -> Principal:
-    keyring: KeyRing = request.app.state.keyring
+async def authenticate(connection: HTTPConnection, token: str) -> Principal:
+    """The principal of an access ``token``: a valid signature and claims, and a live session.
+
+    Raises ``Unauthorized``. Used for HTTP requests (``get_principal``) and for WebSockets,
+    which send their token in their first message."""
+    keyring: KeyRing = connection.app.state.keyring
     try:
         claims = keyring.verify(token)
     except InvalidToken as exc:
         raise _invalid("The access token is invalid or expired.") from exc
-    check: SessionStateCheck | None = getattr(request.app.state, "session_state_check", None)
+    check: SessionStateCheck | None = getattr(connection.app.state, "session_state_check", None)
     if check is None:
         raise RuntimeError("no session-state check registered: call register_session_check()")
-    state = await check(request, claims)
+    state = await check(connection, claims)
     if state is None or not state.active or state.user_id != claims.subject:
         raise _invalid("The session has ended; sign in again.")
     principal = Principal(
@@ -119,8 +129,9 @@ async def _principal(request: Request, token: str) -> Principal:
         session_id=claims.session_id,
         role=state.role,
         methods=claims.methods,
+        expires_at=claims.expires_at,
     )
-    request.state.principal = principal  # per-user rate limits read it
+    connection.state.principal = principal  # per-user rate limits read it
     return principal
 
 
@@ -130,7 +141,7 @@ async def get_principal(
     """The caller; 401 without a valid access token of a live session."""
     if not token:
         raise Unauthorized("Authentication required: send `Authorization: Bearer <token>`.")
-    return await _principal(request, token)
+    return await authenticate(request, token)
 
 
 async def get_optional_principal(
@@ -140,7 +151,7 @@ async def get_optional_principal(
     one answers 401 rather than being silently ignored."""
     if not token:
         return None
-    return await _principal(request, token)
+    return await authenticate(request, token)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

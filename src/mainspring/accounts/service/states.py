@@ -28,7 +28,8 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
+from starlette.requests import HTTPConnection
 
 from mainspring.accounts.repository import SessionRepository
 from mainspring.core.auth import Role, SessionState, register_session_check
@@ -46,7 +47,7 @@ class SessionStates:
         self.database = database
         self.ttl = ttl_seconds
 
-    async def check(self, _request: Request, claims: AccessClaims) -> SessionState | None:
+    async def check(self, _connection: HTTPConnection, claims: AccessClaims) -> SessionState | None:
         """The ``SessionStateCheck`` registered with the kernel."""
         sid = claims.session_id
         if await self.cache.get(f"session-revoked:{sid}") is not None:

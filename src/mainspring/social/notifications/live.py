@@ -33,12 +33,11 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
-from starlette.requests import Request
 
-from mainspring.core.auth import SessionStateCheck
+from mainspring.core.auth import authenticate
 from mainspring.core.db import Database, utcnow
+from mainspring.core.errors import Unauthorized
 from mainspring.core.pubsub import PubSub, SubscriptionOverflow
-from mainspring.core.security import InvalidToken, KeyRing
 from mainspring.social.notifications.service import channel_of, notification_service
 
 AUTH_TIMEOUT_SECONDS = 10.0
@@ -60,18 +59,12 @@ async def _authenticate(websocket: WebSocket) -> tuple[uuid.UUID, datetime]:
     token = message.get("token") if isinstance(message, dict) else None
     if not isinstance(message, dict) or message.get("type") != "auth" or not isinstance(token, str):
         raise _Unauthorized("send {'type': 'auth', 'token': ...} first")
-    keyring: KeyRing = websocket.app.state.keyring
     try:
-        claims = keyring.verify(token)
-    except InvalidToken as exc:
-        raise _Unauthorized("the access token is invalid or expired") from exc
-    check: SessionStateCheck = websocket.app.state.session_state_check
-    # The session-state check reads nothing of the connection but its app: the WebSocket's
-    # HTTP scope stands in for a request.
-    state = await check(Request({**websocket.scope, "type": "http"}), claims)
-    if state is None or not state.active or state.user_id != claims.subject:
-        raise _Unauthorized("the session has ended; sign in again")
-    return claims.subject, claims.expires_at
+        principal = await authenticate(websocket, token)
+    except Unauthorized as exc:
+        raise _Unauthorized(exc.detail or "the access token is invalid or expired") from exc
+    assert principal.expires_at is not None
+    return principal.user_id, principal.expires_at
 
 
 async def _unread(database: Database, user_id: uuid.UUID) -> int:
