@@ -7,14 +7,14 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from types import SimpleNamespace
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from redis.asyncio import Redis
 
 from mainspring.app import create_app
+from mainspring.core.auth import CurrentPrincipal
 from mainspring.core.config import Settings
 from mainspring.core.errors import Unauthorized
 from mainspring.core.ratelimit import (
@@ -24,7 +24,8 @@ from mainspring.core.ratelimit import (
     parse_limit,
     rate_limit,
 )
-from tests.conftest import TEST_REDIS_URL, unavailable
+from tests.accounts.helpers import signed_in_user
+from tests.conftest import TEST_REDIS_URL, empty_tables, unavailable
 
 # Marked at collection (not only by conftest's auto-marking, which runs later): anyio would
 # otherwise re-create the async tests for its backend and drop their own parameters.
@@ -37,17 +38,6 @@ UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
 async def api_key(request: Request) -> str:
     return request.headers.get("x-api-key", "")
-
-
-async def fake_authentication(request: Request) -> None:
-    """Stands in for core/auth.py, which sets the principal of a bearer token."""
-    scheme, _, user = request.headers.get("authorization", "").partition(" ")
-    if scheme == "Bearer" and user:
-        request.state.principal = SimpleNamespace(user_id=user)
-
-
-def bearer(user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {user}"}
 
 
 def add_routes(app: FastAPI, scope: str) -> None:
@@ -78,20 +68,17 @@ def add_routes(app: FastAPI, scope: str) -> None:
 
     @app.get(
         "/_test/per-user",
-        dependencies=[
-            Depends(fake_authentication),
-            rate_limit("1/minute", by="user", scope=f"{scope}-user"),
-        ],
+        dependencies=[rate_limit("1/minute", by="user", scope=f"{scope}-user")],
     )
     async def per_user() -> dict[str, bool]:
         return {"ok": True}
 
     @app.get(
-        "/_test/misordered",
-        dependencies=[rate_limit("1/minute", by="user", scope=f"{scope}-misordered")],
+        "/_test/signed-in",
+        dependencies=[rate_limit("1/minute", by="user", scope=f"{scope}-signed-in")],
     )
-    async def misordered(_: None = Depends(fake_authentication)) -> dict[str, bool]:
-        return {"ok": True}
+    async def signed_in(principal: CurrentPrincipal) -> dict[str, str]:
+        return {"user": str(principal.user_id)}
 
     @app.get(
         "/_test/per-key", dependencies=[rate_limit("1/minute", by=api_key, scope=f"{scope}-key")]
@@ -139,7 +126,10 @@ async def running(settings: Settings, scope: str, ratelimit_url: str) -> AsyncIt
     app = create_app(settings.model_copy(update={"ratelimit_url": ratelimit_url}))
     add_routes(app, scope)
     async with app.router.lifespan_context(app):
-        yield app
+        try:
+            yield app
+        finally:
+            await empty_tables(app)  # the users some tests sign in
 
 
 def client_from(app: FastAPI, ip: str) -> httpx.AsyncClient:
@@ -254,21 +244,31 @@ async def test_by_user_follows_the_user_across_addresses(memory_app: FastAPI) ->
         client_from(memory_app, "203.0.113.1") as one,
         client_from(memory_app, "203.0.113.2") as two,
     ):
-        assert (await one.get("/_test/per-user", headers=bearer("alice"))).is_success
-        moved = await two.get("/_test/per-user", headers=bearer("alice"))
+        alice = (await signed_in_user(memory_app, one)).headers
+        bob = (await signed_in_user(memory_app, one)).headers
+        assert (await one.get("/_test/per-user", headers=alice)).is_success
+        moved = await two.get("/_test/per-user", headers=alice)
         assert moved.status_code == 429  # same user, other address: same quota
-        assert (await one.get("/_test/per-user", headers=bearer("bob"))).is_success
+        assert (await one.get("/_test/per-user", headers=bob)).is_success
         # Anonymous requests fall back to the address.
         assert (await one.get("/_test/per-user")).is_success
         assert (await one.get("/_test/per-user")).status_code == 429
         assert (await two.get("/_test/per-user")).is_success
 
 
-async def test_by_user_before_authentication_fails_loudly(memory_app: FastAPI) -> None:
-    """Authentication resolved after the limit: refuse, rather than count users by address."""
-    async with client_from(memory_app, "203.0.113.1") as client:
-        assert (await client.get("/_test/misordered", headers=bearer("alice"))).status_code == 500
-        assert (await client.get("/_test/misordered")).is_success  # anonymous: by address
+async def test_by_user_authenticates_once_whatever_the_order(memory_app: FastAPI) -> None:
+    """The limit resolves the principal itself; the handler's principal reuses it."""
+    async with (
+        client_from(memory_app, "203.0.113.1") as one,
+        client_from(memory_app, "203.0.113.2") as two,
+    ):
+        alice = await signed_in_user(memory_app, one)
+        answer = await one.get("/_test/signed-in", headers=alice.headers)
+        assert answer.json() == {"user": str(alice.id)}
+        assert (await two.get("/_test/signed-in", headers=alice.headers)).status_code == 429
+        assert (await one.get("/_test/signed-in")).status_code == 401
+        bad = await one.get("/_test/per-user", headers={"Authorization": "Bearer forged"})
+        assert bad.status_code == 401  # a bad token is refused, not counted as anonymous
 
 
 async def test_custom_keys_are_normalised(memory_app: FastAPI) -> None:

@@ -135,15 +135,6 @@ async def authenticate(connection: HTTPConnection, token: str) -> Principal:
     return principal
 
 
-async def get_principal(
-    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
-) -> Principal:
-    """The caller; 401 without a valid access token of a live session."""
-    if not token:
-        raise Unauthorized("Authentication required: send `Authorization: Bearer <token>`.")
-    return await authenticate(request, token)
-
-
 async def get_optional_principal(
     request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal | None:
@@ -152,6 +143,18 @@ async def get_optional_principal(
     if not token:
         return None
     return await authenticate(request, token)
+
+
+async def get_principal(
+    principal: Annotated[Principal | None, Depends(get_optional_principal)],
+) -> Principal:
+    """The caller; 401 without a valid access token of a live session.
+
+    Built on ``get_optional_principal``, so a request that needs both (a per-user rate limit and
+    the handler) authenticates once: FastAPI caches a dependency's result per request."""
+    if principal is None:
+        raise Unauthorized("Authentication required: send `Authorization: Bearer <token>`.")
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -56,6 +56,7 @@ from limits.errors import StorageError
 from prometheus_client import Counter
 from redis.asyncio import ConnectionPool, Redis
 
+from mainspring.core.auth import OptionalPrincipal
 from mainspring.core.config import Settings
 from mainspring.core.errors import TooManyRequests
 from mainspring.core.health import register_readiness_check
@@ -320,32 +321,9 @@ async def _by_ip(request: Request) -> tuple[str, ...]:
     return ("ip", client_ip(request))
 
 
-async def _by_user(request: Request) -> tuple[str, ...]:
-    """The authenticated user (``request.state.principal.user_id``, set by authentication),
-    else the client's address: anonymous callers are limited too.
-
-    FastAPI resolves a route's ``dependencies=[...]`` before its parameters, so authentication
-    must be listed before the limit: ``dependencies=[Depends(get_principal), rate_limit(...)]``
-    (the parameter that needs the principal then reuses the cached result). A request carrying
-    credentials but no principal yet means they are in the wrong order; counting it by address
-    would quietly give every user behind one NAT a shared quota, so it fails loudly instead.
-    """
-    principal = getattr(request.state, "principal", None)
-    if principal is not None:
-        return ("user", str(principal.user_id))
-    if "authorization" in request.headers:
-        raise RuntimeError(
-            "rate_limit(by='user') ran before authentication: list the authentication "
-            "dependency first, e.g. dependencies=[Depends(get_principal), rate_limit(...)]"
-        )
-    return await _by_ip(request)
-
-
 def _identifier(by: By) -> Callable[[Request], Awaitable[tuple[str, ...]]]:
     if by == "ip":
         return _by_ip
-    if by == "user":
-        return _by_user
     if isinstance(by, str):
         raise ValueError(f"rate_limit(by={by!r}): use 'ip', 'user' or an async function")
     custom = by
@@ -375,7 +353,7 @@ def rate_limit(
     """A dependency counting one hit per request against ``limit`` (e.g. ``"10/minute"``).
 
     ``by``: ``"ip"`` (the client address), ``"user"`` (the authenticated user, else the
-    address; list the authentication dependency before it) or an async function of the
+    address for anonymous callers) or an async function of the
     request returning a key. ``scope`` names the bucket (default: the method and route
     template); routes that share a scope share the quota. ``security=True`` keeps the limit in
     force during a Redis outage (see the module docstring). Document the 429 in the route's
@@ -385,14 +363,29 @@ def rate_limit(
     ``Annotated[RateLimitState, rate_limit(...)]`` to read the state.
     """
     parse_limit(limit)  # a malformed limit fails when the route is declared, not when called
+
+    async def enforce(request: Request, response: Response, key: tuple[str, ...]) -> RateLimitState:
+        name = scope or _route_scope(request)
+        limiter = get_ratelimiter(request)
+        state = await limiter.hit(limit, name, *key, security=security)
+        _announce(response, state)
+        return state
+
+    if by == "user":
+        # The limit depends on authentication itself, so the order in which a route lists its
+        # dependencies does not matter, and the handler's principal reuses the cached result.
+        async def enforce_per_user(
+            request: Request, response: Response, principal: OptionalPrincipal
+        ) -> RateLimitState:
+            key = ("user", str(principal.user_id)) if principal else ("ip", client_ip(request))
+            return await enforce(request, response, key)
+
+        return Depends(enforce_per_user)
+
     identify = _identifier(by)
 
     async def enforce_rate_limit(request: Request, response: Response) -> RateLimitState:
-        name = scope or _route_scope(request)
-        limiter = get_ratelimiter(request)
-        state = await limiter.hit(limit, name, *await identify(request), security=security)
-        _announce(response, state)
-        return state
+        return await enforce(request, response, await identify(request))
 
     return Depends(enforce_rate_limit)
 

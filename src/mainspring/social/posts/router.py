@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from mainspring.core.auth import CurrentPrincipal, OptionalPrincipal, get_principal
+from mainspring.core.auth import CurrentPrincipal, OptionalPrincipal
 from mainspring.core.deps import CursorCodecDep, ReadSessionDep, SessionDep
 from mainspring.core.errors import problem_responses
 from mainspring.core.idempotency import IdempotencyDep, IdempotentRoute
@@ -33,11 +33,7 @@ def _location(post: Post) -> str:
     status_code=201,
     summary="Write a post, a reply or a quote",
     responses=problem_responses(401, 403, 404, 409, 429),
-    # Authenticate first: the per-user limit reads the principal it leaves on the request.
-    dependencies=[
-        Depends(get_principal),
-        rate_limit(POSTS_PER_MINUTE, by="user", scope="social.posts"),
-    ],
+    dependencies=[rate_limit(POSTS_PER_MINUTE, by="user", scope="social.posts")],
 )
 async def create_post(
     body: PostCreate,
