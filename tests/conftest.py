@@ -4,8 +4,8 @@ Environment:
   MAINSPRING_TEST_DATABASE_URL  run on this PostgreSQL database instead of a temporary SQLite file
                                 (its public schema is dropped and migrated at the start).
   MAINSPRING_TEST_REDIS_URL     run the Redis backends' tests, and configure the app with Redis.
-  CI                            a configured server that does not answer fails the run
-                                instead of skipping.
+  CI                            a configured server (or a required tool) that is missing fails
+                                the run instead of skipping it; an unconfigured one is skipped.
 Each test starts from empty tables: they are emptied after every test.
 """
 
@@ -38,8 +38,16 @@ IN_CI = bool(os.environ.get("CI"))
 TEST_SIGNING_KEY = generate_private_key_pem()
 
 
+def not_configured(reason: str) -> None:
+    """Skip a test whose server is not configured (the run has no MAINSPRING_TEST_*_URL for it).
+
+    CI runs the suite twice, embedded and on PostgreSQL + Redis: a test skipped for this reason
+    in the first run runs in the second."""
+    pytest.skip(reason)
+
+
 def unavailable(reason: str) -> None:
-    """Skip on a laptop; fail in CI, where every configured server must answer."""
+    """A configured server (or a required tool) is missing: skip on a laptop; fail in CI."""
     if IN_CI:
         pytest.fail(f"{reason} (CI is set: a missing server is a failure)")
     pytest.skip(reason)

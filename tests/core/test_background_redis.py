@@ -24,7 +24,7 @@ from mainspring.core.config import Settings
 from mainspring.core.db import Database
 from mainspring.core.deps import SessionDep
 from mainspring.core.errors import Conflict
-from tests.conftest import TEST_REDIS_URL, unavailable
+from tests.conftest import TEST_REDIS_URL, not_configured, unavailable
 
 RAN: list[tuple[int, int]] = []
 
@@ -37,7 +37,7 @@ async def record(ctx: JobContext, payload: dict[str, Any]) -> None:
 @pytest.fixture
 def redis_url() -> str:
     if not TEST_REDIS_URL:
-        unavailable("MAINSPRING_TEST_REDIS_URL is not set: the Redis broker is not tested")
+        not_configured("MAINSPRING_TEST_REDIS_URL is not set: the Redis broker is not tested")
     assert TEST_REDIS_URL is not None
     try:
         redis.Redis.from_url(TEST_REDIS_URL, socket_timeout=2).ping()

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from mainspring.app import create_app
 from mainspring.core.cache import Cache, CacheDep
 from mainspring.core.config import Settings
-from tests.conftest import TEST_REDIS_URL, unavailable
+from tests.conftest import TEST_REDIS_URL, not_configured, unavailable
 
 # Marked at collection (not only by conftest's auto-marking, which runs later): anyio would
 # otherwise re-create the async tests for its backend and drop their own parameters.
@@ -50,7 +50,7 @@ def kind() -> str:
 
 async def redis_url() -> str:
     if not TEST_REDIS_URL:
-        unavailable("MAINSPRING_TEST_REDIS_URL is not set")
+        not_configured("MAINSPRING_TEST_REDIS_URL is not set")
     assert TEST_REDIS_URL
     client = Redis.from_url(TEST_REDIS_URL)
     try:

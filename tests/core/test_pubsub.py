@@ -26,7 +26,7 @@ from mainspring.core.pubsub import (
     SubscriptionOverflow,
     publish_after_commit,
 )
-from tests.conftest import TEST_REDIS_URL, unavailable
+from tests.conftest import TEST_REDIS_URL, not_configured, unavailable
 
 
 async def receive(subscription: Subscription, seconds: float = 5.0) -> Message:
@@ -52,7 +52,7 @@ async def memory() -> AsyncIterator[PubSub]:
 async def redis_apps(settings: Settings, stack: AsyncExitStack, count: int) -> list[FastAPI]:
     """``count`` app instances on the test Redis, started; stopped when ``stack`` closes."""
     if not TEST_REDIS_URL:
-        unavailable("MAINSPRING_TEST_REDIS_URL is not set")
+        not_configured("MAINSPRING_TEST_REDIS_URL is not set")
     assert TEST_REDIS_URL is not None
     try:
         async with Redis.from_url(TEST_REDIS_URL) as probe:

@@ -25,7 +25,7 @@ from mainspring.core.ratelimit import (
     rate_limit,
 )
 from tests.accounts.helpers import signed_in_user
-from tests.conftest import TEST_REDIS_URL, empty_tables, unavailable
+from tests.conftest import TEST_REDIS_URL, empty_tables, not_configured, unavailable
 
 # Marked at collection (not only by conftest's auto-marking, which runs later): anyio would
 # otherwise re-create the async tests for its backend and drop their own parameters.
@@ -140,7 +140,7 @@ def client_from(app: FastAPI, ip: str) -> httpx.AsyncClient:
 
 async def redis_url() -> str:
     if not TEST_REDIS_URL:
-        unavailable("MAINSPRING_TEST_REDIS_URL is not set")
+        not_configured("MAINSPRING_TEST_REDIS_URL is not set")
     assert TEST_REDIS_URL
     client = Redis.from_url(TEST_REDIS_URL)
     try:
