@@ -1,0 +1,107 @@
+-- One scenario's request for wrk (https://github.com/wg/wrk), written by the Mainspring bench
+-- harness (bench/wrk.py), which passes the request after "--" as key=value arguments:
+--
+--   wrk ... --script scenario.lua http://127.0.0.1:PORT -- \
+--       prefix=<token> method=POST path=/api/v1/things "header=Content-Type: application/json" \
+--       'body={"name": "thing-${unique}"}'
+--
+-- Every "${unique}" in the path, a header value or the body is replaced, per request, with
+-- "<prefix>-<thread>-<n>": unique over the run, so a POST can create a new resource each time.
+-- A request without "${unique}" is formatted once and sent as is.
+--
+-- wrk runs this file in one Lua state per thread, plus one for setup() and done(). Each thread
+-- counts the statuses it receives; done() adds them up and prints one line, "BENCH-RESULT "
+-- and a JSON object, which the harness reads instead of parsing wrk's text report.
+
+local UNIQUE = "%${unique}" -- a Lua pattern: "$" is escaped
+
+-- setup() and done(): the main state keeps the threads to read their counts at the end.
+local threads = {}
+
+function setup(thread)
+  thread:set("id", #threads + 1)
+  table.insert(threads, thread)
+end
+
+-- Each thread: the request, and the count of every status received (a global, so that the
+-- main state can read it with thread:get("statuses")).
+statuses = {}
+local spec = { headers = {} }
+local static_request = nil
+local sequence = 0
+
+local function dynamic()
+  if spec.path:find(UNIQUE) or (spec.body and spec.body:find(UNIQUE)) then
+    return true
+  end
+  for _, value in pairs(spec.headers) do
+    if value:find(UNIQUE) then
+      return true
+    end
+  end
+  return false
+end
+
+function init(args)
+  for i = 1, #args do
+    local key, value = args[i]:match("^(%a+)=(.*)$")
+    if key == "header" then
+      local name, content = value:match("^([^:]+):%s*(.*)$")
+      spec.headers[name] = content
+    elseif key == "prefix" or key == "method" or key == "path" or key == "body" then
+      spec[key] = value
+    else
+      error("scenario.lua: unexpected argument " .. args[i])
+    end
+  end
+  if not dynamic() then
+    static_request = wrk.format(spec.method, spec.path, spec.headers, spec.body)
+  end
+end
+
+local function fill(text, unique)
+  if text == nil then
+    return nil
+  end
+  return (text:gsub(UNIQUE, unique))
+end
+
+function request()
+  if static_request then
+    return static_request
+  end
+  sequence = sequence + 1
+  local unique = spec.prefix .. "-" .. id .. "-" .. sequence
+  local headers = {}
+  for name, value in pairs(spec.headers) do
+    headers[name] = fill(value, unique)
+  end
+  return wrk.format(spec.method, fill(spec.path, unique), headers, fill(spec.body, unique))
+end
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local totals = {}
+  for _, thread in ipairs(threads) do
+    for status, count in pairs(thread:get("statuses")) do
+      totals[status] = (totals[status] or 0) + count
+    end
+  end
+  local counts = {}
+  for status, count in pairs(totals) do
+    counts[#counts + 1] = string.format('"%d": %d', status, count)
+  end
+  local errors = summary.errors
+  io.write(string.format(
+    'BENCH-RESULT {"duration_us": %d, "requests": %d, "statuses": {%s}, '
+      .. '"socket_errors": {"connect": %d, "read": %d, "write": %d, "timeout": %d}, '
+      .. '"latency_us": {"p50": %d, "p90": %d, "p99": %d, "max": %d, "mean": %.1f}}\n',
+    summary.duration, summary.requests, table.concat(counts, ", "),
+    errors.connect, errors.read, errors.write, errors.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency.max, latency.mean
+  ))
+end
