@@ -29,11 +29,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from string import Template
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import httpx
 
 from bench.errors import BenchError
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 UNIQUE = "${unique}"
 """Replaced by wrk, per request, with a value unique over the run (see ``lua/scenario.lua``)."""
@@ -225,6 +228,90 @@ async def seed_social_network(ctx: SeedContext) -> dict[str, str]:
     return {"token": str(login.json()["access_token"])}
 
 
+BLOG_READER = {
+    "email": "blog-reader@bench.example.com",
+    "username": "bench_blog_reader",
+    "password": "a reader of ten thousand articles",
+}
+BLOG_AUTHORS_PER_SIZE_UNIT = 1
+BLOG_ARTICLES_PER_SIZE_UNIT = 10
+BLOG_FOLLOWED_AUTHORS = 50
+"""The blog scenarios see ``--size`` authors and ``--size`` x 10 articles (1 000 authors and
+10 000 articles with the default size); the reader follows 50 of the authors."""
+
+
+async def seed_blog(ctx: SeedContext) -> dict[str, str]:
+    """A signed-in reader, authors with published articles, comments and favorites (written
+    by ``mainspring.blog.seed.seed_demo``), follows for the feed; returns the reader's token
+    and one article's slug."""
+    from sqlalchemy import select as select_rows
+
+    from mainspring.accounts.models import User
+    from mainspring.blog.models import Article
+    from mainspring.core.config import Settings
+    from mainspring.core.db import Database
+
+    await ctx.client.post("/api/v1/auth/register", json=BLOG_READER)
+    login = await ctx.client.post(
+        "/api/v1/auth/login",
+        json={"identifier": BLOG_READER["username"], "password": BLOG_READER["password"]},
+    )
+    if login.status_code != 200:
+        raise BenchError(f"blog: signing in answered {login.status_code}")
+    database = Database(Settings(database_url=ctx.database_url))
+    try:
+        async with database.session() as session:
+            names = [f"bench_author_{i}" for i in range(ctx.size * BLOG_AUTHORS_PER_SIZE_UNIT)]
+            seeded = await session.scalar(select_rows(User.id).where(User.username == names[0]))
+            if seeded is None:  # the blog scenarios share one database and one seed
+                await _seed_authors(session, names)
+            slug = await session.scalar(
+                select_rows(Article.slug).where(Article.status == "published").limit(1)
+            )
+    finally:
+        await database.dispose()
+    if slug is None:
+        raise BenchError("blog: the seed published no article")
+    return {"token": str(login.json()["access_token"]), "slug": slug}
+
+
+async def _seed_authors(session: AsyncSession, names: list[str]) -> None:
+    """Authors, their articles (with comments and favorites), and the reader's follows."""
+    import random
+    import uuid
+
+    from sqlalchemy import insert
+    from sqlalchemy import select as select_rows
+
+    from mainspring.accounts.models import User
+    from mainspring.blog.seed import seed_demo
+    from mainspring.social.models import Follow
+
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "email": f"{name}@bench.example.com",
+            "username": name,
+            "username_key": name,
+            "display_name": name,
+        }
+        for name in names
+    ]
+    for start in range(0, len(rows), 2000):
+        await session.execute(insert(User), rows[start : start + 2000])
+    authors = list((await session.scalars(select_rows(User).where(User.username.in_(names)))).all())
+    rng = random.Random(2026)
+    await seed_demo(session, authors, rng, len(names) * BLOG_ARTICLES_PER_SIZE_UNIT)
+    reader = await session.scalar(
+        select_rows(User.id).where(User.username == BLOG_READER["username"])
+    )
+    followed = rng.sample(authors, min(BLOG_FOLLOWED_AUTHORS, len(authors)))
+    await session.execute(
+        insert(Follow),
+        [{"follower_id": reader, "followee_id": author.id} for author in followed],
+    )
+
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         name="baseline-json",
@@ -272,6 +359,29 @@ SCENARIOS: tuple[Scenario, ...] = (
         seed=seed_social_network,
         bound_by="the database: fan-out on read over the reader's followees (of 10 000 users and "
         "100 000 posts), then the slice's posts (2 statements) behind a JWT check",
+    ),
+    Scenario(
+        name="article-list",
+        path="/api/v1/articles?limit=20",
+        seed=seed_blog,
+        bound_by="the database and serialisation: the newest 20 of 10 000 published articles "
+        "with authors, tags and favorite counts, anonymous",
+    ),
+    Scenario(
+        name="single-article",
+        path="/api/v1/articles/$slug",
+        headers={"Authorization": "Bearer $token"},
+        seed=seed_blog,
+        bound_by="CPU in Python: one article by its unique slug with its author and flags "
+        "(HTML rendered at write time) behind a JWT check",
+    ),
+    Scenario(
+        name="article-feed",
+        path="/api/v1/articles/feed?limit=20",
+        headers={"Authorization": "Bearer $token"},
+        seed=seed_blog,
+        bound_by="the database: the newest articles of the 50 authors the reader follows, "
+        "behind a JWT check",
     ),
 )
 
