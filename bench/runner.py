@@ -287,7 +287,7 @@ def probe(base_url: str, request: Request, scenario: Scenario) -> int | None:
 
 def _summary(result: ScenarioResult) -> str:
     latency = result.latency_ms
-    ratio = f" ({result.ratio:.2f} of {result.baseline})" if result.ratio is not None else ""
+    ratio = f" ({result.ratio:.2g} of {result.baseline})" if result.ratio is not None else ""
     return (
         f"{result.name:<20} {result.requests_per_second:>9.0f} req/s{ratio}  "
         f"p50 {latency.p50:.2f} ms  p99 {latency.p99:.2f} ms  errors {result.errors}"

@@ -342,7 +342,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         name="readyz",
         path="/readyz",
-        bound_by="a database round trip per request (pool checkout, SELECT 1)",
+        bound_by="two database round trips per request: the database and job-broker checks",
     ),
     Scenario(
         name="todo-task-list",

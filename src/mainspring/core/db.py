@@ -216,7 +216,10 @@ class Database:
             yield session
 
     async def ping(self) -> None:
+        """One round trip to the primary, in a read-only transaction: on SQLite a deferred one,
+        so that readiness probes never queue for the write lock."""
         async with self.engine.connect() as conn:
+            await conn.execution_options(mainspring_readonly=True)
             await conn.execute(text("SELECT 1"))
 
     def pool_status(self) -> dict[str, int]:
