@@ -117,6 +117,40 @@ class Scenario:
         )
 
 
+async def register_and_sign_in(ctx: SeedContext, account: Mapping[str, str], label: str) -> str:
+    """Register ``account`` over HTTP and sign it in; returns its access token."""
+    await ctx.client.post("/api/v1/auth/register", json=account)
+    login = await ctx.client.post(
+        "/api/v1/auth/login",
+        json={"identifier": account["username"], "password": account["password"]},
+    )
+    if login.status_code != 200:
+        raise BenchError(f"{label}: signing in answered {login.status_code}")
+    return str(login.json()["access_token"])
+
+
+async def insert_users(session: AsyncSession, names: Iterable[str]) -> None:
+    """Users named ``names``, inserted in batches, without passwords: they never sign in."""
+    import uuid
+
+    from sqlalchemy import insert
+
+    from mainspring.accounts.models import User
+
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "email": f"{name}@bench.example.com",
+            "username": name,
+            "username_key": name,
+            "display_name": name,
+        }
+        for name in names
+    ]
+    for start in range(0, len(rows), 2000):
+        await session.execute(insert(User), rows[start : start + 2000])
+
+
 TASK_BOARD_USER = {
     "email": "tasks@bench.example.com",
     "username": "bench_tasks",
@@ -144,13 +178,7 @@ async def seed_task_board(ctx: SeedContext) -> dict[str, str]:
     from mainspring.todo.models import Project
     from mainspring.todo.seed import seed_demo
 
-    await ctx.client.post("/api/v1/auth/register", json=TASK_BOARD_USER)
-    login = await ctx.client.post(
-        "/api/v1/auth/login",
-        json={"identifier": TASK_BOARD_USER["username"], "password": TASK_BOARD_USER["password"]},
-    )
-    if login.status_code != 200:
-        raise BenchError(f"todo-task-list: signing in answered {login.status_code}")
+    token = await register_and_sign_in(ctx, TASK_BOARD_USER, "todo-task-list")
     database = Database(Settings(database_url=ctx.database_url))
     try:
         async with database.session() as session:
@@ -164,7 +192,7 @@ async def seed_task_board(ctx: SeedContext) -> dict[str, str]:
             )
     finally:
         await database.dispose()
-    return {"token": str(login.json()["access_token"]), "project": str(project)}
+    return {"token": token, "project": str(project)}
 
 
 SOCIAL_READER = {
@@ -187,9 +215,7 @@ async def seed_social_network(ctx: SeedContext) -> dict[str, str]:
     go straight into the database.
     """
     import random
-    import uuid
 
-    from sqlalchemy import insert
     from sqlalchemy import select as select_rows
 
     from mainspring.accounts.models import User
@@ -197,35 +223,20 @@ async def seed_social_network(ctx: SeedContext) -> dict[str, str]:
     from mainspring.core.db import Database
     from mainspring.social.seed import seed_demo
 
-    await ctx.client.post("/api/v1/auth/register", json=SOCIAL_READER)
-    login = await ctx.client.post(
-        "/api/v1/auth/login",
-        json={"identifier": SOCIAL_READER["username"], "password": SOCIAL_READER["password"]},
-    )
-    if login.status_code != 200:
-        raise BenchError(f"home-timeline: signing in answered {login.status_code}")
+    token = await register_and_sign_in(ctx, SOCIAL_READER, "home-timeline")
     database = Database(Settings(database_url=ctx.database_url))
     try:
         async with database.session() as session:
             names = [f"bench_social_{i}" for i in range(ctx.size * SOCIAL_USERS_PER_SIZE_UNIT)]
-            rows = [
-                {
-                    "id": uuid.uuid4(),
-                    "email": f"{name}@bench.example.com",
-                    "username": name,
-                    "username_key": name,
-                    "display_name": name,
-                }
-                for name in names
-            ]
-            for start in range(0, len(rows), 2000):
-                await session.execute(insert(User), rows[start : start + 2000])
-            users = list((await session.scalars(select_rows(User))).all())
+            await insert_users(session, names)
+            # Only this scenario's users: other seeds may share the database.
+            own = select_rows(User).where(User.username.in_([*names, SOCIAL_READER["username"]]))
+            users = list((await session.scalars(own)).all())
             size = max(1, ctx.size // SOCIAL_SIZE_UNITS_PER_SEED_SIZE)
             await seed_demo(session, users, random.Random(2026), size)
     finally:
         await database.dispose()
-    return {"token": str(login.json()["access_token"])}
+    return {"token": token}
 
 
 BLOG_READER = {
@@ -251,13 +262,7 @@ async def seed_blog(ctx: SeedContext) -> dict[str, str]:
     from mainspring.core.config import Settings
     from mainspring.core.db import Database
 
-    await ctx.client.post("/api/v1/auth/register", json=BLOG_READER)
-    login = await ctx.client.post(
-        "/api/v1/auth/login",
-        json={"identifier": BLOG_READER["username"], "password": BLOG_READER["password"]},
-    )
-    if login.status_code != 200:
-        raise BenchError(f"blog: signing in answered {login.status_code}")
+    token = await register_and_sign_in(ctx, BLOG_READER, "blog")
     database = Database(Settings(database_url=ctx.database_url))
     try:
         async with database.session() as session:
@@ -272,13 +277,12 @@ async def seed_blog(ctx: SeedContext) -> dict[str, str]:
         await database.dispose()
     if slug is None:
         raise BenchError("blog: the seed published no article")
-    return {"token": str(login.json()["access_token"]), "slug": slug}
+    return {"token": token, "slug": slug}
 
 
 async def _seed_authors(session: AsyncSession, names: list[str]) -> None:
     """Authors, their articles (with comments and favorites), and the reader's follows."""
     import random
-    import uuid
 
     from sqlalchemy import insert
     from sqlalchemy import select as select_rows
@@ -287,18 +291,7 @@ async def _seed_authors(session: AsyncSession, names: list[str]) -> None:
     from mainspring.blog.seed import seed_demo
     from mainspring.social.models import Follow
 
-    rows = [
-        {
-            "id": uuid.uuid4(),
-            "email": f"{name}@bench.example.com",
-            "username": name,
-            "username_key": name,
-            "display_name": name,
-        }
-        for name in names
-    ]
-    for start in range(0, len(rows), 2000):
-        await session.execute(insert(User), rows[start : start + 2000])
+    await insert_users(session, names)
     authors = list((await session.scalars(select_rows(User).where(User.username.in_(names)))).all())
     rng = random.Random(2026)
     await seed_demo(session, authors, rng, len(names) * BLOG_ARTICLES_PER_SIZE_UNIT)
