@@ -1,4 +1,5 @@
-"""The accounts tables: users, their sessions and refresh tokens, one-time tokens, security events.
+"""The accounts tables: users, their sessions and refresh tokens, one-time tokens, security events,
+second factors (TOTP and recovery codes) and sign-in through identity providers (OIDC).
 
 Secrets are never stored: a password is kept as its Argon2id hash, and every token (refresh,
 verification, reset, email change) as the SHA-256 digest of a 256-bit random value.
@@ -19,7 +20,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mainspring.core.auth import Role
@@ -146,4 +147,110 @@ class SecurityEvent(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
-__all__ = ["AccountToken", "AuthSession", "RefreshToken", "SecurityEvent", "User"]
+class TotpCredential(Base):
+    """A user's authenticator app (RFC 6238 TOTP): at most one per account.
+
+    The shared secret must be readable to check codes, so it cannot be hashed: it is stored
+    encrypted (``secret_encrypted``, AES-GCM under a key derived from the secret key), so a
+    leaked table or backup alone does not let anyone compute codes. The credential is
+    *pending* until ``confirmed_at`` is set by a first valid code, and only a confirmed one is
+    asked for at sign-in. ``last_used_step`` is the time step of the last accepted code: a code
+    is accepted once, never replayed within its window.
+    """
+
+    __tablename__ = "totp_credentials"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret_encrypted: Mapped[str] = mapped_column(String(255))
+    confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_used_step: Mapped[int | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RecoveryCode(IdMixin, Base):
+    """One of the single-use codes that stand in for the authenticator when it is lost.
+
+    Stored as a keyed digest (HMAC-SHA-256 under the secret key): the code is random but short
+    enough to type, so a plain digest of a leaked row could be reversed by trying them all.
+    """
+
+    __tablename__ = "recovery_codes"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(DIGEST_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class IdentityLink(IdMixin, Base):
+    """An account at an identity provider (``provider`` + its ``subject``) that signs in as
+    ``user_id``. The pair is unique, and an account has at most one link per provider.
+    ``email`` is what the provider asserted when the link was made (for the user's own view)."""
+
+    __tablename__ = "identity_links"
+    __table_args__ = (
+        UniqueConstraint("provider", "subject"),
+        UniqueConstraint("user_id", "provider"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(EMAIL_MAX), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class OidcLogin(IdMixin, Base):
+    """One sign-in through an identity provider, from the POST that starts it to the exchange of
+    its one-time ticket for tokens.
+
+    * started: ``state_hash`` (digest of the ``state`` sent to the provider), ``browser_hash``
+      (digest of the HttpOnly cookie set on the browser that started it: a callback from any
+      other browser is refused), the ``nonce`` the ID token must carry, the PKCE
+      ``code_verifier``, the allow-listed ``redirect_to``, and ``link_user_id`` when a signed-in
+      user is linking a provider to their account;
+    * completed: the callback checked everything and resolved ``user_id``; the browser is sent
+      to ``redirect_to`` with a one-time ticket (``ticket_hash``);
+    * exchanged: the front end traded the ticket for tokens (``exchanged_at``). Each step
+      happens once, and the whole row expires at ``expires_at``.
+    """
+
+    __tablename__ = "oidc_logins"
+
+    provider: Mapped[str] = mapped_column(String(32))
+    state_hash: Mapped[str] = mapped_column(String(DIGEST_LENGTH), unique=True)
+    browser_hash: Mapped[str] = mapped_column(String(DIGEST_LENGTH))
+    nonce: Mapped[str] = mapped_column(String(128))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    redirect_to: Mapped[str] = mapped_column(String(2048))
+    link_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), default=None
+    )
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), default=None
+    )
+    ticket_hash: Mapped[str | None] = mapped_column(
+        String(DIGEST_LENGTH), unique=True, default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    exchanged_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+__all__ = [
+    "AccountToken",
+    "AuthSession",
+    "IdentityLink",
+    "OidcLogin",
+    "RecoveryCode",
+    "RefreshToken",
+    "SecurityEvent",
+    "TotpCredential",
+    "User",
+]

@@ -197,6 +197,15 @@ class Settings(BaseSettings):
     account_mail_limit_per_ip: str = Field(
         "10/hour", description="Password reset and verification requests allowed per IP."
     )
+    two_factor_issuer: str = Field(
+        "Mainspring", description="Issuer name shown by authenticator apps (TOTP)."
+    )
+    two_factor_challenge_ttl_seconds: int = Field(
+        300, ge=60, le=900, description="Time allowed for the second sign-in step."
+    )
+    two_factor_limit_per_account: str = Field(
+        "5/5minute", description="Wrong second-factor codes allowed per account."
+    )
 
     # RealWorld
     realworld_prefix: str = Field(
