@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from mainspring.social.notifications import live
 from mainspring.social.service import notification_service
 from tests.accounts.helpers import SignedInUser
 from tests.social.conftest import People, post, walk
@@ -196,3 +197,21 @@ async def test_the_socket_needs_a_valid_token_first(server: str, people: People)
             with pytest.raises(ConnectionClosed):
                 await asyncio.wait_for(socket.recv(), 5)
             assert socket.close_code == 4401
+
+
+async def test_the_socket_closes_soon_after_its_session_ends(
+    server: str, client: httpx.AsyncClient, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live, "SESSION_RECHECK_SECONDS", 0.1)
+    (ada,) = await people(1)
+    async with connect(server) as socket:
+        await socket.send(json.dumps({"type": "auth", "token": ada.access_token}))
+        assert (await _receive(socket))["type"] == "ready"
+        await socket.send(json.dumps({"type": "ping"}))
+        assert await _receive(socket) == {"type": "pong"}
+
+        response = await client.post("/api/v1/auth/logout", headers=ada.headers)
+        assert response.status_code == 204
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(socket.recv(), 5)
+        assert socket.close_code == 4401

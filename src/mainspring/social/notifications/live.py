@@ -14,8 +14,9 @@ The protocol (every message is a JSON object with a ``type``):
 
 The server closes the socket with:
 
-- ``4401`` when the first message is not a valid ``auth`` in time, and when the access token
-  expires: the client reconnects with a fresh token;
+- ``4401`` when the first message is not a valid ``auth`` in time, when the access token
+  expires, and when its session ends (logout, revocation, a disabled account; noticed within
+  ``SESSION_RECHECK_SECONDS``): the client reconnects with a fresh token;
 - ``1013`` (try again later) when the client fell too far behind the messages (see
   ``core/pubsub.py``): it reconnects and lists what it missed with the HTTP endpoint;
 - ``1012`` (service restart) when the server shuts down.
@@ -44,14 +45,18 @@ AUTH_TIMEOUT_SECONDS = 10.0
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_SERVICE_RESTART = 1012
+SESSION_RECHECK_SECONDS = 30.0
+"""How often an open socket asks the session-state check (a cache read) whether its session
+still stands. A socket outlives the request that authenticated it, so without asking again a
+signed-out or disabled user would keep receiving notifications until the token expires."""
 
 
 class _Unauthorized(Exception):
     pass
 
 
-async def _authenticate(websocket: WebSocket) -> tuple[uuid.UUID, datetime]:
-    """The user of the ``auth`` message's token and when the token expires."""
+async def _authenticate(websocket: WebSocket) -> tuple[str, uuid.UUID, datetime]:
+    """The ``auth`` message's token, its user, and when it expires."""
     try:
         message = await asyncio.wait_for(websocket.receive_json(), AUTH_TIMEOUT_SECONDS)
     except (TimeoutError, ValueError, KeyError) as exc:
@@ -64,7 +69,18 @@ async def _authenticate(websocket: WebSocket) -> tuple[uuid.UUID, datetime]:
     except Unauthorized as exc:
         raise _Unauthorized(exc.detail or "the access token is invalid or expired") from exc
     assert principal.expires_at is not None
-    return principal.user_id, principal.expires_at
+    return token, principal.user_id, principal.expires_at
+
+
+async def _guard(websocket: WebSocket, token: str, expires_at: datetime) -> int:
+    """Wait until the token expires or its session ends; answer the close code then."""
+    while (remaining := (expires_at - utcnow()).total_seconds()) > 0:
+        await asyncio.sleep(min(SESSION_RECHECK_SECONDS, remaining))
+        try:
+            await authenticate(websocket, token)
+        except Unauthorized:
+            break
+    return CLOSE_UNAUTHORIZED
 
 
 async def _unread(database: Database, user_id: uuid.UUID) -> int:
@@ -91,7 +107,7 @@ async def notifications_socket(websocket: WebSocket) -> None:
     """The live notifications of the authenticated user (protocol in the module docstring)."""
     await websocket.accept()
     try:
-        user_id, expires_at = await _authenticate(websocket)
+        token, user_id, expires_at = await _authenticate(websocket)
     except _Unauthorized as exc:
         await websocket.send_json({"type": "error", "code": "unauthorized", "detail": str(exc)})
         await websocket.close(CLOSE_UNAUTHORIZED)
@@ -113,14 +129,10 @@ async def notifications_socket(websocket: WebSocket) -> None:
                 return CLOSE_TRY_AGAIN_LATER
             return CLOSE_SERVICE_RESTART
 
-        async def expire() -> int:
-            await asyncio.sleep(max((expires_at - utcnow()).total_seconds(), 0))
-            return CLOSE_UNAUTHORIZED
-
         tasks = {
             asyncio.create_task(_answer(websocket)),
             asyncio.create_task(forward()),
-            asyncio.create_task(expire()),
+            asyncio.create_task(_guard(websocket, token, expires_at)),
         }
         done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
