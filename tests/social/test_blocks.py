@@ -43,6 +43,21 @@ async def test_a_blocked_user_cannot_follow_and_the_blocker_must_unblock_first(
     assert again.status_code == 200
 
 
+async def test_my_blocks_list_only_i_see(client: httpx.AsyncClient, people: People) -> None:
+    ada, troll, spammer = await people(3)
+    await _block(client, ada, troll)
+    await _block(client, ada, spammer)
+    blocked = await walk(client, "/api/v1/profiles/me/blocks", ada, limit=1)
+    assert [p["username"] for p in blocked] == [spammer.username, troll.username]
+    assert all(p["blocking"] for p in blocked)
+    assert await walk(client, "/api/v1/profiles/me/blocks", troll) == []
+    assert (await client.get("/api/v1/profiles/me/blocks")).status_code == 401
+
+    await client.delete(f"/api/v1/profiles/{troll.username}/block", headers=ada.headers)
+    remaining = await walk(client, "/api/v1/profiles/me/blocks", ada)
+    assert [p["username"] for p in remaining] == [spammer.username]
+
+
 async def test_a_blocked_user_cannot_reply_quote_repost_or_like(
     client: httpx.AsyncClient, people: People
 ) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 from fastapi import FastAPI
 
@@ -95,6 +97,45 @@ async def test_likes_are_counted_once_and_flag_the_viewer(
         unliked = await client.delete(path, headers=bob.headers)
         assert (unliked.json()["like_count"], unliked.json()["liked"]) == (1, False)
     assert (await client.put(path)).status_code == 401
+
+
+async def test_who_liked_a_post_most_recent_first_in_fixed_statements(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    ada, bob, cy, dee, troll = await people(5)
+    target = await post(client, ada, "like me")
+    for liker in (bob, cy, dee, troll):
+        await client.put(f"/api/v1/posts/{target['id']}/like", headers=liker.headers)
+    await client.put(f"/api/v1/profiles/{troll.username}/block", headers=ada.headers)
+    path = f"/api/v1/posts/{target['id']}/likes"
+
+    anonymous = await walk(client, path, limit=2)
+    assert [p["username"] for p in anonymous] == [
+        troll.username,
+        dee.username,
+        cy.username,
+        bob.username,
+    ]
+    await client.put(f"/api/v1/profiles/{cy.username}/follow", headers=bob.headers)
+    as_bob = await walk(client, path, bob, limit=2)
+    assert [p["following"] for p in as_bob] == [False, False, True, False]
+    # Ada blocked the troll: her view of the list leaves the troll out.
+    as_ada = await walk(client, path, ada)
+    assert [p["username"] for p in as_ada] == [dee.username, cy.username, bob.username]
+    # The list of a repost is its original's: the repost itself is never liked.
+    repost = (await client.put(f"/api/v1/posts/{target['id']}/repost", headers=bob.headers)).json()
+    via_repost = await walk(client, f"/api/v1/posts/{repost['id']}/likes", cy)
+    assert [p["username"] for p in via_repost] == [p["username"] for p in anonymous]
+
+    statements = set()
+    for limit in (1, 3):
+        response = await client.get(path, params={"limit": limit}, headers=cy.headers)
+        statements.add(response.headers["X-DB-Statements"])
+    assert len(statements) == 1
+    hidden = await client.get(path, headers=troll.headers)
+    assert hidden.status_code == 403
+    missing = await client.get(f"/api/v1/posts/{uuid.uuid4()}/likes")
+    assert missing.status_code == 404
 
 
 async def test_reposting_twice_gives_back_the_same_repost(

@@ -68,6 +68,7 @@ class Block(Base):
     __table_args__ = (
         CheckConstraint("blocker_id <> blocked_id", name="not_self"),
         Index("ix_blocks_blocked_id", "blocked_id", "blocker_id"),
+        Index("ix_blocks_blocker_id_created_at", "blocker_id", "created_at", "blocked_id"),
     )
 
     blocker_id: Mapped[uuid.UUID] = mapped_column(_user_fk(), primary_key=True)
@@ -125,10 +126,14 @@ class Post(IdMixin, Base):
 
 
 class Like(Base):
-    """``user`` likes ``post``. The primary key answers "did the viewer like this?"."""
+    """``user`` likes ``post``. The primary key answers "did the viewer like this?"; the
+    ``post_id, created_at`` index lists who liked a post, most recent first."""
 
     __tablename__ = "post_likes"
-    __table_args__ = (Index("ix_post_likes_user_id_created_at", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_post_likes_user_id_created_at", "user_id", "created_at"),
+        Index("ix_post_likes_post_id_created_at", "post_id", "created_at", "user_id"),
+    )
 
     post_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True

@@ -16,7 +16,7 @@ from mainspring.core.ratelimit import rate_limit
 from mainspring.core.schemas import CursorPage
 from mainspring.social.deps import NOT_MODIFIED, IfNoneMatch, conditional
 from mainspring.social.posts.service import post_service
-from mainspring.social.schemas import Post, PostCreate
+from mainspring.social.schemas import Post, PostCreate, Profile
 
 router = APIRouter(prefix="/posts", tags=["social: posts"], route_class=IdempotentRoute)
 
@@ -102,6 +102,28 @@ async def replies(
     """Direct replies, oldest first (a thread reads top-down); keyset-paginated."""
     viewer = principal.user_id if principal else None
     items, next_cursor = await post_service.replies(session, post_id, viewer, params, codec)
+    set_cursor_links(request, response, next_cursor)
+    return CursorPage(items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/{post_id}/likes",
+    summary="Who liked a post",
+    responses=problem_responses(400, 401, 403, 404),
+)
+async def likes(
+    post_id: uuid.UUID,
+    request: Request,
+    response: Response,
+    session: ReadSessionDep,
+    codec: CursorCodecDep,
+    params: Slice,
+    principal: OptionalPrincipal,
+) -> CursorPage[Profile]:
+    """The profiles of the users who liked the post (its original, for a repost), most recent
+    first; keyset-paginated. Users on the other side of a block from you are left out."""
+    viewer = principal.user_id if principal else None
+    items, next_cursor = await post_service.likers(session, post_id, viewer, params, codec)
     set_cursor_links(request, response, next_cursor)
     return CursorPage(items=items, next_cursor=next_cursor)
 

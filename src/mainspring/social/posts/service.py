@@ -30,7 +30,7 @@ from mainspring.social.notifications.service import notification_service
 from mainspring.social.posts.repository import PostRepository
 from mainspring.social.profiles.repository import ProfileRepository
 from mainspring.social.schemas import Post as PostOut
-from mainspring.social.schemas import PostCreate
+from mainspring.social.schemas import PostCreate, Profile
 
 MODERATE = "content:moderate"
 EXCERPT_LENGTH = 80
@@ -216,6 +216,21 @@ class PostService:
         """The direct replies to a post, oldest first."""
         await self.view(session, post_id, viewer_id)
         return await PostRepository(session).replies(post_id, viewer_id, params, codec)
+
+    async def likers(
+        self,
+        session: AsyncSession,
+        post_id: uuid.UUID,
+        viewer_id: uuid.UUID | None,
+        params: CursorParams,
+        codec: CursorCodec,
+    ) -> tuple[list[Profile], str | None]:
+        """Who liked the post (for a repost: its original, which is what was liked), most
+        recent first; 404 or 403 as for reading the post."""
+        await self.view(session, post_id, viewer_id)
+        post = await PostRepository(session).get(post_id)
+        original_id = post.repost_of_id if post and post.repost_of_id else post_id
+        return await ProfileRepository(session).likers(original_id, viewer_id, params, codec)
 
 
 post_service = PostService()

@@ -33,7 +33,7 @@ from sqlalchemy.orm import InstrumentedAttribute, aliased
 from mainspring.accounts.models import User
 from mainspring.core.db import utcnow
 from mainspring.core.pagination import CursorCodec, CursorParams, SortKey, keyset_page
-from mainspring.social.models import Block, Follow, Post, ProfileDetails
+from mainspring.social.models import Block, Follow, Like, Post, ProfileDetails
 from mainspring.social.schemas import Author, Profile
 
 
@@ -228,6 +228,35 @@ class ProfileRepository:
         return await self._profile_page(
             stmt, followee.created_at, followee.followee_id, params, codec
         )
+
+    async def likers(
+        self,
+        post_id: uuid.UUID,
+        viewer_id: uuid.UUID | None,
+        params: CursorParams,
+        codec: CursorCodec,
+    ) -> tuple[list[Profile], str | None]:
+        """Who liked ``post_id``, most recent first (``ix_post_likes_post_id_created_at``),
+        leaving out the users on the other side of a block from the viewer."""
+        stmt = (
+            self._profiles(viewer_id)
+            .join(Like, Like.user_id == User.id)
+            .where(Like.post_id == post_id)
+        )
+        if viewer_id is not None:
+            stmt = stmt.where(User.id.not_in(blocked_with(viewer_id)))
+        return await self._profile_page(stmt, Like.created_at, Like.user_id, params, codec)
+
+    async def blocked_by(
+        self, blocker_id: uuid.UUID, params: CursorParams, codec: CursorCodec
+    ) -> tuple[list[Profile], str | None]:
+        """Whom ``blocker_id`` blocked, most recent first (``ix_blocks_blocker_id_created_at``)."""
+        stmt = (
+            self._profiles(blocker_id)
+            .join(Block, Block.blocked_id == User.id)
+            .where(Block.blocker_id == blocker_id)
+        )
+        return await self._profile_page(stmt, Block.created_at, Block.blocked_id, params, codec)
 
     # --- details ---------------------------------------------------------------------------------
 

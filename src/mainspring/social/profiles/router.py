@@ -39,6 +39,21 @@ async def update_my_profile(
     return await profile_service.update_details(session, principal.user_id, changes)
 
 
+@router.get("/me/blocks", summary="The users you blocked", responses=problem_responses(400, 401))
+async def my_blocks(
+    request: Request,
+    response: Response,
+    session: ReadSessionDep,
+    codec: CursorCodecDep,
+    params: Slice,
+    principal: CurrentPrincipal,
+) -> CursorPage[Profile]:
+    """Most recently blocked first; keyset-paginated. Only you see this list."""
+    items, next_cursor = await block_service.blocked(session, principal.user_id, params, codec)
+    set_cursor_links(request, response, next_cursor)
+    return CursorPage(items=items, next_cursor=next_cursor)
+
+
 @router.get(
     "/{username}",
     summary="A profile",

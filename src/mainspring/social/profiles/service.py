@@ -128,6 +128,16 @@ class BlockService:
         await ProfileRepository(session).unblock(blocker_id, blocked_id)
         return await profile_service.get_profile(session, username, blocker_id)
 
+    async def blocked(
+        self,
+        session: AsyncSession,
+        blocker_id: uuid.UUID,
+        params: CursorParams,
+        codec: CursorCodec,
+    ) -> tuple[list[Profile], str | None]:
+        """The users ``blocker_id`` blocked, most recent first (only they see this list)."""
+        return await ProfileRepository(session).blocked_by(blocker_id, params, codec)
+
 
 profile_service = ProfileService()
 follow_service = FollowService()
