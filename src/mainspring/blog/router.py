@@ -9,6 +9,7 @@ revalidates with ``If-None-Match`` (304) and guards its edits with ``If-Match`` 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Annotated, cast
 from urllib.parse import quote
 
@@ -36,15 +37,13 @@ from mainspring.blog.service import (
     tag_service,
 )
 from mainspring.core.auth import CurrentPrincipal, OptionalPrincipal
-from mainspring.core.deps import CursorCodecDep, ReadSessionDep, SessionDep, SettingsDep
+from mainspring.core.config import Settings
+from mainspring.core.deps import CursorSliceDep, ReadSessionDep, SessionDep, SettingsDep
 from mainspring.core.errors import problem_responses
 from mainspring.core.idempotency import IdempotencyDep, IdempotentRoute
 from mainspring.core.pagination import (
-    CursorParams,
     PageParams,
-    cursor_params,
     page_params,
-    set_cursor_links,
     set_page_links,
 )
 from mainspring.core.schemas import CursorPage, Page
@@ -53,7 +52,6 @@ router = APIRouter(tags=["blog"], route_class=IdempotentRoute)
 
 Slug = Annotated[str, Path(max_length=200, examples=["how-to-train-your-dragon"])]
 CommentId = Annotated[uuid.UUID, Path(description="The comment's id.")]
-Cursor = Annotated[CursorParams, Depends(cursor_params)]
 NOT_MODIFIED: dict[int | str, dict[str, str]] = {
     304: {"description": "Not Modified: the `If-None-Match` ETag is still current."}
 }
@@ -79,13 +77,10 @@ def _article(response: Response, record: ArticleRecord) -> schemas.Article:
 
 @router.get("/articles", summary="List articles", responses=problem_responses(400, 401))
 async def list_articles(
-    request: Request,
-    response: Response,
     session: ReadSessionDep,
-    codec: CursorCodecDep,
     principal: OptionalPrincipal,
     filters: ArticleFilterDep,
-    page: Cursor,
+    listing: CursorSliceDep,
     status: Annotated[
         ArticleStatus,
         Query(description="`draft` and `scheduled` list the caller's own articles."),
@@ -95,10 +90,9 @@ async def list_articles(
     full-text query. With `status=draft` or `status=scheduled`: the caller's own unpublished
     articles, newest first (empty for an anonymous caller)."""
     records, next_cursor = await article_service.page(
-        session, filters, page, codec, principal, status=status
+        session, filters, listing.params, listing.codec, principal, status=status
     )
-    set_cursor_links(request, response, next_cursor)
-    return CursorPage(items=_summaries(records), next_cursor=next_cursor)
+    return listing.page(_summaries(records), next_cursor)
 
 
 @router.get(
@@ -107,17 +101,15 @@ async def list_articles(
     responses=problem_responses(400, 401),
 )
 async def feed(
-    request: Request,
-    response: Response,
     session: ReadSessionDep,
-    codec: CursorCodecDep,
     principal: CurrentPrincipal,
-    page: Cursor,
+    listing: CursorSliceDep,
 ) -> CursorPage[schemas.ArticleSummary]:
     """Published articles by the users the caller follows, newest first."""
-    records, next_cursor = await article_service.feed(session, page, codec, principal)
-    set_cursor_links(request, response, next_cursor)
-    return CursorPage(items=_summaries(records), next_cursor=next_cursor)
+    records, next_cursor = await article_service.feed(
+        session, listing.params, listing.codec, principal
+    )
+    return listing.page(_summaries(records), next_cursor)
 
 
 @router.post(
@@ -238,19 +230,16 @@ async def unfavorite(
 )
 async def list_comments(
     slug: Slug,
-    request: Request,
-    response: Response,
     session: ReadSessionDep,
-    codec: CursorCodecDep,
     principal: OptionalPrincipal,
-    page: Cursor,
+    listing: CursorSliceDep,
 ) -> CursorPage[schemas.Comment]:
     """The article's comments thread by thread, oldest first, each reply right under its
     comment."""
-    records, next_cursor = await comment_service.page(session, slug, page, codec, principal)
-    set_cursor_links(request, response, next_cursor)
-    items = [schemas.Comment.model_validate(record) for record in records]
-    return CursorPage(items=items, next_cursor=next_cursor)
+    records, next_cursor = await comment_service.page(
+        session, slug, listing.params, listing.codec, principal
+    )
+    return listing.page([schemas.Comment.model_validate(r) for r in records], next_cursor)
 
 
 @router.post(
@@ -327,6 +316,13 @@ async def list_tags(
     return Page(items=items, total=total, page=page.page, page_size=page.page_size)
 
 
+def _atom(settings: Settings, records: Sequence[ArticleRecord], title: str, path: str) -> Response:
+    """An Atom 1.0 feed of ``records`` whose own address is ``path`` under the public URL."""
+    public = settings.public_url.rstrip("/")
+    feed = article_feed(records, title=title, self_url=f"{public}{path}", public_url=public)
+    return Response(feed, media_type=ATOM_MEDIA_TYPE)
+
+
 @router.get(
     "/articles/authors/{username}.atom",
     summary="Atom feed of an author",
@@ -340,14 +336,7 @@ async def author_feed(
 ) -> Response:
     """The author's 20 latest published articles as an Atom 1.0 feed."""
     name, records = await article_service.latest_by_author(session, username)
-    public = settings.public_url.rstrip("/")
-    feed = article_feed(
-        records,
-        title=f"Articles by {name}",
-        self_url=f"{public}/api/v1/articles/authors/{name}.atom",
-        public_url=public,
-    )
-    return Response(feed, media_type=ATOM_MEDIA_TYPE)
+    return _atom(settings, records, f"Articles by {name}", f"/api/v1/articles/authors/{name}.atom")
 
 
 @router.get(
@@ -363,11 +352,4 @@ async def tag_feed(
 ) -> Response:
     """The 20 latest published articles with this tag as an Atom 1.0 feed."""
     name, records = await article_service.latest_by_tag(session, tag)
-    public = settings.public_url.rstrip("/")
-    feed = article_feed(
-        records,
-        title=f"Articles tagged {name}",
-        self_url=f"{public}/api/v1/tags/{quote(name)}.atom",
-        public_url=public,
-    )
-    return Response(feed, media_type=ATOM_MEDIA_TYPE)
+    return _atom(settings, records, f"Articles tagged {name}", f"/api/v1/tags/{quote(name)}.atom")

@@ -5,12 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query
 
 from mainspring.core.auth import CurrentPrincipal
-from mainspring.core.deps import CursorCodecDep, ReadSessionDep, SessionDep
+from mainspring.core.deps import CursorSliceDep, ReadSessionDep, SessionDep
 from mainspring.core.errors import problem_responses
-from mainspring.core.pagination import CursorParams, cursor_params, set_cursor_links
 from mainspring.core.schemas import CursorPage
 from mainspring.social.notifications.live import notifications_socket
 from mainspring.social.notifications.service import notification_service
@@ -22,11 +21,8 @@ router.add_api_websocket_route("/ws", notifications_socket, name="notifications_
 
 @router.get("", summary="Your notifications", responses=problem_responses(400, 401))
 async def list_notifications(
-    request: Request,
-    response: Response,
     session: ReadSessionDep,
-    codec: CursorCodecDep,
-    params: Annotated[CursorParams, Depends(cursor_params)],
+    listing: CursorSliceDep,
     principal: CurrentPrincipal,
     unread: Annotated[bool, Query(description="Only the unread ones.")] = False,
 ) -> CursorPage[NotificationOut]:
@@ -34,10 +30,9 @@ async def list_notifications(
     `quote`, `article_comment`. The same notifications arrive live on
     `/api/v1/notifications/ws`."""
     items, next_cursor = await notification_service.page(
-        session, principal.user_id, unread_only=unread, params=params, codec=codec
+        session, principal.user_id, unread_only=unread, params=listing.params, codec=listing.codec
     )
-    set_cursor_links(request, response, next_cursor)
-    return CursorPage(items=items, next_cursor=next_cursor)
+    return listing.page(items, next_cursor)
 
 
 @router.get(

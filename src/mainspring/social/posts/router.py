@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Response
 
 from mainspring.core.auth import CurrentPrincipal, OptionalPrincipal
-from mainspring.core.deps import CursorCodecDep, ReadSessionDep, SessionDep
+from mainspring.core.deps import CursorSliceDep, ReadSessionDep, SessionDep
 from mainspring.core.errors import problem_responses
 from mainspring.core.idempotency import IdempotencyDep, IdempotentRoute
-from mainspring.core.pagination import CursorParams, cursor_params, set_cursor_links
 from mainspring.core.ratelimit import rate_limit
 from mainspring.core.schemas import CursorPage
 from mainspring.social.deps import NOT_MODIFIED, IfNoneMatch, conditional
@@ -20,7 +18,6 @@ from mainspring.social.schemas import Post, PostCreate, Profile
 
 router = APIRouter(prefix="/posts", tags=["social: posts"], route_class=IdempotentRoute)
 
-Slice = Annotated[CursorParams, Depends(cursor_params)]
 POSTS_PER_MINUTE = "30/minute"
 
 
@@ -92,18 +89,16 @@ async def delete_post(post_id: uuid.UUID, session: SessionDep, principal: Curren
 )
 async def replies(
     post_id: uuid.UUID,
-    request: Request,
-    response: Response,
     session: ReadSessionDep,
-    codec: CursorCodecDep,
-    params: Slice,
+    listing: CursorSliceDep,
     principal: OptionalPrincipal,
 ) -> CursorPage[Post]:
     """Direct replies, oldest first (a thread reads top-down); keyset-paginated."""
     viewer = principal.user_id if principal else None
-    items, next_cursor = await post_service.replies(session, post_id, viewer, params, codec)
-    set_cursor_links(request, response, next_cursor)
-    return CursorPage(items=items, next_cursor=next_cursor)
+    items, next_cursor = await post_service.replies(
+        session, post_id, viewer, listing.params, listing.codec
+    )
+    return listing.page(items, next_cursor)
 
 
 @router.get(
@@ -113,19 +108,17 @@ async def replies(
 )
 async def likes(
     post_id: uuid.UUID,
-    request: Request,
-    response: Response,
     session: ReadSessionDep,
-    codec: CursorCodecDep,
-    params: Slice,
+    listing: CursorSliceDep,
     principal: OptionalPrincipal,
 ) -> CursorPage[Profile]:
     """The profiles of the users who liked the post (its original, for a repost), most recent
     first; keyset-paginated. Users on the other side of a block from you are left out."""
     viewer = principal.user_id if principal else None
-    items, next_cursor = await post_service.likers(session, post_id, viewer, params, codec)
-    set_cursor_links(request, response, next_cursor)
-    return CursorPage(items=items, next_cursor=next_cursor)
+    items, next_cursor = await post_service.likers(
+        session, post_id, viewer, listing.params, listing.codec
+    )
+    return listing.page(items, next_cursor)
 
 
 @router.put("/{post_id}/like", summary="Like a post", responses=problem_responses(401, 403, 404))

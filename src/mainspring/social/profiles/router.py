@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Path, Response
 
 from mainspring.core.auth import CurrentPrincipal, OptionalPrincipal
-from mainspring.core.deps import CursorCodecDep, ReadSessionDep, SessionDep
+from mainspring.core.deps import CursorSliceDep, ReadSessionDep, SessionDep
 from mainspring.core.errors import problem_responses
-from mainspring.core.pagination import CursorParams, cursor_params, set_cursor_links
 from mainspring.core.schemas import CursorPage
 from mainspring.social.deps import NOT_MODIFIED, IfNoneMatch, conditional
 from mainspring.social.profiles.service import block_service, follow_service, profile_service
@@ -20,7 +19,6 @@ router = APIRouter(prefix="/profiles", tags=["social: profiles"])
 Username = Annotated[
     str, Path(min_length=1, max_length=32, description="A username (any case).", examples=["ada"])
 ]
-Slice = Annotated[CursorParams, Depends(cursor_params)]
 
 
 @router.get("/me", summary="Your own profile", responses=problem_responses(401))
@@ -41,17 +39,15 @@ async def update_my_profile(
 
 @router.get("/me/blocks", summary="The users you blocked", responses=problem_responses(400, 401))
 async def my_blocks(
-    request: Request,
-    response: Response,
     session: ReadSessionDep,
-    codec: CursorCodecDep,
-    params: Slice,
+    listing: CursorSliceDep,
     principal: CurrentPrincipal,
 ) -> CursorPage[Profile]:
     """Most recently blocked first; keyset-paginated. Only you see this list."""
-    items, next_cursor = await block_service.blocked(session, principal.user_id, params, codec)
-    set_cursor_links(request, response, next_cursor)
-    return CursorPage(items=items, next_cursor=next_cursor)
+    items, next_cursor = await block_service.blocked(
+        session, principal.user_id, listing.params, listing.codec
+    )
+    return listing.page(items, next_cursor)
 
 
 @router.get(
@@ -115,18 +111,16 @@ async def unblock(username: Username, session: SessionDep, principal: CurrentPri
 )
 async def followers(
     username: Username,
-    request: Request,
-    response: Response,
     session: ReadSessionDep,
-    codec: CursorCodecDep,
-    params: Slice,
+    listing: CursorSliceDep,
     principal: OptionalPrincipal,
 ) -> CursorPage[Profile]:
     """Most recent followers first; keyset-paginated (`?limit=&cursor=`)."""
     viewer = principal.user_id if principal else None
-    items, next_cursor = await profile_service.followers(session, username, viewer, params, codec)
-    set_cursor_links(request, response, next_cursor)
-    return CursorPage(items=items, next_cursor=next_cursor)
+    items, next_cursor = await profile_service.followers(
+        session, username, viewer, listing.params, listing.codec
+    )
+    return listing.page(items, next_cursor)
 
 
 @router.get(
@@ -136,15 +130,13 @@ async def followers(
 )
 async def following(
     username: Username,
-    request: Request,
-    response: Response,
     session: ReadSessionDep,
-    codec: CursorCodecDep,
-    params: Slice,
+    listing: CursorSliceDep,
     principal: OptionalPrincipal,
 ) -> CursorPage[Profile]:
     """Most recently followed first; keyset-paginated (`?limit=&cursor=`)."""
     viewer = principal.user_id if principal else None
-    items, next_cursor = await profile_service.following(session, username, viewer, params, codec)
-    set_cursor_links(request, response, next_cursor)
-    return CursorPage(items=items, next_cursor=next_cursor)
+    items, next_cursor = await profile_service.following(
+        session, username, viewer, listing.params, listing.codec
+    )
+    return listing.page(items, next_cursor)

@@ -4,36 +4,31 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query
 
 from mainspring.core.auth import CurrentPrincipal, OptionalPrincipal
 from mainspring.core.cache import CacheDep
-from mainspring.core.deps import CursorCodecDep, ReadSessionDep
+from mainspring.core.deps import CursorSliceDep, ReadSessionDep
 from mainspring.core.errors import problem_responses
-from mainspring.core.pagination import CursorParams, cursor_params, set_cursor_links
 from mainspring.core.schemas import CursorPage
 from mainspring.social.schemas import Post, Trending
 from mainspring.social.timelines.service import timeline_service
 
 router = APIRouter(tags=["social: timelines"])
 
-Slice = Annotated[CursorParams, Depends(cursor_params)]
-
 
 @router.get("/timeline", summary="Your home timeline", responses=problem_responses(400, 401))
 async def home_timeline(
-    request: Request,
-    response: Response,
     session: ReadSessionDep,
-    codec: CursorCodecDep,
-    params: Slice,
+    listing: CursorSliceDep,
     principal: CurrentPrincipal,
 ) -> CursorPage[Post]:
     """Posts, replies, quotes and reposts by you and the users you follow, newest first.
     Keyset-paginated: posts published while you page down never shift the next slice."""
-    items, next_cursor = await timeline_service.home(session, principal.user_id, params, codec)
-    set_cursor_links(request, response, next_cursor)
-    return CursorPage(items=items, next_cursor=next_cursor)
+    items, next_cursor = await timeline_service.home(
+        session, principal.user_id, listing.params, listing.codec
+    )
+    return listing.page(items, next_cursor)
 
 
 @router.get(
@@ -43,19 +38,17 @@ async def home_timeline(
 )
 async def user_timeline(
     username: Annotated[str, Path(min_length=1, max_length=32, examples=["ada"])],
-    request: Request,
-    response: Response,
     session: ReadSessionDep,
-    codec: CursorCodecDep,
-    params: Slice,
+    listing: CursorSliceDep,
     principal: OptionalPrincipal,
 ) -> CursorPage[Post]:
     """What the user posted, replied, quoted and reposted, newest first. 403 when a block
     stands between you and the user."""
     viewer = principal.user_id if principal else None
-    items, next_cursor = await timeline_service.of_user(session, username, viewer, params, codec)
-    set_cursor_links(request, response, next_cursor)
-    return CursorPage(items=items, next_cursor=next_cursor)
+    items, next_cursor = await timeline_service.of_user(
+        session, username, viewer, listing.params, listing.codec
+    )
+    return listing.page(items, next_cursor)
 
 
 @router.get(
@@ -88,15 +81,13 @@ async def hashtag_timeline(
             examples=["python"],
         ),
     ],
-    request: Request,
-    response: Response,
     session: ReadSessionDep,
-    codec: CursorCodecDep,
-    params: Slice,
+    listing: CursorSliceDep,
     principal: OptionalPrincipal,
 ) -> CursorPage[Post]:
     """Posts with `#tag` (compared case-insensitively), newest first; keyset-paginated."""
     viewer = principal.user_id if principal else None
-    items, next_cursor = await timeline_service.hashtag(session, tag, viewer, params, codec)
-    set_cursor_links(request, response, next_cursor)
-    return CursorPage(items=items, next_cursor=next_cursor)
+    items, next_cursor = await timeline_service.hashtag(
+        session, tag, viewer, listing.params, listing.codec
+    )
+    return listing.page(items, next_cursor)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 
-from mainspring.core.deps import CursorCodecDep, ReadSessionDep, SessionDep
+from mainspring.core.deps import CursorSliceDep, ReadSessionDep, SessionDep
 from mainspring.core.errors import problem_responses
 from mainspring.core.idempotency import IdempotencyDep, IdempotentRoute
-from mainspring.core.pagination import CursorParams, cursor_params, set_cursor_links
 from mainspring.core.schemas import CursorPage
 from mainspring.todo.comments.schemas import Comment, CommentCreate, CommentUpdate
 from mainspring.todo.comments.service import comment_service
@@ -25,17 +23,15 @@ WRITE_PROBLEMS = problem_responses(401, 403, 404, 409)
 @router.get("", summary="List a task's comments", responses=problem_responses(400, 401, 404))
 async def list_comments(
     task_id: uuid.UUID,
-    request: Request,
-    response: Response,
     session: ReadSessionDep,
     caller: Caller,
-    codec: CursorCodecDep,
-    params: Annotated[CursorParams, Depends(cursor_params)],
+    listing: CursorSliceDep,
 ) -> CursorPage[Comment]:
     """The comments on a task, oldest first."""
-    items, next_cursor = await comment_service.page(session, caller.user_id, task_id, params, codec)
-    set_cursor_links(request, response, next_cursor)
-    return CursorPage(items=items, next_cursor=next_cursor)
+    items, next_cursor = await comment_service.page(
+        session, caller.user_id, task_id, listing.params, listing.codec
+    )
+    return listing.page(items, next_cursor)
 
 
 @router.post("", status_code=201, summary="Comment on a task", responses=WRITE_PROBLEMS)

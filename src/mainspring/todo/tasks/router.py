@@ -7,15 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from mainspring.core.deps import CursorCodecDep, ReadSessionDep, SessionDep
+from mainspring.core.deps import CursorSliceDep, ReadSessionDep, SessionDep
 from mainspring.core.errors import problem_responses
 from mainspring.core.idempotency import IdempotencyDep, IdempotentRoute
 from mainspring.core.pagination import (
-    CursorParams,
     PageParams,
-    cursor_params,
     page_params,
-    set_cursor_links,
     set_page_links,
 )
 from mainspring.core.schemas import CursorPage, Page
@@ -187,16 +184,12 @@ async def move_task(
 )
 async def task_activity(
     task_id: uuid.UUID,
-    request: Request,
-    response: Response,
     session: ReadSessionDep,
     caller: Caller,
-    codec: CursorCodecDep,
-    params: Annotated[CursorParams, Depends(cursor_params)],
+    listing: CursorSliceDep,
 ) -> CursorPage[Activity]:
     """Who changed what and when, newest first."""
     items, next_cursor = await task_service.activity(
-        session, caller.user_id, task_id, params, codec
+        session, caller.user_id, task_id, listing.params, listing.codec
     )
-    set_cursor_links(request, response, next_cursor)
-    return CursorPage(items=items, next_cursor=next_cursor)
+    return listing.page(items, next_cursor)
