@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("secret_encrypted", sa.String(length=255), nullable=False),
         sa.Column("confirmed_at", mainspring.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_used_step", sa.Integer(), nullable=True),
+        sa.Column("answered_challenges", sa.Integer(), nullable=False),
         sa.Column("created_at", mainspring.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"],

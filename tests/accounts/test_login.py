@@ -17,7 +17,14 @@ from sqlalchemy import select, update
 from mainspring.accounts.models import SecurityEvent, User
 from mainspring.core.config import Settings
 from mainspring.core.security import PasswordHasher
-from tests.accounts.helpers import PASSWORD, create_user, sign_in, unique_name
+from tests.accounts.helpers import (
+    PASSWORD,
+    create_user,
+    enable_two_factor,
+    sign_in,
+    signed_in_user,
+    unique_name,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -211,6 +218,23 @@ async def test_bcrypt_hashes_are_verified_then_upgraded_to_argon2id(
     assert upgraded is not None
     assert upgraded.startswith("$argon2id$")
     assert (await login(client, user.email, user.password)).status_code == 200
+    assert len(await events(app, "password_rehashed")) == 1
+
+
+async def test_a_legacy_hash_is_upgraded_even_when_a_second_factor_is_asked_for(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    user = await signed_in_user(app, client)
+    await enable_two_factor(client, user)
+    legacy = bcrypt.hashpw(user.password.encode(), bcrypt.gensalt(rounds=4)).decode()
+    async with app.state.db.session() as session:
+        await session.execute(update(User).where(User.id == user.id).values(password_hash=legacy))
+    response = await login(client, user.email, user.password)
+    assert (response.status_code, response.json()["code"]) == (403, "mfa-required")
+    async with app.state.db.read_session() as session:
+        upgraded = await session.scalar(select(User.password_hash).where(User.id == user.id))
+    assert upgraded is not None
+    assert upgraded.startswith("$argon2id$")
     assert len(await events(app, "password_rehashed")) == 1
 
 

@@ -39,6 +39,7 @@ async def test_me_shows_only_my_own_fields(client: httpx.AsyncClient, user: Sign
         "role": "user",
         "email_verified": True,
         "created_at": response.json()["created_at"],
+        "two_factor_enabled": False,
     }
     assert "argon2" not in response.text
 

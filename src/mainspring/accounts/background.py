@@ -5,7 +5,8 @@
   the request only enqueues the address, the task mails a link when there is an account to mail.
   Both may run twice (jobs run at least once): the second link retires the first.
 * ``accounts.purge_expired`` deletes, every night, the one-time tokens and sessions that can no
-  longer be used, so the tables hold only what matters. Security events are kept.
+  longer be used, and the sign-in attempts through identity providers that have expired, so
+  the tables hold only what matters. Security events are kept.
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from mainspring.accounts.repository import AccountTokenRepository, SessionRepository
+from mainspring.accounts.repository import (
+    AccountTokenRepository,
+    OidcLoginRepository,
+    SessionRepository,
+)
 from mainspring.accounts.service.recovery import SEND_RESET_TASK, recovery_service
 from mainspring.accounts.service.registration import (
     SEND_VERIFICATION_TASK,
@@ -38,8 +43,10 @@ async def send_password_reset(ctx: JobContext, payload: dict[str, Any]) -> None:
 
 @schedule("accounts.purge_expired", cron="17 3 * * *")
 async def purge_expired(ctx: JobContext, payload: dict[str, Any]) -> None:
-    """Delete tokens and sessions that ended more than ``KEEP_ENDED_FOR`` ago."""
+    """Delete tokens and sessions that ended more than ``KEEP_ENDED_FOR`` ago, and expired
+    sign-in attempts through identity providers."""
     cutoff = utcnow() - KEEP_ENDED_FOR
     idle = timedelta(seconds=ctx.settings.refresh_token_idle_seconds)
     await AccountTokenRepository(ctx.session).purge(ended_before=cutoff)
     await SessionRepository(ctx.session).purge(ended_before=cutoff, idle=idle)
+    await OidcLoginRepository(ctx.session).purge(expired_before=utcnow())

@@ -7,6 +7,7 @@ same ``InvalidLink``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from mainspring.core.errors import (
@@ -125,3 +126,106 @@ class LastAdmin(Conflict):
 
     def __init__(self) -> None:
         super().__init__("The last administrator cannot be demoted, disabled or deleted.")
+
+
+class InvalidOidcState(BadRequest):
+    """A provider's callback whose ``state`` is unknown, used, expired, for another provider or
+    from another browser: one answer for all, so a probe learns nothing."""
+
+    code, title = "invalid-oidc-state", "Invalid Sign-In Attempt"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The sign-in attempt is unknown, expired, already used, or was started in another "
+            "browser; start again."
+        )
+
+
+class InvalidTicket(BadRequest):
+    code, title = "invalid-ticket", "Invalid Ticket"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The ticket is invalid, expired, already used, or was issued to another browser; "
+            "sign in again."
+        )
+
+
+class RedirectNotAllowed(UnprocessableEntity):
+    code, title = "redirect-not-allowed", "Redirect Not Allowed"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "redirect_to is not under an allowed URL (MAINSPRING_OIDC_REDIRECT_ALLOWLIST).",
+            errors=[{"field": "body.redirect_to", "message": "not allowed", "type": "allow_list"}],
+        )
+
+
+class LastSignInMethod(Conflict):
+    code, title = "last-sign-in-method", "Last Sign-In Method"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This is your only way to sign in: set a password (with 'Forgot password') or link "
+            "another provider first."
+        )
+
+
+class TwoFactorRequired(Forbidden):
+    """The first factor was right, and the account has a second one: no session yet.
+
+    ``mfa_token`` is the single-use, short-lived challenge to send back with a code to
+    ``POST /api/v1/auth/login/two-factor``; ``methods`` lists what that code may be.
+    """
+
+    code, title = "mfa-required", "Two-Factor Sign-In Required"
+
+    def __init__(self, mfa_token: str, methods: Sequence[str], expires_in: int) -> None:
+        super().__init__(
+            "Enter a code from your authenticator app (or a recovery code) to finish signing in.",
+            mfa_token=mfa_token,
+            methods=list(methods),
+            expires_in=expires_in,
+        )
+
+
+class InvalidTwoFactorChallenge(Unauthorized):
+    code, title = "invalid-mfa-token", "Invalid Two-Factor Challenge"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The sign-in challenge is invalid, expired or already used; sign in again."
+        )
+
+
+class InvalidTwoFactorCode(Unauthorized):
+    """A wrong code at the second sign-in step (no session: 401, like a wrong password)."""
+
+    code, title = "invalid-two-factor-code", "Invalid Two-Factor Code"
+
+    def __init__(self) -> None:
+        super().__init__("The code is incorrect or was already used.")
+
+
+class WrongTwoFactorCode(Forbidden):
+    """A wrong code from a signed-in user confirming a change (403, like ``WrongPassword``: the
+    access token is fine, so a client must not take it for a reason to refresh)."""
+
+    code, title = "wrong-two-factor-code", "Wrong Two-Factor Code"
+
+    def __init__(self) -> None:
+        super().__init__("The code is incorrect or was already used.")
+
+
+class TwoFactorAlreadyEnabled(Conflict):
+    code, title = "two-factor-enabled", "Two-Factor Sign-In Enabled"
+
+    def __init__(self) -> None:
+        super().__init__("Two-factor sign-in is already enabled; disable it first.")
+
+
+class TwoFactorNotEnabled(Conflict):
+    code, title = "two-factor-not-enabled", "Two-Factor Sign-In Not Enabled"
+
+    def __init__(self, detail: str = "Two-factor sign-in is not enabled.") -> None:
+        super().__init__(detail)

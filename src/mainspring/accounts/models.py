@@ -155,7 +155,9 @@ class TotpCredential(Base):
     leaked table or backup alone does not let anyone compute codes. The credential is
     *pending* until ``confirmed_at`` is set by a first valid code, and only a confirmed one is
     asked for at sign-in. ``last_used_step`` is the time step of the last accepted code: a code
-    is accepted once, never replayed within its window.
+    is accepted once, never replayed within its window. ``answered_challenges`` counts the
+    sign-in challenges answered: a challenge carries the count it was issued at and is good only
+    while the count is unchanged, so answering one spends it (see ``service/two_factor.py``).
     """
 
     __tablename__ = "totp_credentials"
@@ -166,6 +168,7 @@ class TotpCredential(Base):
     secret_encrypted: Mapped[str] = mapped_column(String(255))
     confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
     last_used_step: Mapped[int | None] = mapped_column(default=None)
+    answered_challenges: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

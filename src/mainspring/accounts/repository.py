@@ -18,14 +18,18 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import ClassVar
 
-from sqlalchemy import ColumnElement, Select, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, update
 from sqlalchemy.engine import CursorResult
 
 from mainspring.accounts.models import (
     AccountToken,
     AuthSession,
+    IdentityLink,
+    OidcLogin,
+    RecoveryCode,
     RefreshToken,
     SecurityEvent,
+    TotpCredential,
     User,
 )
 from mainspring.core.auth import Role
@@ -264,3 +268,190 @@ class SecurityEventRepository(RepositoryBase[SecurityEvent]):
             .values(ip=None, user_agent=None)
             .execution_options(synchronize_session=False)
         )
+
+
+class IdentityLinkRepository(RepositoryBase[IdentityLink]):
+    """Accounts at identity providers, linked to local accounts."""
+
+    model: ClassVar[type[IdentityLink]] = IdentityLink
+    not_found = "No such identity."
+
+    async def find(self, provider: str, subject: str) -> IdentityLink | None:
+        link: IdentityLink | None = await self.session.scalar(
+            select(IdentityLink).where(
+                IdentityLink.provider == provider, IdentityLink.subject == subject
+            )
+        )
+        return link
+
+    async def of_user(self, user_id: uuid.UUID) -> builtins.list[IdentityLink]:
+        """A user's links, oldest first (at most one per configured provider)."""
+        return await self.list(
+            IdentityLink.user_id == user_id,
+            order_by=[IdentityLink.created_at, IdentityLink.id],
+        )
+
+    async def delete_of_user(self, user_id: uuid.UUID) -> None:
+        await self.session.execute(delete(IdentityLink).where(IdentityLink.user_id == user_id))
+
+
+class OidcLoginRepository(RepositoryBase[OidcLogin]):
+    """Sign-in attempts through identity providers. Each step is taken by one conditional
+    ``UPDATE``, so of two requests replaying a state or a ticket at once, one wins."""
+
+    model: ClassVar[type[OidcLogin]] = OidcLogin
+
+    async def by_state(self, digest: str) -> OidcLogin | None:
+        login: OidcLogin | None = await self.session.scalar(
+            select(OidcLogin).where(OidcLogin.state_hash == digest)
+        )
+        return login
+
+    async def by_ticket(self, digest: str) -> OidcLogin | None:
+        login: OidcLogin | None = await self.session.scalar(
+            select(OidcLogin).where(OidcLogin.ticket_hash == digest)
+        )
+        return login
+
+    async def _step(
+        self, login_id: uuid.UUID, *where: ColumnElement[bool], **values: object
+    ) -> bool:
+        result: CursorResult[tuple[()]] = await self.session.execute(  # type: ignore[assignment]
+            update(OidcLogin)
+            .where(OidcLogin.id == login_id, *where)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    async def complete(self, login_id: uuid.UUID, now: datetime) -> bool:
+        """Use up the attempt's state; False when it already was."""
+        return await self._step(login_id, OidcLogin.completed_at.is_(None), completed_at=now)
+
+    async def issue_ticket(
+        self, login_id: uuid.UUID, user_id: uuid.UUID, digest: str, expires_at: datetime
+    ) -> None:
+        """Record who signed in and the digest of the ticket handed to the browser."""
+        await self._step(login_id, user_id=user_id, ticket_hash=digest, expires_at=expires_at)
+
+    async def exchange(self, login_id: uuid.UUID, now: datetime) -> bool:
+        """Use up the ticket; False when it already was, or has expired."""
+        return await self._step(
+            login_id,
+            OidcLogin.exchanged_at.is_(None),
+            OidcLogin.expires_at > now,
+            exchanged_at=now,
+        )
+
+    async def purge(self, *, expired_before: datetime) -> None:
+        await self.session.execute(delete(OidcLogin).where(OidcLogin.expires_at < expired_before))
+
+    async def delete_of_user(self, user_id: uuid.UUID) -> None:
+        await self.session.execute(
+            delete(OidcLogin).where(
+                or_(OidcLogin.user_id == user_id, OidcLogin.link_user_id == user_id)
+            )
+        )
+
+
+class TotpCredentialRepository(RepositoryBase[TotpCredential]):
+    """A user's authenticator (the primary key is the user id: at most one each)."""
+
+    model: ClassVar[type[TotpCredential]] = TotpCredential
+
+    async def confirmed_of(self, user_id: uuid.UUID) -> TotpCredential | None:
+        """The user's credential when it is confirmed, the one sign-in asks for."""
+        found: TotpCredential | None = await self.session.scalar(
+            select(TotpCredential).where(
+                TotpCredential.user_id == user_id, TotpCredential.confirmed_at.is_not(None)
+            )
+        )
+        return found
+
+    async def enabled_since(self, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, datetime]:
+        """When each of these users confirmed their authenticator (users without one are left
+        out): one statement for a whole page of users."""
+        rows = await self.session.execute(
+            select(TotpCredential.user_id, TotpCredential.confirmed_at).where(
+                TotpCredential.user_id.in_(user_ids), TotpCredential.confirmed_at.is_not(None)
+            )
+        )
+        return {user_id: confirmed_at for user_id, confirmed_at in rows.tuples() if confirmed_at}
+
+    async def accept(
+        self, user_id: uuid.UUID, *, step: int | None, answered: int | None = None
+    ) -> bool:
+        """Record an accepted code of time ``step`` (None for a recovery code) and, at sign-in,
+        spend the challenge issued at ``answered``: one conditional ``UPDATE``. False when the
+        step is not newer than the last accepted one (a replay) or the challenge was already
+        answered; of two concurrent requests, one wins."""
+        stmt = update(TotpCredential).where(
+            TotpCredential.user_id == user_id, TotpCredential.confirmed_at.is_not(None)
+        )
+        if step is not None:
+            stmt = stmt.where(
+                or_(TotpCredential.last_used_step.is_(None), TotpCredential.last_used_step < step)
+            ).values(last_used_step=step)
+        if answered is not None:
+            stmt = stmt.where(TotpCredential.answered_challenges == answered).values(
+                answered_challenges=answered + 1
+            )
+        result: CursorResult[tuple[()]] = await self.session.execute(  # type: ignore[assignment]
+            stmt.execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    async def confirm(self, user_id: uuid.UUID, *, step: int, now: datetime) -> bool:
+        """Enable a pending credential with the step of its first code; False when it is not
+        pending (any more: of two concurrent confirmations, one wins)."""
+        result: CursorResult[tuple[()]] = await self.session.execute(  # type: ignore[assignment]
+            update(TotpCredential)
+            .where(TotpCredential.user_id == user_id, TotpCredential.confirmed_at.is_(None))
+            .values(confirmed_at=now, last_used_step=step)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    async def delete_of_user(self, user_id: uuid.UUID) -> bool:
+        """Delete the user's credential; False when there was none."""
+        result: CursorResult[tuple[()]] = await self.session.execute(  # type: ignore[assignment]
+            delete(TotpCredential).where(TotpCredential.user_id == user_id)
+        )
+        return result.rowcount == 1
+
+
+class RecoveryCodeRepository(RepositoryBase[RecoveryCode]):
+    model: ClassVar[type[RecoveryCode]] = RecoveryCode
+
+    async def use(self, user_id: uuid.UUID, digest: str, now: datetime) -> bool:
+        """Spend an unused code of the user by digest; False when there is none. One
+        conditional ``UPDATE``: of two concurrent uses of one code, one wins."""
+        result: CursorResult[tuple[()]] = await self.session.execute(  # type: ignore[assignment]
+            update(RecoveryCode)
+            .where(
+                RecoveryCode.user_id == user_id,
+                RecoveryCode.code_hash == digest,
+                RecoveryCode.used_at.is_(None),
+            )
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    async def remaining(self, user_id: uuid.UUID) -> int:
+        """How many unused codes the user has left."""
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(RecoveryCode)
+            .where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))
+        )
+        return int(count or 0)
+
+    async def replace(self, user_id: uuid.UUID, digests: Sequence[str]) -> None:
+        """Retire every code of the user and store these instead."""
+        await self.delete_of_user(user_id)
+        self.session.add_all(RecoveryCode(user_id=user_id, code_hash=d) for d in digests)
+        await self.session.flush()
+
+    async def delete_of_user(self, user_id: uuid.UUID) -> None:
+        await self.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))

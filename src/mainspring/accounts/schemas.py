@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from mainspring.accounts.models import EMAIL_MAX, USERNAME_MAX
 from mainspring.core.auth import Role
@@ -199,6 +199,9 @@ class Me(Schema):
     role: Role
     email_verified: bool = Field(validation_alias="is_verified")
     created_at: datetime
+    two_factor_enabled: bool = Field(
+        False, description="Whether signing in asks for a code from an authenticator app."
+    )
 
 
 class SessionView(Schema):
@@ -238,3 +241,137 @@ class SecurityEventView(Schema):
     ip: str | None
     user_agent: str | None
     details: dict[str, Any]
+
+
+# --- identity providers (OIDC) ------------------------------------------------------------------
+
+
+class OidcStartForm(Input):
+    """What the browser posts to start signing in through a provider (a form: the browser then
+    follows the 303 to the provider)."""
+
+    redirect_to: Annotated[str, StringConstraints(min_length=1, max_length=2048)] = Field(
+        description="Your page to come back to, with `?ticket=` (or `?linked=`, `?error=`); "
+        "it must be under an entry of MAINSPRING_OIDC_REDIRECT_ALLOWLIST.",
+        examples=["https://app.example.com/signed-in"],
+    )
+    access_token: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = Field(
+        None,
+        description="To link the provider to your account instead of signing in, when the "
+        "`Authorization` header cannot be sent (a form; RFC 6750 section 2.2).",
+    )
+
+
+class OidcExchangeRequest(Input):
+    ticket: Annotated[str, StringConstraints(min_length=16, max_length=TOKEN_MAX)] = Field(
+        description="The `ticket` the provider's callback put in your page's URL."
+    )
+    cookie: bool = Field(
+        False, description="As at `/login`: receive the refresh token as an HttpOnly cookie."
+    )
+
+
+class IdentityProviderView(Schema):
+    """A provider people can sign in with."""
+
+    name: str = Field(examples=["google"], description="Used in `/auth/oidc/{name}/authorize`.")
+    display_name: str = Field(examples=["Google"])
+
+
+class IdentityView(Schema):
+    """One of your accounts at an identity provider, linked to this account."""
+
+    id: uuid.UUID
+    provider: str = Field(examples=["google"])
+    display_name: str = Field(examples=["Google"])
+    email: str | None = Field(description="The address the provider asserted when linked.")
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+# --- two-factor sign-in -------------------------------------------------------------------------
+
+TotpCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{6}$"),
+    Field(description="The 6-digit code your authenticator app shows.", examples=["492039"]),
+]
+RecoveryCodeText = Annotated[
+    str,
+    StringConstraints(min_length=10, max_length=32),
+    Field(
+        description="One of your recovery codes; case, spaces and dashes do not matter.",
+        examples=["7kq2m-x9d4r"],
+    ),
+]
+
+
+class SecondFactor(Input):
+    """A proof of the second factor: a `code` from the app, or else a `recovery_code`."""
+
+    code: TotpCode | None = None
+    recovery_code: RecoveryCodeText | None = None
+
+    @model_validator(mode="after")
+    def _one_proof(self) -> SecondFactor:
+        if (self.code is None) == (self.recovery_code is None):
+            raise ValueError("send either `code` or `recovery_code`")
+        return self
+
+
+class TwoFactorLoginRequest(SecondFactor):
+    mfa_token: Annotated[str, StringConstraints(min_length=16, max_length=2048)] = Field(
+        description="The `mfa_token` of the `mfa-required` answer to the first step."
+    )
+    cookie: bool = Field(
+        False, description="As at `/login`: receive the refresh token as an HttpOnly cookie."
+    )
+
+
+class TwoFactorConfirmRequest(Input):
+    code: TotpCode
+
+
+class TwoFactorDisableRequest(SecondFactor):
+    password: CurrentPassword
+
+
+class TwoFactorEnrolment(Schema):
+    """A new authenticator to add to your app; shown once."""
+
+    secret: str = Field(
+        description="The shared secret (base32), for typing into the app by hand.",
+        examples=["JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"],
+    )
+    provisioning_uri: str = Field(
+        description="The `otpauth://` URI the app reads.",
+        examples=[
+            "otpauth://totp/Mainspring:ada%40example.com"
+            "?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Mainspring"
+        ],
+    )
+    qr_code: str = Field(
+        description="A QR code of the URI, as an SVG `data:` URI for an `<img src>`.",
+        examples=["data:image/svg+xml;charset=utf-8,%3Csvg%20xmlns..."],
+    )
+
+
+class RecoveryCodes(Schema):
+    """Single-use codes that stand in for the app when it is lost; shown once."""
+
+    recovery_codes: list[str] = Field(examples=[["7kq2m-x9d4r", "c3vn8-0wtah"]])
+
+
+class TwoFactorStatusView(Schema):
+    """Your second factor."""
+
+    enabled: bool
+    pending: bool = Field(description="An enrolment waits for its first code.")
+    enabled_at: datetime | None
+    recovery_codes_left: int = Field(ge=0, examples=[10])
+
+
+class TwoFactorAdminView(Schema):
+    """A user's second factor as administrators see it: on or off, nothing else."""
+
+    enabled: bool

@@ -10,7 +10,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET = "development-secret-change-me"  # noqa: S105 - refused in production
@@ -42,6 +50,59 @@ class SigningKey(BaseModel):
 
 MIN_PASSWORD_HASH_MEMORY_KIB = 19_456  # OWASP's Argon2id floor: m=19 MiB, t=2, p=1
 MIN_PASSWORD_HASH_TIME_COST = 2
+
+
+# Identity providers (OIDC)
+class IdentityProviderConfig(BaseModel):
+    """One identity provider people may sign in with: an entry of MAINSPRING_OIDC_PROVIDERS.
+
+    ``kind`` is ``oidc`` (any OpenID Connect provider, found through the discovery document of
+    its ``issuer``), ``google`` (OpenID Connect, issuer https://accounts.google.com) or
+    ``github`` (OAuth 2.0, not OpenID Connect: the profile and the verified addresses come from
+    GitHub's API). A preset's URLs may be overridden: ``issuer`` for Google, the endpoints and
+    ``api_url`` for GitHub (GitHub Enterprise Server, or a local server in tests).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]{0,31}$",
+        description="URL slug: `/api/v1/auth/oidc/{name}/authorize`.",
+    )
+    kind: Literal["oidc", "google", "github"]
+    client_id: str = Field(min_length=1, max_length=255)
+    client_secret: SecretStr
+    display_name: str | None = Field(None, min_length=1, max_length=64)
+    scopes: list[str] | None = Field(
+        None, description="Default: `openid email profile` (OIDC), `read:user user:email` (GitHub)."
+    )
+    issuer: str | None = Field(None, description="`oidc` (required) and `google` only.")
+    authorization_endpoint: str | None = Field(None, description="`github` only.")
+    token_endpoint: str | None = Field(None, description="`github` only.")
+    api_url: str | None = Field(None, description="`github` only: https://api.github.com.")
+
+    @model_validator(mode="after")
+    def _fits_its_kind(self) -> IdentityProviderConfig:
+        github_only = ("authorization_endpoint", "token_endpoint", "api_url")
+        if self.kind == "github":
+            if self.issuer is not None:
+                raise ValueError("a github provider has no issuer (GitHub is not OIDC)")
+        elif any(getattr(self, name) is not None for name in github_only):
+            raise ValueError(f"{', '.join(github_only)} are for github providers only")
+        if self.kind == "oidc" and not self.issuer:
+            raise ValueError("an oidc provider needs its issuer (the discovery document's base)")
+        if self.kind != "github" and self.scopes is not None and "openid" not in self.scopes:
+            raise ValueError("OpenID Connect scopes must include `openid`")
+        return self
+
+
+def _unique_provider_names(
+    providers: list[IdentityProviderConfig],
+) -> list[IdentityProviderConfig]:
+    names = [provider.name for provider in providers]
+    if len(set(names)) != len(names):
+        raise ValueError("identity provider names must be unique")
+    return providers
 
 
 class Settings(BaseSettings):
@@ -207,6 +268,28 @@ class Settings(BaseSettings):
         "5/5minute", description="Wrong second-factor codes allowed per account."
     )
 
+    # Identity providers (OIDC): sign-in through Google, GitHub or any OpenID Connect provider.
+    # docs/security.md explains the flow, each check and each default.
+    oidc_providers: Annotated[
+        list[IdentityProviderConfig], AfterValidator(_unique_provider_names)
+    ] = Field(
+        default_factory=list,
+        description='JSON list of providers, e.g. `[{"name": "google", "kind": "google", '
+        '"client_id": "...", "client_secret": "..."}]`; kinds `oidc` (with `issuer`), `google`, '
+        "`github`.",
+    )
+    oidc_redirect_allowlist: CommaList = Field(
+        default_factory=list,
+        description="Origins or URL prefixes the browser may be sent back to after signing in "
+        "through a provider; default MAINSPRING_ACCOUNTS_FRONTEND_URL, else MAINSPRING_PUBLIC_URL.",
+    )
+    oidc_login_ttl_seconds: int = Field(
+        600, ge=60, le=3600, description="Time allowed to sign in at the provider."
+    )
+    oidc_limit_per_ip: str = Field(
+        "20/minute", description="Sign-ins through a provider started per client address."
+    )
+
     # RealWorld
     realworld_prefix: str = Field(
         "/realworld/api",
@@ -219,6 +302,7 @@ class Settings(BaseSettings):
         "trusted_proxies",
         "verified_email_required_for",
         "http_allow_private",
+        "oidc_redirect_allowlist",
         mode="before",
     )
     @classmethod

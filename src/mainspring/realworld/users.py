@@ -23,6 +23,7 @@ from mainspring.accounts.service.links import send_verification
 from mainspring.accounts.service.login import login_service
 from mainspring.accounts.service.registration import registration_service
 from mainspring.accounts.service.sessions import session_service
+from mainspring.accounts.service.two_factor import two_factor_service
 from mainspring.core.deps import SessionDep
 from mainspring.core.errors import UnprocessableEntity
 from mainspring.realworld import schemas
@@ -58,9 +59,10 @@ def _refused(field: str, message: str) -> UnprocessableEntity:
 async def login(
     payload: schemas.LoginRequest, session: SessionDep, ctx: AccountsContextDep
 ) -> schemas.UserResponse:
-    """Sign in with email and password; answers the user with a fresh token."""
+    """Sign in with email and password; answers the user with a fresh token. An account with
+    two-factor sign-in is refused (403): RealWorld has no second step, the accounts API has."""
     user = await login_service.authenticate(session, ctx, payload.user.email, payload.user.password)
-    tokens = await session_service.start(session, ctx, user)
+    tokens = await two_factor_service.sign_in(session, ctx, user, methods=("pwd",))
     return await _user(session, user, tokens.access_token)
 
 

@@ -24,6 +24,7 @@ from mainspring.accounts.errors import (
     InvalidCredentials,
     InvalidGrant,
     InvalidRefreshToken,
+    TwoFactorRequired,
     UnsupportedGrantType,
 )
 from mainspring.accounts.schemas import (
@@ -37,6 +38,7 @@ from mainspring.accounts.schemas import (
     TokenForm,
     TokenRequest,
     TokenResponse,
+    TwoFactorLoginRequest,
 )
 from mainspring.accounts.service.audit import EventKind, audit_service
 from mainspring.accounts.service.login import login_service
@@ -44,11 +46,12 @@ from mainspring.accounts.service.profile import profile_service
 from mainspring.accounts.service.recovery import recovery_service
 from mainspring.accounts.service.registration import registration_service
 from mainspring.accounts.service.sessions import IssuedTokens, session_service
+from mainspring.accounts.service.two_factor import two_factor_service
 from mainspring.core.auth import CurrentPrincipal
 from mainspring.core.config import Settings
 from mainspring.core.db import utcnow
 from mainspring.core.deps import CursorCodecDep, ReadSessionDep, SessionDep
-from mainspring.core.errors import problem_responses
+from mainspring.core.errors import PROBLEM_JSON, problem_responses
 from mainspring.core.pagination import CursorParams, cursor_params, set_cursor_links
 from mainspring.core.schemas import CursorPage
 
@@ -59,6 +62,18 @@ CSRF_HEADER = "X-CSRF-Token"
 
 REGISTER_ACCEPTED = "Check your inbox: we sent a message to this address with what to do next."
 MAIL_ACCEPTED = "If an account uses this address and needs it, a message is on its way."
+
+PASSWORD_METHODS = ("pwd",)  # RFC 8176: signed in with a password
+MFA_REQUIRED_EXAMPLE = {
+    "type": "urn:mainspring:problem:mfa-required",
+    "title": "Two-Factor Sign-In Required",
+    "status": 403,
+    "detail": "Enter a code from your authenticator app (or a recovery code) to finish signing in.",
+    "code": "mfa-required",
+    "mfa_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6Im1mYStqd3QifQ...",
+    "methods": ["totp", "recovery_code"],
+    "expires_in": 300,
+}
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -143,16 +158,53 @@ async def resend_verification(
 @router.post(
     "/login",
     summary="Sign in with email or username and password",
-    responses=problem_responses(401, 403, 429),
+    responses={
+        **problem_responses(401, 403, 429),
+        403: {
+            "description": "Forbidden: the account is disabled, its email is not verified, or "
+            "it has two-factor sign-in (`mfa-required`: finish at `/login/two-factor`).",
+            "content": {
+                PROBLEM_JSON: {
+                    "schema": {"$ref": "#/components/schemas/Problem"},
+                    "example": MFA_REQUIRED_EXAMPLE,
+                }
+            },
+        },
+    },
 )
 async def login(
     data: LoginRequest, response: Response, session: SessionDep, ctx: AccountsContextDep
 ) -> TokenResponse:
     """Returns an access token (JWT) and a refresh token; with `"cookie": true`, the refresh
     token is set as an HttpOnly cookie instead and a CSRF token is returned. 401 for a wrong
-    identifier or password (the same for both); 429 after too many failures."""
+    identifier or password (the same for both); 429 after too many failures.
+
+    An account with two-factor sign-in gets no tokens yet: a 403 `mfa-required` problem whose
+    `mfa_token` goes, with a code, to `POST /api/v1/auth/login/two-factor`."""
     user = await login_service.authenticate(session, ctx, data.identifier, data.password)
-    tokens = await session_service.start(session, ctx, user)
+    tokens = await two_factor_service.sign_in(session, ctx, user, methods=PASSWORD_METHODS)
+    return token_response(response, ctx.settings, tokens, cookie=data.cookie)
+
+
+@router.post(
+    "/login/two-factor",
+    summary="Finish signing in with a code from the authenticator app",
+    responses=problem_responses(401, 422, 429),
+)
+async def login_two_factor(
+    data: TwoFactorLoginRequest,
+    response: Response,
+    session: SessionDep,
+    ctx: AccountsContextDep,
+) -> TokenResponse:
+    """The second step after an `mfa-required` answer: the `mfa_token` and either the `code`
+    the app shows or one of the `recovery_code`s. Answers like `/login` (and takes the same
+    `cookie` option). The challenge works once and expires (5 minutes by default); 401
+    `invalid-mfa-token` when it is spent or expired (sign in again), 401
+    `invalid-two-factor-code` for a wrong or replayed code, 429 after too many wrong codes."""
+    tokens = await two_factor_service.complete(
+        session, ctx, data.mfa_token, code=data.code, recovery_code=data.recovery_code
+    )
     return token_response(response, ctx.settings, tokens, cookie=data.cookie)
 
 
@@ -169,13 +221,15 @@ async def token(
 ) -> TokenResponse:
     """Form-encoded, as RFC 6749 wants: `grant_type=password&username=...&password=...` or
     `grant_type=refresh_token&refresh_token=...`. Refusals are 400 problems that also carry
-    the OAuth `error` member (`invalid_grant`, `unsupported_grant_type`)."""
+    the OAuth `error` member (`invalid_grant`, `unsupported_grant_type`). The password grant
+    issues no tokens to an account with two-factor sign-in: it answers the 403 `mfa-required`
+    problem (with `"error": "mfa_required"`), to be finished at `/login/two-factor`."""
     try:
         if form.grant_type == "password":
             if not form.username or not form.password:
                 raise InvalidGrant("The password grant needs username and password.")
             user = await login_service.authenticate(session, ctx, form.username, form.password)
-            tokens = await session_service.start(session, ctx, user)
+            tokens = await two_factor_service.sign_in(session, ctx, user, methods=PASSWORD_METHODS)
         elif form.grant_type == "refresh_token":
             if not form.refresh_token:
                 raise InvalidGrant("The refresh_token grant needs refresh_token.")
@@ -184,6 +238,9 @@ async def token(
             raise UnsupportedGrantType()
     except (InvalidCredentials, InvalidRefreshToken) as exc:
         raise InvalidGrant(exc.detail or exc.title) from exc
+    except TwoFactorRequired as exc:
+        exc.extra.update(error="mfa_required", error_description=exc.detail)
+        raise
     return token_response(response, ctx.settings, tokens, cookie=False)
 
 

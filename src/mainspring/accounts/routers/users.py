@@ -10,8 +10,10 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.accounts.deps import AccountsContextDep, AdminPrincipal, CurrentUser
+from mainspring.accounts.models import User
 from mainspring.accounts.routers.auth import MAIL_ACCEPTED, clear_cookies
 from mainspring.accounts.schemas import (
     Accepted,
@@ -29,6 +31,7 @@ from mainspring.accounts.service.admin import admin_service
 from mainspring.accounts.service.audit import audit_service
 from mainspring.accounts.service.profile import profile_service
 from mainspring.accounts.service.sessions import session_service
+from mainspring.accounts.service.two_factor import two_factor_service
 from mainspring.core.auth import CurrentPrincipal, Principal, Role, require_permission
 from mainspring.core.deps import CursorCodecDep, ReadSessionDep, SessionDep
 from mainspring.core.errors import problem_responses
@@ -49,15 +52,22 @@ UserReader = Annotated[Principal, Depends(require_permission("users:read"))]
 # --- me -----------------------------------------------------------------------------------------
 
 
+async def me_view(session: AsyncSession, user: User) -> Me:
+    """My account, with whether signing in asks for a second factor."""
+    me = Me.model_validate(user)
+    me.two_factor_enabled = await two_factor_service.is_enabled(session, user.id)
+    return me
+
+
 @router.get("/me", summary="My account", responses=problem_responses(401))
-async def get_me(user: CurrentUser) -> Me:
-    return Me.model_validate(user)
+async def get_me(user: CurrentUser, session: SessionDep) -> Me:
+    return await me_view(session, user)
 
 
 @router.patch("/me", summary="Update my profile", responses=problem_responses(401))
-async def update_me(data: ProfileUpdate, user: CurrentUser) -> Me:
+async def update_me(data: ProfileUpdate, user: CurrentUser, session: SessionDep) -> Me:
     """Merge semantics: only `display_name` can be changed here."""
-    return Me.model_validate(profile_service.update(user, data))
+    return await me_view(session, profile_service.update(user, data))
 
 
 @router.delete(

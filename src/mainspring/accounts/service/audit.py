@@ -45,6 +45,18 @@ class EventKind(StrEnum):
     USER_DISABLED = "user_disabled"
     USER_ENABLED = "user_enabled"
     ROLE_CHANGED = "role_changed"
+    IDENTITY_LOGIN = "identity_login"
+    IDENTITY_LINKED = "identity_linked"
+    IDENTITY_LINK_REFUSED = "identity_link_refused"
+    IDENTITY_UNLINKED = "identity_unlinked"
+    TWO_FACTOR_ENROLMENT_STARTED = "two_factor_enrolment_started"
+    TWO_FACTOR_ENABLED = "two_factor_enabled"
+    TWO_FACTOR_DISABLED = "two_factor_disabled"
+    TWO_FACTOR_REMOVED = "two_factor_removed"
+    TWO_FACTOR_CHALLENGED = "two_factor_challenged"
+    TWO_FACTOR_FAILED = "two_factor_failed"
+    RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated"
+    RECOVERY_CODE_USED = "recovery_code_used"
 
 
 class AuditService:

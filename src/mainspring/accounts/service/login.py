@@ -19,6 +19,9 @@ who gave its right password.
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.accounts.errors import AccountDisabled, EmailNotVerified, InvalidCredentials
@@ -73,12 +76,30 @@ class LoginService:
         if "login" in settings.verified_email_required_for and not user.is_verified:
             raise EmailNotVerified()
         if upgraded is not None:
-            user.password_hash = upgraded
-            await audit_service.record(
-                session, EventKind.PASSWORD_REHASHED, ctx.client, user_id=user.id
-            )
+            self._rehash(ctx, user, upgraded)
         await limiter.clear(settings.login_limit_per_account, LOGIN_ACCOUNT, key)
         return user
+
+    def _rehash(self, ctx: AccountsContext, user: User, upgraded: str) -> None:
+        """Store the password's hash under the current parameters (an old bcrypt or weaker
+        Argon2id hash), in the aftermath: a sign-in that goes on to ask for a second factor
+        rolls the request back, and the upgrade must not wait for that second step. The
+        ``UPDATE`` is conditional on the old hash, so it never undoes a password change made
+        meanwhile."""
+        user_id, old_hash = user.id, user.password_hash  # read now: the user row expires
+
+        async def write(session: AsyncSession) -> None:
+            result: Any = await session.execute(
+                update(User)
+                .where(User.id == user_id, User.password_hash == old_hash)
+                .values(password_hash=upgraded)
+            )
+            if result.rowcount:
+                session.add(
+                    audit_service.event(EventKind.PASSWORD_REHASHED, ctx.client, user_id=user_id)
+                )
+
+        ctx.aftermath.add(write)
 
     async def _failed(self, ctx: AccountsContext, user: User | None, key: str, ip: str) -> None:
         """Count a failed attempt against both limits and log it; log a lockout when the

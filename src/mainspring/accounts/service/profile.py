@@ -7,8 +7,9 @@ limit, so a stolen token cannot be used to guess the password either.
 An email change takes effect only when the new address proves itself through a link; the old
 address is then told. Deleting an account anonymises it instead of removing the row: what other
 modules reference (articles, posts) stays consistent, while everything personal (email, names,
-password hash, sessions with their addresses and browsers, one-time tokens, the addresses in
-its security events) is erased.
+password hash, sessions with their addresses and browsers, one-time tokens, the second factor's
+secret and recovery codes, its links to identity providers, the addresses in its security
+events) is erased.
 """
 
 from __future__ import annotations
@@ -19,8 +20,12 @@ from mainspring.accounts.errors import EmailTaken, InvalidLink, WrongPassword
 from mainspring.accounts.models import User
 from mainspring.accounts.repository import (
     AccountTokenRepository,
+    IdentityLinkRepository,
+    OidcLoginRepository,
+    RecoveryCodeRepository,
     SecurityEventRepository,
     SessionRepository,
+    TotpCredentialRepository,
     UserRepository,
 )
 from mainspring.accounts.schemas import ProfileUpdate
@@ -153,6 +158,10 @@ class ProfileService:
         await session_service.revoke_user(session, ctx, user.id, reason="account_deleted")
         await SessionRepository(session).delete_of_user(user.id)
         await AccountTokenRepository(session).delete_of_user(user.id)
+        await TotpCredentialRepository(session).delete_of_user(user.id)
+        await RecoveryCodeRepository(session).delete_of_user(user.id)
+        await IdentityLinkRepository(session).delete_of_user(user.id)
+        await OidcLoginRepository(session).delete_of_user(user.id)
         await SecurityEventRepository(session).forget_client(user.id)
         now = utcnow()
         anonymous = f"{DELETED_PREFIX}{user.id.hex[:24]}"
