@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Cookie, Depends, Form, Header, Query, Request, Response
+from fastapi import APIRouter, Cookie, Form, Header, Query, Response
 
 from mainspring.accounts.deps import AccountsContextDep, AuditorPrincipal
 from mainspring.accounts.errors import (
@@ -50,9 +50,8 @@ from mainspring.accounts.service.two_factor import two_factor_service
 from mainspring.core.auth import CurrentPrincipal
 from mainspring.core.config import Settings
 from mainspring.core.db import utcnow
-from mainspring.core.deps import CursorCodecDep, ReadSessionDep, SessionDep
+from mainspring.core.deps import CursorSliceDep, ReadSessionDep, SessionDep
 from mainspring.core.errors import PROBLEM_JSON, problem_responses
-from mainspring.core.pagination import CursorParams, cursor_params, set_cursor_links
 from mainspring.core.schemas import CursorPage
 
 AUTH_PATH = "/api/v1/auth"  # where the refresh cookie is sent, and nowhere else
@@ -331,20 +330,14 @@ async def confirm_email(data: TokenRequest, session: SessionDep, ctx: AccountsCo
     responses=problem_responses(400, 401, 403),
 )
 async def security_events(
-    request: Request,
-    response: Response,
     _auditor: AuditorPrincipal,
     session: ReadSessionDep,
-    codec: CursorCodecDep,
-    params: Annotated[CursorParams, Depends(cursor_params)],
+    listing: CursorSliceDep,
     user_id: Annotated[uuid.UUID | None, Query(description="Events of one user.")] = None,
     kind: Annotated[EventKind | None, Query(description="Events of one kind.")] = None,
 ) -> CursorPage[SecurityEventView]:
     """Newest first, keyset-paginated (`limit`, `cursor`, `Link: rel="next"`)."""
     rows, next_cursor = await audit_service.page(
-        session, codec, params, user_id=user_id, kind=kind.value if kind else None
+        session, listing.codec, listing.params, user_id=user_id, kind=kind.value if kind else None
     )
-    set_cursor_links(request, response, next_cursor)
-    return CursorPage(
-        items=[SecurityEventView.model_validate(row) for row in rows], next_cursor=next_cursor
-    )
+    return listing.page([SecurityEventView.model_validate(row) for row in rows], next_cursor)

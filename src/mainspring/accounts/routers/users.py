@@ -33,14 +33,11 @@ from mainspring.accounts.service.profile import profile_service
 from mainspring.accounts.service.sessions import session_service
 from mainspring.accounts.service.two_factor import two_factor_service
 from mainspring.core.auth import CurrentPrincipal, Principal, Role, require_permission
-from mainspring.core.deps import CursorCodecDep, ReadSessionDep, SessionDep
+from mainspring.core.deps import CursorSliceDep, ReadSessionDep, SessionDep
 from mainspring.core.errors import problem_responses
 from mainspring.core.pagination import (
-    CursorParams,
     PageParams,
-    cursor_params,
     page_params,
-    set_cursor_links,
     set_page_links,
 )
 from mainspring.core.schemas import CursorPage, Page
@@ -130,17 +127,15 @@ async def change_email(
     responses=problem_responses(400, 401),
 )
 async def list_sessions(
-    request: Request,
-    response: Response,
     principal: CurrentPrincipal,
     session: ReadSessionDep,
-    codec: CursorCodecDep,
-    params: Annotated[CursorParams, Depends(cursor_params)],
+    listing: CursorSliceDep,
 ) -> CursorPage[SessionView]:
     """Live sessions, newest first, with the address and browser last seen; `current` marks
     the one this request comes from."""
-    rows, next_cursor = await session_service.page(session, codec, params, principal)
-    set_cursor_links(request, response, next_cursor)
+    rows, next_cursor = await session_service.page(
+        session, listing.codec, listing.params, principal
+    )
     items = [
         SessionView(
             id=row.id,
@@ -153,7 +148,7 @@ async def list_sessions(
         )
         for row in rows
     ]
-    return CursorPage(items=items, next_cursor=next_cursor)
+    return listing.page(items, next_cursor)
 
 
 @router.post(
@@ -192,19 +187,15 @@ async def revoke_session(
     responses=problem_responses(400, 401),
 )
 async def my_security_events(
-    request: Request,
-    response: Response,
     principal: CurrentPrincipal,
     session: ReadSessionDep,
-    codec: CursorCodecDep,
-    params: Annotated[CursorParams, Depends(cursor_params)],
+    listing: CursorSliceDep,
 ) -> CursorPage[SecurityEventView]:
     """Sign-ins, failures, password and email changes of your account, newest first."""
-    rows, next_cursor = await audit_service.page(session, codec, params, user_id=principal.user_id)
-    set_cursor_links(request, response, next_cursor)
-    return CursorPage(
-        items=[SecurityEventView.model_validate(row) for row in rows], next_cursor=next_cursor
+    rows, next_cursor = await audit_service.page(
+        session, listing.codec, listing.params, user_id=principal.user_id
     )
+    return listing.page([SecurityEventView.model_validate(row) for row in rows], next_cursor)
 
 
 # --- administration -----------------------------------------------------------------------------

@@ -2,7 +2,12 @@
 
 =================  ==========================================================================
 ``registration``   create accounts, public registration, email verification
+``passwords``      the password policy (length, common passwords, not the username or email)
 ``login``          password sign-in with brute-force limits
+``two_factor``     the door to a session: the second step (TOTP, recovery codes) and enrolment
+``totp``           the second factor's cryptography: sealed secrets, codes, recovery codes
+``challenges``     the signed, single-use challenge between the two sign-in steps
+``oidc``           sign-in through identity providers (OIDC, GitHub) and linked identities
 ``sessions``       start, refresh (rotation, reuse detection), list and revoke sessions
 ``recovery``       forgotten password and the reset link
 ``profile``        my account: profile, password, email address, deletion
