@@ -2,13 +2,13 @@
 
 A scenario is one HTTP request that wrk sends over and over, and the status it must answer.
 Adding one is adding an entry to ``SCENARIOS``; a scenario that needs data (a user, a token,
-articles) declares a ``seed`` coroutine, run once against the live server before the load,
-whose returned values fill the ``$name`` placeholders of the path, headers and body::
+articles) declares a ``seed`` coroutine (``bench/seeds/<module>.py``), run once against the
+live server before the load, whose returned values fill the ``$name`` placeholders of the path,
+headers and body::
 
     async def seed_reader(ctx: SeedContext) -> dict[str, str]:
-        await ctx.client.post("/api/v1/auth/register", json=READER)
-        login = await ctx.client.post("/api/v1/auth/login", json=READER)
-        return {"token": login.json()["access_token"]}
+        token = await register_and_sign_in(ctx, READER, "me")
+        return {"token": token}
 
     Scenario(
         name="me",
@@ -19,57 +19,67 @@ whose returned values fill the ``$name`` placeholders of the path, headers and b
     )
 
 Placeholders use ``string.Template`` syntax (``$name`` or ``${name}``; ``$$`` is a literal
-dollar). ``${unique}`` is reserved: wrk replaces it, per request, with a value no other request
-of the run uses, so a POST can create a new resource every time
-(``body='{"username": "u${unique}", ...}'``).
+dollar). Two kinds of values change from one request to the next, filled by wrk itself:
+
+* ``${unique}`` is reserved: wrk replaces it, per request, with a value no other request of the
+  run uses, so a POST can create a new resource every time
+  (``body='{"username": "u${unique}", ...}'``);
+* a seed value that is a tuple of texts is a *pool*: wrk takes its values in turn, one per
+  request, round-robin. ``{"token": (t1, t2, t3)}`` spreads the load over three users, which is
+  how a scenario measures a per-user rate limit without running into it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from string import Template
-from typing import TYPE_CHECKING, Literal
-
-import httpx
+from typing import Literal
 
 from bench.errors import BenchError
+from bench.seeds.blog import seed_blog
+from bench.seeds.context import Seed, SeedValues
+from bench.seeds.social import seed_posters, seed_social_network
+from bench.seeds.todo import seed_task_board
 
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
+UNIQUE_NAME = "unique"
 UNIQUE = "${unique}"
 """Replaced by wrk, per request, with a value unique over the run (see ``lua/scenario.lua``)."""
 
 
-@dataclass(frozen=True)
-class SeedContext:
-    """What a seed step gets: a client on the live server, the seed size and the database."""
-
-    client: httpx.AsyncClient
-    size: int
-    database_url: str
-
-
-Seed = Callable[[SeedContext], Awaitable[Mapping[str, str]]]
+def pool_placeholder(name: str) -> str:
+    """How a pool's value stays in a request for wrk to fill per request: ``${name}``."""
+    return "${" + name + "}"
 
 
 @dataclass(frozen=True)
 class Request:
-    """One concrete HTTP request; ``${unique}`` may remain, for wrk to fill per request."""
+    """One HTTP request as wrk receives it: ``${unique}`` and the placeholders of ``pools`` may
+    remain, for wrk to fill per request."""
 
     method: str
     path: str
     headers: Mapping[str, str]
     body: str | None
+    pools: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per placeholder name, the values wrk takes in turn (see ``concrete``)."""
 
-    def with_unique(self, value: str) -> Request:
-        """This request with ``${unique}`` replaced by ``value``, as wrk does per request."""
+    def concrete(self, unique: str, turn: int = 0) -> Request:
+        """The request as wrk sends it on its ``turn``-th request of a run (counting from 0):
+        ``${unique}`` is ``unique``, and each pool's placeholder its value ``turn`` modulo the
+        pool's size."""
+
+        def fill(text: str) -> str:
+            text = text.replace(UNIQUE, unique)
+            for name, values in self.pools.items():
+                text = text.replace(pool_placeholder(name), values[turn % len(values)])
+            return text
+
         return Request(
             method=self.method,
-            path=self.path.replace(UNIQUE, value),
-            headers={name: text.replace(UNIQUE, value) for name, text in self.headers.items()},
-            body=None if self.body is None else self.body.replace(UNIQUE, value),
+            path=fill(self.path),
+            headers={name: fill(text) for name, text in self.headers.items()},
+            body=None if self.body is None else fill(self.body),
         )
 
 
@@ -100,12 +110,25 @@ class Scenario:
         """The request as the report shows it: ``GET /healthz``."""
         return f"{self.method} {self.path}"
 
-    def request(self, values: Mapping[str, str]) -> Request:
-        """The request with the seed's ``values`` in place of its ``$name`` placeholders."""
+    def request(self, values: SeedValues) -> Request:
+        """The request with the seed's ``values`` in place of its ``$name`` placeholders; a
+        pool's placeholder stays, as ``${name}``, with the pool carried along for wrk."""
+        if UNIQUE_NAME in values:
+            raise BenchError(f"{self.name}: ${UNIQUE_NAME} is wrk's, a seed cannot give it")
+        pools = {name: value for name, value in values.items() if isinstance(value, tuple)}
+        for name, pool in pools.items():
+            if not pool:
+                raise BenchError(f"{self.name}: the seed gave an empty pool for ${name}")
+            if any("\n" in value for value in pool):
+                raise BenchError(f"{self.name}: a value of the pool ${name} spans lines")
+        texts = {
+            name: pool_placeholder(name) if isinstance(value, tuple) else value
+            for name, value in values.items()
+        }
 
         def fill(text: str) -> str:
             try:
-                return Template(text).substitute(values, unique=UNIQUE)
+                return Template(text).substitute(texts, unique=UNIQUE)
             except KeyError as exc:
                 raise BenchError(f"{self.name}: the seed gave no value for ${exc.args[0]}") from exc
 
@@ -114,195 +137,8 @@ class Scenario:
             path=fill(self.path),
             headers={name: fill(text) for name, text in self.headers.items()},
             body=None if self.body is None else fill(self.body),
+            pools=pools,
         )
-
-
-async def register_and_sign_in(ctx: SeedContext, account: Mapping[str, str], label: str) -> str:
-    """Register ``account`` over HTTP and sign it in; returns its access token."""
-    await ctx.client.post("/api/v1/auth/register", json=account)
-    login = await ctx.client.post(
-        "/api/v1/auth/login",
-        json={"identifier": account["username"], "password": account["password"]},
-    )
-    if login.status_code != 200:
-        raise BenchError(f"{label}: signing in answered {login.status_code}")
-    return str(login.json()["access_token"])
-
-
-async def insert_users(session: AsyncSession, names: Iterable[str]) -> None:
-    """Users named ``names``, inserted in batches, without passwords: they never sign in."""
-    import uuid
-
-    from sqlalchemy import insert
-
-    from mainspring.accounts.models import User
-
-    rows = [
-        {
-            "id": uuid.uuid4(),
-            "email": f"{name}@bench.example.com",
-            "username": name,
-            "username_key": name,
-            "display_name": name,
-        }
-        for name in names
-    ]
-    for start in range(0, len(rows), 2000):
-        await session.execute(insert(User), rows[start : start + 2000])
-
-
-TASK_BOARD_USER = {
-    "email": "tasks@bench.example.com",
-    "username": "bench_tasks",
-    "password": "a bench of tasks, fifty thousand strong",
-}
-TASKS_PER_SIZE_UNIT = 50
-"""The task list scenario sees ``--size`` x 50 tasks: 50 000 with the default size."""
-
-
-async def seed_task_board(ctx: SeedContext) -> dict[str, str]:
-    """A signed-in user, member of 100 projects holding 50 000 tasks; returns the access token
-    and one of the projects.
-
-    The user registers and signs in over HTTP; the tasks go straight into the database through
-    ``mainspring.todo.seed.seed_demo`` (bulk INSERTs: 50 000 POSTs would outlast the load).
-    """
-    # The application is imported here, not at the top: the harness runs without loading it.
-    import random
-
-    from sqlalchemy import select as select_rows
-
-    from mainspring.accounts.models import User
-    from mainspring.core.config import Settings
-    from mainspring.core.db import Database
-    from mainspring.todo.models import Project
-    from mainspring.todo.seed import seed_demo
-
-    token = await register_and_sign_in(ctx, TASK_BOARD_USER, "todo-task-list")
-    database = Database(Settings(database_url=ctx.database_url))
-    try:
-        async with database.session() as session:
-            user = await session.scalar(
-                select_rows(User).where(User.username_key == TASK_BOARD_USER["username"])
-            )
-            assert user is not None
-            await seed_demo(session, [user], random.Random(2026), ctx.size * TASKS_PER_SIZE_UNIT)
-            project = await session.scalar(
-                select_rows(Project.id).where(Project.created_by_id == user.id).limit(1)
-            )
-    finally:
-        await database.dispose()
-    return {"token": token, "project": str(project)}
-
-
-SOCIAL_READER = {
-    "email": "reader@bench.example.com",
-    "username": "bench_reader",
-    "password": "a reader of ten thousand timelines",
-}
-SOCIAL_USERS_PER_SIZE_UNIT = 10
-SOCIAL_SIZE_UNITS_PER_SEED_SIZE = 3
-"""The home timeline scenario sees ``--size`` x 10 users and about ``--size`` x 100 posts:
-10 000 users and 100 000 posts with the default size (``seed_demo`` writes 300 per size)."""
-
-
-async def seed_social_network(ctx: SeedContext) -> dict[str, str]:
-    """A signed-in reader inside a network of 10 000 users and 100 000 posts (default size);
-    returns the reader's access token.
-
-    The reader registers and signs in over HTTP; the other users (without passwords: they never
-    sign in) and ``mainspring.social.seed.seed_demo``'s follows, posts, likes and notifications
-    go straight into the database.
-    """
-    import random
-
-    from sqlalchemy import select as select_rows
-
-    from mainspring.accounts.models import User
-    from mainspring.core.config import Settings
-    from mainspring.core.db import Database
-    from mainspring.social.seed import seed_demo
-
-    token = await register_and_sign_in(ctx, SOCIAL_READER, "home-timeline")
-    database = Database(Settings(database_url=ctx.database_url))
-    try:
-        async with database.session() as session:
-            names = [f"bench_social_{i}" for i in range(ctx.size * SOCIAL_USERS_PER_SIZE_UNIT)]
-            await insert_users(session, names)
-            # Only this scenario's users: other seeds may share the database.
-            own = select_rows(User).where(User.username.in_([*names, SOCIAL_READER["username"]]))
-            users = list((await session.scalars(own)).all())
-            size = max(1, ctx.size // SOCIAL_SIZE_UNITS_PER_SEED_SIZE)
-            await seed_demo(session, users, random.Random(2026), size)
-    finally:
-        await database.dispose()
-    return {"token": token}
-
-
-BLOG_READER = {
-    "email": "blog-reader@bench.example.com",
-    "username": "bench_blog_reader",
-    "password": "a reader of ten thousand articles",
-}
-BLOG_AUTHORS_PER_SIZE_UNIT = 1
-BLOG_ARTICLES_PER_SIZE_UNIT = 10
-BLOG_FOLLOWED_AUTHORS = 50
-"""The blog scenarios see ``--size`` authors and ``--size`` x 10 articles (1 000 authors and
-10 000 articles with the default size); the reader follows 50 of the authors."""
-
-
-async def seed_blog(ctx: SeedContext) -> dict[str, str]:
-    """A signed-in reader, authors with published articles, comments and favorites (written
-    by ``mainspring.blog.seed.seed_demo``), follows for the feed; returns the reader's token
-    and one article's slug."""
-    from sqlalchemy import select as select_rows
-
-    from mainspring.accounts.models import User
-    from mainspring.blog.models import Article
-    from mainspring.core.config import Settings
-    from mainspring.core.db import Database
-
-    token = await register_and_sign_in(ctx, BLOG_READER, "blog")
-    database = Database(Settings(database_url=ctx.database_url))
-    try:
-        async with database.session() as session:
-            names = [f"bench_author_{i}" for i in range(ctx.size * BLOG_AUTHORS_PER_SIZE_UNIT)]
-            seeded = await session.scalar(select_rows(User.id).where(User.username == names[0]))
-            if seeded is None:  # the blog scenarios share one database and one seed
-                await _seed_authors(session, names)
-            slug = await session.scalar(
-                select_rows(Article.slug).where(Article.status == "published").limit(1)
-            )
-    finally:
-        await database.dispose()
-    if slug is None:
-        raise BenchError("blog: the seed published no article")
-    return {"token": token, "slug": slug}
-
-
-async def _seed_authors(session: AsyncSession, names: list[str]) -> None:
-    """Authors, their articles (with comments and favorites), and the reader's follows."""
-    import random
-
-    from sqlalchemy import insert
-    from sqlalchemy import select as select_rows
-
-    from mainspring.accounts.models import User
-    from mainspring.blog.seed import seed_demo
-    from mainspring.social.models import Follow
-
-    await insert_users(session, names)
-    authors = list((await session.scalars(select_rows(User).where(User.username.in_(names)))).all())
-    rng = random.Random(2026)
-    await seed_demo(session, authors, rng, len(names) * BLOG_ARTICLES_PER_SIZE_UNIT)
-    reader = await session.scalar(
-        select_rows(User.id).where(User.username == BLOG_READER["username"])
-    )
-    followed = rng.sample(authors, min(BLOG_FOLLOWED_AUTHORS, len(authors)))
-    await session.execute(
-        insert(Follow),
-        [{"follower_id": reader, "followee_id": author.id} for author in followed],
-    )
 
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -352,6 +188,18 @@ SCENARIOS: tuple[Scenario, ...] = (
         seed=seed_social_network,
         bound_by="the database: fan-out on read over the reader's followees (of 10 000 users and "
         "100 000 posts), then the slice's posts (2 statements) behind a JWT check",
+    ),
+    Scenario(
+        name="create-post",
+        method="POST",
+        path="/api/v1/posts",
+        expect=201,
+        headers={"Authorization": "Bearer $token", "Content-Type": "application/json"},
+        body='{"body": "Load test ${unique}: notes on #benchmarks"}',
+        seed=seed_posters,
+        bound_by="the write and its commit: a per-user rate limit hit, the post and its hashtag "
+        "inserted (one writer at a time on SQLite), the post read back; each request signed "
+        "by the next of a pool of users",
     ),
     Scenario(
         name="article-list",

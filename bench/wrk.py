@@ -3,6 +3,10 @@
 wrk's own text report rounds and changes units ("1.02ms", "12.3k"); ``lua/scenario.lua``
 prints the raw figures as one JSON line instead, with the count of every status received, since
 wrk itself only counts statuses over 399 and a scenario may expect a 404.
+
+A request's pools (``Request.pools``) reach the script as files, one value a line, in a
+directory that lives as long as the wrk run: hundreds of access tokens are too much for a
+command line, and would show in ``ps``.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import json
 import secrets
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,44 +77,60 @@ def version() -> str:
     return first_line.split(" Copyright")[0].strip()
 
 
-def arguments(request: Request) -> list[str]:
-    """The script's arguments (after ``--``) for ``request``; see ``lua/scenario.lua``."""
+def arguments(request: Request, threads: int, pool_files: Mapping[str, Path]) -> list[str]:
+    """The script's arguments (after ``--``) for ``request``; see ``lua/scenario.lua``.
+
+    ``threads`` is wrk's thread count (the pools' round-robin interleaves the threads);
+    ``pool_files`` names the file holding each of the request's pools."""
     args = [
         f"prefix={secrets.token_hex(4)}",  # unique per wrk run: warm-up and load never collide
+        f"threads={threads}",
         f"method={request.method}",
         f"path={request.path}",
     ]
     args += [f"header={name}: {value}" for name, value in request.headers.items()]
     if request.body is not None:
         args.append(f"body={request.body}")
+    args += [f"pool={name}={path}" for name, path in pool_files.items()]
     return args
+
+
+def write_pools(request: Request, directory: Path) -> dict[str, Path]:
+    """Each pool of ``request`` as ``<directory>/<name>.txt``, one value a line."""
+    files = {}
+    for name, values in request.pools.items():
+        path = directory / f"{name}.txt"
+        path.write_text("".join(f"{value}\n" for value in values))
+        files[name] = path
+    return files
 
 
 def run(base_url: str, request: Request, *, duration: int, connections: int, cpus: CpuPlan) -> Load:
     """Send ``request`` for ``duration`` seconds over ``connections`` keep-alive connections."""
     threads = min(cpus.load_threads, connections)
-    argv = cpus.pin(
-        cpus.load,
-        [
-            require(),
-            "--threads",
-            str(threads),
-            "--connections",
-            str(connections),
-            "--duration",
-            f"{duration}s",
-            "--timeout",
-            REQUEST_TIMEOUT,
-            "--script",
-            str(SCRIPT),
-            base_url,
-            "--",
-            *arguments(request),
-        ],
-    )
-    result = subprocess.run(
-        argv, capture_output=True, text=True, check=False, timeout=duration + 60
-    )
+    with tempfile.TemporaryDirectory(prefix="mainspring-wrk-") as pools:
+        argv = cpus.pin(
+            cpus.load,
+            [
+                require(),
+                "--threads",
+                str(threads),
+                "--connections",
+                str(connections),
+                "--duration",
+                f"{duration}s",
+                "--timeout",
+                REQUEST_TIMEOUT,
+                "--script",
+                str(SCRIPT),
+                base_url,
+                "--",
+                *arguments(request, threads, write_pools(request, Path(pools))),
+            ],
+        )
+        result = subprocess.run(
+            argv, capture_output=True, text=True, check=False, timeout=duration + 60
+        )
     if result.returncode != 0:
         raise BenchError(f"wrk failed ({result.returncode}):\n{result.stderr}{result.stdout}")
     return parse(result.stdout)

@@ -2,12 +2,16 @@
 -- harness (bench/wrk.py), which passes the request after "--" as key=value arguments:
 --
 --   wrk ... --script scenario.lua http://127.0.0.1:PORT -- \
---       prefix=<token> method=POST path=/api/v1/things "header=Content-Type: application/json" \
---       'body={"name": "thing-${unique}"}'
+--       prefix=<token> threads=<wrk's --threads> method=POST path=/api/v1/things \
+--       "header=Content-Type: application/json" "header=Authorization: Bearer ${token}" \
+--       'body={"name": "thing-${unique}"}' pool=token=/tmp/mainspring-wrk-x/token.txt
 --
 -- Every "${unique}" in the path, a header value or the body is replaced, per request, with
 -- "<prefix>-<thread>-<n>": unique over the run, so a POST can create a new resource each time.
--- A request without "${unique}" is formatted once and sent as is.
+-- Every "${name}" of a pool (a file of values, one a line) is replaced, per request, by the
+-- pool's next value, round-robin over the run: the run's k-th request (counting from 0, the
+-- threads interleaved) takes value k modulo the pool's size. A request without either is
+-- formatted once and sent as is.
 --
 -- wrk runs this file in one Lua state per thread, plus one for setup() and done(). Each thread
 -- counts the statuses it receives; done() adds them up and prints one line, "BENCH-RESULT "
@@ -26,20 +30,47 @@ end
 -- Each thread: the request, and the count of every status received (a global, so that the
 -- main state can read it with thread:get("statuses")).
 statuses = {}
-local spec = { headers = {} }
+local spec = { headers = {}, pools = {}, threads = 1 }
 local static_request = nil
 local sequence = 0
 
-local function dynamic()
-  if spec.path:find(UNIQUE) or (spec.body and spec.body:find(UNIQUE)) then
+local function placeholder(name)
+  return "%${" .. name .. "}" -- pool names are identifiers: nothing else to escape
+end
+
+local function mentions(pattern)
+  if spec.path:find(pattern) or (spec.body and spec.body:find(pattern)) then
     return true
   end
   for _, value in pairs(spec.headers) do
-    if value:find(UNIQUE) then
+    if value:find(pattern) then
       return true
     end
   end
   return false
+end
+
+local function dynamic()
+  if mentions(UNIQUE) then
+    return true
+  end
+  for name in pairs(spec.pools) do
+    if mentions(placeholder(name)) then
+      return true
+    end
+  end
+  return false
+end
+
+local function read_pool(path)
+  local values = {}
+  for line in io.lines(path) do
+    values[#values + 1] = line
+  end
+  if #values == 0 then
+    error("scenario.lua: the pool " .. path .. " is empty")
+  end
+  return values
 end
 
 function init(args)
@@ -48,6 +79,14 @@ function init(args)
     if key == "header" then
       local name, content = value:match("^([^:]+):%s*(.*)$")
       spec.headers[name] = content
+    elseif key == "pool" then
+      local name, path = value:match("^([%a_][%w_]*)=(.+)$")
+      if not name then
+        error("scenario.lua: a pool is name=path, not " .. value)
+      end
+      spec.pools[name] = read_pool(path)
+    elseif key == "threads" then
+      spec.threads = tonumber(value)
     elseif key == "prefix" or key == "method" or key == "path" or key == "body" then
       spec[key] = value
     else
@@ -59,11 +98,16 @@ function init(args)
   end
 end
 
-local function fill(text, unique)
+-- Replacements are functions, so that a value holding "%" is taken as it is.
+local function fill(text, unique, turn)
   if text == nil then
     return nil
   end
-  return (text:gsub(UNIQUE, unique))
+  text = text:gsub(UNIQUE, function() return unique end)
+  for name, values in pairs(spec.pools) do
+    text = text:gsub(placeholder(name), function() return values[turn % #values + 1] end)
+  end
+  return text
 end
 
 function request()
@@ -72,11 +116,12 @@ function request()
   end
   sequence = sequence + 1
   local unique = spec.prefix .. "-" .. id .. "-" .. sequence
+  local turn = (sequence - 1) * spec.threads + (id - 1)
   local headers = {}
   for name, value in pairs(spec.headers) do
-    headers[name] = fill(value, unique)
+    headers[name] = fill(value, unique, turn)
   end
-  return wrk.format(spec.method, fill(spec.path, unique), headers, fill(spec.body, unique))
+  return wrk.format(spec.method, fill(spec.path, unique, turn), headers, fill(spec.body, unique, turn))
 end
 
 function response(status, headers, body)

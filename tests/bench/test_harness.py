@@ -6,12 +6,14 @@ import json
 import os
 import re
 import shutil
+import socket
 import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bench.errors import BenchError
@@ -20,6 +22,8 @@ from bench.processes import CpuPlan, free_port, group_members, serve
 from bench.report import RESULTS_END, markdown, update_docs, write
 from bench.runner import Options, RunResult, ScenarioResult, probe, server_command
 from bench.scenarios import SCENARIOS, UNIQUE, Scenario, select
+from bench.seeds.social import posters_needed
+from bench.settings import seed_settings
 from bench.wrk import Latency
 from bench.wrk import run as run_wrk
 
@@ -58,9 +62,76 @@ def test_a_request_takes_the_seed_values_and_keeps_unique_for_wrk() -> None:
     assert request.path == "/articles/hello/comments"
     assert request.headers == {"Authorization": "Bearer t0k"}
     assert request.body == '{"body": "comment ' + UNIQUE + '", "price": "$5"}'
-    assert request.with_unique("u-1").body == '{"body": "comment u-1", "price": "$5"}'
+    assert request.concrete("u-1").body == '{"body": "comment u-1", "price": "$5"}'
     with pytest.raises(BenchError, match=r"no value for \$token"):
         scenario.request({"slug": "hello"})
+
+
+def test_a_pool_stays_a_placeholder_that_each_turn_fills_with_its_next_value() -> None:
+    scenario = Scenario(
+        name="create",
+        method="POST",
+        path="/$kind",
+        headers={"Authorization": "Bearer $token"},
+        body='{"title": "${unique} by ${token}"}',
+        bound_by="test",
+    )
+
+    request = scenario.request({"kind": "posts", "token": ("a", "b", "c")})
+
+    assert request.path == "/posts"
+    assert request.headers == {"Authorization": "Bearer ${token}"}
+    assert request.pools == {"token": ("a", "b", "c")}
+    turns = [request.concrete("u", turn) for turn in range(5)]
+    assert [sent.headers["Authorization"] for sent in turns] == [
+        "Bearer a",
+        "Bearer b",
+        "Bearer c",
+        "Bearer a",
+        "Bearer b",
+    ]
+    assert turns[4].body == '{"title": "u by b"}'
+
+
+@pytest.mark.parametrize(
+    ("values", "error"),
+    [
+        ({"token": ()}, "empty pool"),
+        ({"token": ("a", "b\nc")}, "spans lines"),
+        ({"token": "a", "unique": "u"}, "is wrk's"),
+    ],
+)
+def test_a_seed_cannot_give_an_unusable_pool_or_wrks_unique(
+    values: dict[str, str | tuple[str, ...]], error: str
+) -> None:
+    scenario = Scenario(name="s", path="/", headers={"X": "$token"}, bound_by="test")
+    with pytest.raises(BenchError, match=error):
+        scenario.request(values)
+
+
+def test_the_posters_pool_covers_the_run_within_each_users_quota() -> None:
+    # 30 a minute, 4 kept aside: 26 posts per user and window.
+    assert posters_needed(600, 12, quota=30, window=60) == 277  # 7 200 posts
+    assert posters_needed(600, 600, quota=30, window=60) == 1385  # a window holds 60 s
+    assert posters_needed(0.5, 1, quota=30, window=60) == 1
+    with pytest.raises(ValueError, match="nothing to measure"):
+        posters_needed(10, 10, quota=4, window=60)
+
+
+def test_seed_settings_ignore_the_shell_and_the_env_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("MAINSPRING_DATABASE_ECHO=true\nMAINSPRING_ENV=production\n")
+    monkeypatch.setenv("MAINSPRING_DATABASE_URL", "postgresql+asyncpg://dev@db/development")
+    monkeypatch.setenv("MAINSPRING_PASSWORD_HASH_MEMORY_KIB", "64")
+
+    settings = seed_settings("sqlite+aiosqlite:///run.db")
+
+    assert settings.database_url == "sqlite+aiosqlite:///run.db"
+    assert settings.env == "development"
+    assert settings.database_echo is False
+    assert settings.password_hash_memory_kib == 19_456  # the server's default
 
 
 # --- the wrk script -----------------------------------------------------------------------------
@@ -84,11 +155,21 @@ class _Recorder(BaseHTTPRequestHandler):
         """Quiet: the test reads ``seen``."""
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """wrk drops its connections when its time is up: not an error worth a traceback."""
+
+    def handle_error(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
+    ) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @pytest.fixture
 def recorder() -> Iterator[tuple[str, list[tuple[str, str, str]]]]:
     seen: list[tuple[str, str, str]] = []
     handler = type("Handler", (_Recorder,), {"seen": seen})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
@@ -135,6 +216,36 @@ def test_wrk_sends_unique_requests_and_counts_every_status(
         assert json.loads(body) == {"name": unique}
 
 
+def test_wrk_takes_a_pools_values_in_turn(
+    recorder: tuple[str, list[tuple[str, str, str]]],
+) -> None:
+    if shutil.which("wrk") is None:
+        unavailable("wrk is not installed (apt-get install wrk)")
+    base_url, seen = recorder
+    pool = ("alpha", "beta", "gamma%1")  # a "%" is no pattern to Lua here
+    scenario = Scenario(
+        name="create",
+        method="POST",
+        path="/items/${unique}",
+        headers={"X-Token": "Bearer $token"},
+        body='{"by": "$token"}',
+        expect=201,
+        bound_by="test",
+    )
+
+    load = run_wrk(
+        base_url, scenario.request({"token": pool}), duration=1, connections=2, cpus=CpuPlan()
+    )
+
+    assert load.requests > 0
+    assert {token for _, token, _ in seen} == {f"Bearer {value}" for value in pool}
+    for path, token, body in seen:
+        # One wrk thread here: its n-th request is the run's turn n - 1.
+        sequence = int(path.rsplit("-", 1)[1])
+        assert token == f"Bearer {pool[(sequence - 1) % len(pool)]}"
+        assert json.loads(body) == {"by": pool[(sequence - 1) % len(pool)]}
+
+
 def test_the_probe_checks_the_status_before_any_load(
     recorder: tuple[str, list[tuple[str, str, str]]],
 ) -> None:
@@ -154,7 +265,7 @@ def test_the_probe_checks_the_status_before_any_load(
         probe(base_url, scenario.request({"number": "8"}), scenario)
 
     assert statements is None  # this server does not count SQL statements
-    assert [path for path, _, _ in seen] == ["/items/7", "/items/8"]
+    assert [path for path, _, _ in seen] == ["/items/7", "/items/7", "/items/8"]
 
 
 # --- server processes ---------------------------------------------------------------------------

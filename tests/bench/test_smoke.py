@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from bench.__main__ import main
-from bench.runner import Options, prepare, run_scenario
-from bench.scenarios import Scenario, SeedContext
+from bench.runner import PROBES, Options, prepare, run_scenario
+from bench.scenarios import SCENARIOS, Scenario
+from bench.seeds.context import SeedContext
 
 from tests.conftest import unavailable
 
@@ -73,3 +76,25 @@ def test_a_seeded_scenario_expecting_404(tmp_path: Path) -> None:
     assert result.errors == 0
     assert result.statements == 0
     assert result.ratio is None  # no baseline measured in this run
+
+
+def test_create_post_spreads_its_posts_over_a_pool_of_signed_in_users(tmp_path: Path) -> None:
+    """Every request answered 201: one token would have met the limit of 30 posts a minute.
+    Each request took the pool's next user, so each user posted about as often as the next."""
+    create_post = next(scenario for scenario in SCENARIOS if scenario.name == "create-post")
+    bench = prepare(Options(duration=1, warmup=0, connections=8), tmp_path)
+
+    result = run_scenario(create_post, bench)
+
+    assert result.requests > 0
+    assert result.statuses == {201: result.requests}
+    with sqlite3.connect(tmp_path / "bench.db") as db:
+        authors = db.execute(
+            "SELECT users.username FROM posts JOIN users ON users.id = posts.author_id"
+        ).fetchall()
+    posts = Counter(username for (username,) in authors)
+    # wrk's count leaves out the requests in flight when it stopped; the server wrote them.
+    assert sum(posts.values()) >= result.requests + PROBES
+    assert all(username.startswith("bench_poster_") for username in posts)
+    # Round-robin: counts differ by one at most, but for the probe's requests by the first.
+    assert max(posts.values()) - min(posts.values()) <= PROBES + 1

@@ -3,7 +3,8 @@
 A request is authenticated in two steps:
 
 1. The access token's signature and claims are verified by the ``KeyRing`` (``core/security.py``):
-   pure computation, no I/O.
+   pure computation, no I/O, done once per token and process (the ring remembers the tokens it
+   verified; their validity times are checked on every request).
 2. The token's session (``sid``) is checked by the *session-state check*, a hook the accounts
    module registers with ``register_session_check`` (the kernel never imports a module). It
    answers from a cache whether the session is still active and the user's current role, so a

@@ -16,7 +16,9 @@ Three tools, each with one job:
     (``kid``); the first configured key signs and the others still verify, which is how keys are
     rotated. Verification accepts one algorithm only (never ``none``, never an HMAC keyed with the
     public key), one token type (``at+jwt``, RFC 9068) and checks ``iss``, ``aud``, ``exp`` and
-    ``nbf``. The public keys are published at ``/.well-known/jwks.json``.
+    ``nbf``. A token's signature is verified once: the ring remembers the tokens it verified
+    (the last few thousand) and checks only their times again when they come back. The public
+    keys are published at ``/.well-known/jwks.json``.
 
 ``new_token`` / ``token_digest``
     Opaque secrets (refresh, reset, verification tokens) with 256 bits of randomness. Only their
@@ -30,12 +32,13 @@ import base64
 import hashlib
 import os
 import secrets
+import time
 import unicodedata
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TypeVar
 
@@ -55,6 +58,8 @@ TOKEN_BYTES = 32  # 256 bits
 ALGORITHM = "EdDSA"
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - RFC 9068: the type of JWT access tokens only
 CLOCK_LEEWAY_SECONDS = 5
+VERIFIED_TOKENS_REMEMBERED = 4096
+"""Tokens a key ring remembers having verified (the most recently used): a few megabytes."""
 DEV_KEY_FILE = "jwt-signing-key.pem"
 _T = TypeVar("_T")
 
@@ -250,10 +255,41 @@ def _development_key(directory: Path) -> _Key:
     return _Key(thumbprint(key.public), key.public, key.private)
 
 
-class KeyRing:
-    """The signing key and the verification keys of access tokens."""
+@dataclass(frozen=True)
+class _Verified:
+    """A token whose signature and claims were verified, with the times it is valid between."""
 
-    def __init__(self, keys: Sequence[_Key], *, issuer: str, audience: str) -> None:
+    claims: AccessClaims
+    not_before: float
+    expires_at: float
+
+
+class KeyRing:
+    """The signing key and the verification keys of access tokens.
+
+    A client sends the same access token with every request until it expires, and verifying
+    it is most of what authenticating a request costs: an Ed25519 signature check (about
+    100 us) and PyJWT's parsing and checks (as much again). The outcome depends on the token
+    and the keys alone, except for time, and a ring's keys never change (rotating them means
+    a new configuration, a new process). So ``verify`` remembers, for the last
+    ``VERIFIED_TOKENS_REMEMBERED`` tokens it verified, their claims and validity times; a
+    remembered token is checked against the clock again, nothing else. A token is remembered
+    by its exact text, and only once it has passed every check: a forged or broken one is
+    verified, and refused, every time.
+
+    Whether the token's *session* may still act is not the ring's business: ``core/auth.py``
+    asks the session-state check on every request, remembered token or not.
+    """
+
+    def __init__(
+        self,
+        keys: Sequence[_Key],
+        *,
+        issuer: str,
+        audience: str,
+        clock: Callable[[], float] = time.time,
+        remember: int = VERIFIED_TOKENS_REMEMBERED,
+    ) -> None:
         if not keys or keys[0].private is None:
             raise ValueError("the first JWT key must be a private key: it signs new tokens")
         if len({key.kid for key in keys}) != len(keys):
@@ -262,6 +298,9 @@ class KeyRing:
         self._keys = {key.kid: key for key in keys}
         self.issuer = issuer
         self.audience = audience
+        self._clock = clock
+        # A least-recently-used cache of _verify_signed's results; exceptions are not cached.
+        self._verified = lru_cache(maxsize=remember)(self._verify_signed)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyRing:
@@ -311,7 +350,22 @@ class KeyRing:
         )
 
     def verify(self, token: str) -> AccessClaims:
-        """The claims of a valid access token; ``InvalidToken`` for anything else."""
+        """The claims of a valid access token; ``InvalidToken`` for anything else.
+
+        The signature and claims are verified the first time (see the class docstring); every
+        time, the token must be within its validity, with ``CLOCK_LEEWAY_SECONDS`` either side,
+        as PyJWT counts it.
+        """
+        verified = self._verified(token)
+        now = self._clock()
+        if now >= verified.expires_at + CLOCK_LEEWAY_SECONDS:
+            raise InvalidToken("Signature has expired")
+        if now < verified.not_before - CLOCK_LEEWAY_SECONDS:
+            raise InvalidToken("The token is not yet valid (nbf)")
+        return verified.claims
+
+    def _verify_signed(self, token: str) -> _Verified:
+        """Every check of a token: its header, its signature, its claims (times included)."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -333,13 +387,17 @@ class KeyRing:
                 leeway=CLOCK_LEEWAY_SECONDS,
                 options={"require": ["iss", "aud", "sub", "sid", "jti", "iat", "nbf", "exp"]},
             )
-            return AccessClaims(
-                subject=uuid.UUID(claims["sub"]),
-                session_id=uuid.UUID(claims["sid"]),
-                token_id=str(claims["jti"]),
-                issued_at=datetime.fromtimestamp(claims["iat"], UTC),
-                expires_at=datetime.fromtimestamp(claims["exp"], UTC),
-                methods=tuple(str(m) for m in claims.get("amr", ())),
+            return _Verified(
+                claims=AccessClaims(
+                    subject=uuid.UUID(claims["sub"]),
+                    session_id=uuid.UUID(claims["sid"]),
+                    token_id=str(claims["jti"]),
+                    issued_at=datetime.fromtimestamp(claims["iat"], UTC),
+                    expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+                    methods=tuple(str(m) for m in claims.get("amr", ())),
+                ),
+                not_before=float(claims["nbf"]),
+                expires_at=float(claims["exp"]),
             )
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise InvalidToken(str(exc)) from exc

@@ -1,0 +1,186 @@
+"""``python -m bench.profiling SCENARIO``: where one request of a scenario spends its CPU.
+
+wrk says how many requests a second the server answers; this says why. It builds the app once,
+in this process, with the settings the benchmark's server runs with (``backends``), on a fresh
+database seeded by the scenario's own seed step, then sends the scenario's request many times,
+one after the other, through ``httpx.ASGITransport``, first plainly (the time per request, the
+profiler's own overhead left out) and then under ``cProfile``, and prints the functions that
+cost the most.
+
+Through the ASGI transport there is no socket, no HTTP parser and no concurrency: what remains is
+the application (middleware, routing, dependencies, the handler, the database driver,
+serialisation, the access log) plus httpx's client side, which shows as its own entries. The
+access log is written to ``/dev/null``: formatted as in production, with no disk behind it.
+
+    .venv/bin/python -m bench.profiling home-timeline --requests 2000 --size 100
+    .venv/bin/python -m bench.profiling todo-task-list --sort cumulative --limit 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import logging
+import math
+import os
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import httpx
+
+from bench import backends
+from bench.errors import BenchError
+from bench.scenarios import Request, Scenario, select
+from bench.seeds.context import SeedContext, SeedValues
+from bench.seeds.social import POSTS_PER_SECOND_CEILING
+
+if TYPE_CHECKING:
+    from mainspring.core.config import Settings
+
+WARMUP_REQUESTS = 50
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One request, unprofiled: its wall-clock time, and the CPU time of this process (the app,
+    its database driver's threads, the client) meanwhile, which other work on a busy machine
+    inflates far less."""
+
+    seconds: float
+    cpu_seconds: float
+
+
+def parser() -> argparse.ArgumentParser:
+    parse = argparse.ArgumentParser(
+        prog="python -m bench.profiling",
+        description="Profile one scenario's request in-process (cProfile, httpx.ASGITransport).",
+    )
+    parse.add_argument("scenario", help="an app scenario of `python -m bench --list`")
+    parse.add_argument("--requests", type=int, default=2000, help="requests measured")
+    parse.add_argument("--size", type=int, default=1000, help="seed size, as `python -m bench`")
+    parse.add_argument("--database", default="sqlite", help="`sqlite` or a PostgreSQL URL")
+    parse.add_argument("--redis", help="Redis URL for the kernel services (its db is FLUSHED)")
+    parse.add_argument(
+        "--sort", default="tottime", choices=["tottime", "cumulative"], help="profile order"
+    )
+    parse.add_argument("--limit", type=int, default=40, help="functions shown")
+    parse.add_argument(
+        "--output", type=Path, help="also write the profile there (for pstats, snakeviz...)"
+    )
+    return parse
+
+
+def settings_from_environment(env: dict[str, str], workdir: Path) -> Settings:
+    """The server's settings (``backends.server_environment``) as one object, for an app built
+    in this process; the development signing key is kept in ``workdir``, as the server's is."""
+    from bench.settings import explicit_settings
+
+    values: dict[str, object] = {
+        name.removeprefix("MAINSPRING_").lower(): value
+        for name, value in env.items()
+        if name.startswith("MAINSPRING_")
+    }
+    values["jwt_keys_dir"] = workdir / "var"
+    return explicit_settings(**values)
+
+
+async def measure(
+    scenario: Scenario, settings: Settings, size: int, requests: int, log: TextIO
+) -> tuple[Timing, cProfile.Profile]:
+    """Seed, warm up, then time ``requests`` requests plainly and profile as many again:
+    the time per request (unprofiled) and the profile. The app logs to ``log``."""
+    from mainspring.app import create_app
+
+    with contextlib.redirect_stderr(log):
+        app = create_app(settings)  # its log handler writes to what stderr is now
+    # httpx logs each request it sends: the client's work, not the app's.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=60.0
+        ) as client,
+    ):
+        values: SeedValues = {}
+        if scenario.seed is not None:
+            context = SeedContext(
+                client=client,
+                size=size,
+                database_url=settings.database_url,
+                # Enough posters for twice `requests` (timed, then profiled) and the warm-up.
+                seconds=math.ceil((2 * requests + WARMUP_REQUESTS) / POSTS_PER_SECOND_CEILING),
+            )
+            values = await scenario.seed(context)
+        request = scenario.request(values)
+        turns = iter(range(2 * requests + WARMUP_REQUESTS))
+        for _ in range(WARMUP_REQUESTS):
+            await send(client, request, scenario, next(turns))
+        started, started_cpu = time.perf_counter(), time.process_time()
+        for _ in range(requests):
+            await send(client, request, scenario, next(turns))
+        timing = Timing(
+            seconds=(time.perf_counter() - started) / requests,
+            cpu_seconds=(time.process_time() - started_cpu) / requests,
+        )
+        profile = cProfile.Profile()
+        with profile:
+            for _ in range(requests):
+                await send(client, request, scenario, next(turns))
+    return timing, profile
+
+
+async def send(client: httpx.AsyncClient, request: Request, scenario: Scenario, turn: int) -> None:
+    """The request's ``turn``-th instance, which must answer the scenario's status."""
+    concrete = request.concrete(f"profile-{turn}", turn)
+    response = await client.request(
+        concrete.method, concrete.path, headers=dict(concrete.headers), content=concrete.body
+    )
+    if response.status_code != scenario.expect:
+        raise BenchError(
+            f"{scenario.name}: answered {response.status_code}, expected {scenario.expect}: "
+            f"{response.text[:500]}"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        [scenario] = [s for s in select([args.scenario]) if s.name == args.scenario]
+        if scenario.target != "app":
+            raise BenchError(f"{scenario.name} is a baseline: there is no app to profile")
+        with tempfile.TemporaryDirectory(prefix="mainspring-profile-") as tmp:
+            workdir = Path(tmp)
+            database_url = backends.database_url(args.database, workdir)
+            backends.reset(database_url, args.redis)
+            env = backends.server_environment(database_url, args.redis)
+            backends.migrate(env, workdir)
+            settings = settings_from_environment(env, workdir)
+            with open(os.devnull, "w") as devnull:
+                timing, profile = asyncio.run(
+                    measure(scenario, settings, args.size, args.requests, devnull)
+                )
+    except BenchError as exc:
+        print(f"bench.profiling: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"{scenario.name}: {scenario.label} -> {scenario.expect} on "
+        f"{backends.dialect(database_url)}{' + Redis' if args.redis else ''}: "
+        f"{timing.seconds * 1e6:,.0f} us a request ({timing.cpu_seconds * 1e6:,.0f} us of CPU) "
+        f"over {args.requests} requests, unprofiled (one at a time, in-process)\n"
+    )
+    if args.output:
+        profile.dump_stats(args.output)
+    pstats.Stats(profile).sort_stats(args.sort).print_stats(args.limit)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
