@@ -7,7 +7,7 @@ through a cookie-keeping HTTPS browser, and the provider's pages are driven as a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -28,15 +28,13 @@ from mainspring.core.config import IdentityProviderConfig, Settings
 from mainspring.core.db import utcnow
 from mainspring.core.security import new_token, token_digest
 from tests.accounts.helpers import unique_name
-from tests.accounts.oidc import (
+from tests.accounts.oidc.provider import (
     APP_PAGE,
     MOCK_DEPRECATIONS,
     OIDC,
     Browser,
-    FakeGitHub,
     MockProvider,
     landing,
-    oidc_settings,
     open_browser,
     query_of,
     replace_query,
@@ -47,29 +45,6 @@ from tests.fixtures.jobs import DrainJobs
 pytestmark = [pytest.mark.anyio, pytest.mark.filterwarnings(MOCK_DEPRECATIONS)]
 
 REFUSED = "mainspring_outbound_requests_refused_total"
-
-
-@pytest.fixture(scope="module")
-def oidc_provider() -> Iterator[MockProvider]:
-    with MockProvider.running() as provider:
-        yield provider
-
-
-@pytest.fixture(scope="module")
-def github() -> Iterator[FakeGitHub]:
-    with FakeGitHub.running() as fake:
-        yield fake
-
-
-@pytest.fixture
-def settings(settings: Settings, oidc_provider: MockProvider, github: FakeGitHub) -> Settings:
-    return oidc_settings(settings, oidc_provider, github)
-
-
-@pytest.fixture
-async def browser(app: FastAPI, client_address: str) -> AsyncIterator[Browser]:
-    async with open_browser(app, client_address) as opened:
-        yield opened
 
 
 @pytest.fixture

@@ -24,7 +24,13 @@ from mainspring.accounts.models import User
 from mainspring.core.config import Settings
 from mainspring.core.security import new_token
 from tests.accounts.helpers import unique_name
-from tests.accounts.oidc import Browser, ForgingProvider, forging_settings, landing, open_browser
+from tests.accounts.oidc.provider import (
+    Browser,
+    ForgingProvider,
+    forging_settings,
+    landing,
+    open_browser,
+)
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -19,7 +18,6 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
 from mainspring.accounts.models import IdentityLink, OidcLogin, SecurityEvent, User
-from mainspring.core.config import Settings
 from mainspring.core.db import utcnow
 from tests.accounts.conftest import Mailbox
 from tests.accounts.helpers import (
@@ -31,43 +29,18 @@ from tests.accounts.helpers import (
     signed_in_user,
     unique_name,
 )
-from tests.accounts.oidc import (
+from tests.accounts.oidc.provider import (
     MOCK_DEPRECATIONS,
     Browser,
     FakeGitHub,
     MockProvider,
     landing,
-    oidc_settings,
-    open_browser,
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.filterwarnings(MOCK_DEPRECATIONS)]
 
 ME = "/api/v1/users/me"
 IDENTITIES = "/api/v1/users/me/identities"
-
-
-@pytest.fixture(scope="module")
-def oidc_provider() -> Iterator[MockProvider]:
-    with MockProvider.running() as provider:
-        yield provider
-
-
-@pytest.fixture(scope="module")
-def github() -> Iterator[FakeGitHub]:
-    with FakeGitHub.running() as fake:
-        yield fake
-
-
-@pytest.fixture
-def settings(settings: Settings, oidc_provider: MockProvider, github: FakeGitHub) -> Settings:
-    return oidc_settings(settings, oidc_provider, github)
-
-
-@pytest.fixture
-async def browser(app: FastAPI, client_address: str) -> AsyncIterator[Browser]:
-    async with open_browser(app, client_address) as opened:
-        yield opened
 
 
 async def through_mock(
