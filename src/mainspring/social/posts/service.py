@@ -227,10 +227,9 @@ class PostService:
     ) -> tuple[list[Profile], str | None]:
         """Who liked the post (for a repost: its original, which is what was liked), most
         recent first; 404 or 403 as for reading the post."""
-        await self.view(session, post_id, viewer_id)
-        post = await PostRepository(session).get(post_id)
-        original_id = post.repost_of_id if post and post.repost_of_id else post_id
-        return await ProfileRepository(session).likers(original_id, viewer_id, params, codec)
+        post = await self.view(session, post_id, viewer_id)
+        liked_id = post.original.id if post.kind == "repost" and post.original else post.id
+        return await ProfileRepository(session).likers(liked_id, viewer_id, params, codec)
 
 
 post_service = PostService()
