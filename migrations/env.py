@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 
 from mainspring.core.config import Settings
 from mainspring.core.db import JSONDocument, create_engine
-from mainspring.core.migrations import include_object
+from mainspring.core.migrations import object_filter
 from mainspring.models import metadata
 
 config = context.config
@@ -46,7 +46,7 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=render_item,
-        include_object=include_object,
+        include_object=object_filter(metadata),
         transaction_per_migration=True,
     )
     with context.begin_transaction():

@@ -17,7 +17,7 @@ async def _drift_and_tables(settings: Settings) -> tuple[list[object], set[str],
     engine = create_engine(settings.database_url, settings)
     try:
         async with engine.connect() as conn:
-            drift = await conn.run_sync(migrations.pending_changes)
+            drift = await conn.run_sync(migrations.pending_changes, metadata)
             tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
             versions = set(
                 (await conn.scalars(text("SELECT version_num FROM alembic_version"))).all()

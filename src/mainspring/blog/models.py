@@ -28,8 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mainspring.core.db import Base, IdMixin, TimestampMixin, utcnow
-from mainspring.core.migrations import register_unmanaged
+from mainspring.core.db import Base, IdMixin, TimestampMixin, register_unmanaged, utcnow
 
 register_unmanaged("articles_fts", "ix_articles_search")
 

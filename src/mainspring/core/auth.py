@@ -162,6 +162,43 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
 
 
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who reads: a signed-in principal, or anonymous (``principal`` None).
+
+    Every read path that may be anonymous takes a ``Viewer`` (``ViewerDep``); a query that
+    depends on who reads (``favorited``, ``following``, drafts) uses ``viewer.user_id``, None for
+    an anonymous reader. Writes need ``CurrentPrincipal``."""
+
+    principal: Principal | None = None
+
+    @property
+    def user_id(self) -> uuid.UUID | None:
+        return self.principal.user_id if self.principal else None
+
+    @property
+    def anonymous(self) -> bool:
+        return self.principal is None
+
+    def can(self, permission: str) -> bool:
+        return self.principal is not None and self.principal.can(permission)
+
+    def is_user(self, user_id: uuid.UUID) -> bool:
+        return self.principal is not None and self.principal.user_id == user_id
+
+
+ANONYMOUS = Viewer()
+
+
+async def get_viewer(principal: OptionalPrincipal) -> Viewer:
+    """The caller as a ``Viewer``: anonymous without a token; 401 for a bad token."""
+    return ANONYMOUS if principal is None else Viewer(principal)
+
+
+ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+"""The reader of an endpoint that anonymous callers may use too."""
+
+
 def require_role(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency admitting callers with ``role`` or a more trusted one (403 otherwise).
 

@@ -98,6 +98,22 @@ class Base(DeclarativeBase):
     }
 
 
+UNMANAGED_KEY = "mainspring.unmanaged_prefixes"
+
+
+def register_unmanaged(*prefixes: str, metadata: MetaData | None = None) -> None:
+    """Name the database objects a migration creates by hand, outside the models.
+
+    Full-text search tables (SQLite FTS5 and its shadow tables), triggers and expression indexes
+    cannot be declared as SQLAlchemy models; a module registers their name prefixes here
+    (``register_unmanaged("articles_fts")``), next to its models, so that Alembic's
+    autogenerate neither drops nor re-creates them. The prefixes live in the metadata's
+    ``info``: whoever holds the metadata (the migrations) reads them from it.
+    """
+    target = metadata if metadata is not None else Base.metadata
+    target.info.setdefault(UNMANAGED_KEY, set()).update(prefixes)
+
+
 class IdMixin:
     """A UUIDv7 primary key."""
 

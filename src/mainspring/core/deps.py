@@ -9,19 +9,16 @@ exception rolls everything back.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from collections.abc import AsyncIterator
+from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mainspring.core import pagination
 from mainspring.core.config import Settings
 from mainspring.core.db import Database
-from mainspring.core.pagination import CursorCodec, CursorParams, cursor_params, set_cursor_links
-from mainspring.core.schemas import CursorPage
-
-T = TypeVar("T")
+from mainspring.core.pagination import CursorCodec
 
 
 def get_settings(request: Request) -> Settings:
@@ -58,34 +55,7 @@ ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="functi
 """Read-only work: the replica when configured; on SQLite a transaction that takes no lock."""
 
 
-@dataclass(frozen=True)
-class CursorSlice:
-    """What a keyset-paginated list endpoint needs from its request: the slice asked for
-    (``params``: ``?limit=&cursor=``), the ``codec`` that reads and signs cursors, and
-    ``page()`` to answer the slice with its ``Link: rel="next"`` header.
-
-    Services take ``params`` and ``codec`` and know nothing of HTTP; the handler is then
-    ``items, next_cursor = await service.list(session, ..., listing.params, listing.codec)``
-    and ``return listing.page(items, next_cursor)``.
-    """
-
-    params: CursorParams
-    codec: CursorCodec
-    request: Request
-    response: Response
-
-    def page(self, items: Sequence[T], next_cursor: str | None) -> CursorPage[T]:
-        set_cursor_links(self.request, self.response, next_cursor)
-        return CursorPage(items=list(items), next_cursor=next_cursor)
-
-
-def get_cursor_slice(
-    request: Request,
-    response: Response,
-    params: Annotated[CursorParams, Depends(cursor_params)],
-) -> CursorSlice:
-    return CursorSlice(params, get_cursor_codec(request), request, response)
-
-
-CursorSliceDep = Annotated[CursorSlice, Depends(get_cursor_slice)]
-"""The slice a keyset-paginated list asks for (its ``limit`` and ``cursor`` in the OpenAPI)."""
+CursorSlice = pagination.CursorSlice
+CursorSliceDep = pagination.CursorSliceDep
+PageSlice = pagination.PageSlice
+PageSliceDep = pagination.PageSliceDep

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +10,10 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection
+from sqlalchemy import Connection, MetaData
 
 from mainspring.core.config import Settings
+from mainspring.core.db import UNMANAGED_KEY
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
@@ -36,36 +38,29 @@ def downgrade(settings: Settings, revision: str) -> None:
     command.downgrade(alembic_config(settings), revision)
 
 
-def unmanaged(name: str | None) -> bool:
-    """Whether a database object is created by hand in a migration, outside the models.
+def object_filter(metadata: MetaData) -> Callable[..., bool]:
+    """Alembic's ``include_object`` for ``metadata``: leave out the hand-made objects that the
+    modules named with ``core.db.register_unmanaged``."""
+    prefixes: set[str] = metadata.info.get(UNMANAGED_KEY, set())
 
-    Full-text search tables (SQLite FTS5 and its shadow tables), triggers and expression indexes
-    cannot be declared as SQLAlchemy models; a module registers their name prefixes with
-    ``register_unmanaged("articles_fts")`` so that autogenerate neither drops nor re-creates them.
-    """
-    return name is not None and any(name.startswith(p) for p in UNMANAGED_PREFIXES)
+    def include_object(
+        obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+    ) -> bool:
+        unmanaged = name is not None and any(name.startswith(p) for p in prefixes)
+        return not (reflected and compare_to is None and unmanaged)
 
-
-UNMANAGED_PREFIXES: set[str] = set()
-
-
-def register_unmanaged(*prefixes: str) -> None:
-    UNMANAGED_PREFIXES.update(prefixes)
+    return include_object
 
 
-def include_object(
-    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
-) -> bool:
-    """Alembic's filter: leave out the hand-made objects of ``register_unmanaged``."""
-    return not (reflected and compare_to is None and unmanaged(name))
-
-
-def pending_changes(connection: Connection) -> list[Any]:
-    """What autogenerate would add to a new migration: empty when models and migrations agree."""
-    from mainspring.models import metadata
-
+def pending_changes(connection: Connection, metadata: MetaData) -> list[Any]:
+    """What autogenerate would add to a new migration for ``metadata`` (every model's, which the
+    application assembles in ``mainspring.models``): empty when models and migrations agree."""
     context = MigrationContext.configure(
         connection,
-        opts={"compare_type": True, "render_as_batch": True, "include_object": include_object},
+        opts={
+            "compare_type": True,
+            "render_as_batch": True,
+            "include_object": object_filter(metadata),
+        },
     )
     return list(compare_metadata(context, metadata))

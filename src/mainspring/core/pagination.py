@@ -13,17 +13,20 @@ import hashlib
 import hmac
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import orjson
-from fastapi import Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from sqlalchemy import Select, and_, false, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from mainspring.core.errors import BadRequest
+from mainspring.core.schemas import CursorPage, Page
+
+T = TypeVar("T")
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
@@ -64,6 +67,117 @@ def cursor_params(
     ] = None,
 ) -> CursorParams:
     return CursorParams(limit=limit, cursor=cursor)
+
+
+# --- the list dependency ------------------------------------------------------------------------
+# A list endpoint declares ``listing: CursorSliceDep`` (``?limit=&cursor=``) or
+# ``listing: PageSliceDep`` (``?page=&page_size=``). The handler passes that ONE object to the
+# service and the repository, which read ``limit``/``offset`` and call ``keyset_page`` /
+# ``offset_page`` with it; the handler answers ``listing.respond(items, next_cursor)`` (or
+# ``listing.respond(items, total)``), which builds the envelope and the ``Link`` header. The
+# cursor codec lives inside the cursor slice: no other signature carries it.
+
+
+@dataclass(frozen=True)
+class _LinkTarget:
+    request: Request
+    response: Response
+
+
+@dataclass(frozen=True)
+class CursorSlice:
+    """A keyset slice: at most ``limit`` items after the (signed, opaque) ``cursor``."""
+
+    limit: int = DEFAULT_LIMIT
+    cursor: str | None = None
+    codec: CursorCodec | None = field(default=None, repr=False, compare=False)
+    links: _LinkTarget | None = field(default=None, repr=False, compare=False)
+
+    def after(self) -> list[Any] | None:
+        """The sort-key values the cursor names (400 on a forged or foreign cursor)."""
+        if not self.cursor:
+            return None
+        return self._codec().decode(self.cursor)
+
+    def cursor_for(self, values: Sequence[Any]) -> str:
+        return self._codec().encode(values)
+
+    def respond(self, items: Sequence[T], next_cursor: str | None) -> CursorPage[T]:
+        """The envelope ``{"items", "next_cursor"}`` and its ``Link: rel="next"`` header."""
+        if self.links is not None:
+            set_cursor_links(self.links.request, self.links.response, next_cursor)
+        return CursorPage[Any].model_construct(items=list(items), next_cursor=next_cursor)
+
+    # Transitional: the shape of the former ``core.deps.CursorSlice`` until every module reads
+    # the slice itself. Removed once they do.
+    @property
+    def params(self) -> CursorSlice:
+        return self
+
+    def page(self, items: Sequence[T], next_cursor: str | None) -> CursorPage[T]:
+        return self.respond(items, next_cursor)
+
+    def _codec(self) -> CursorCodec:
+        if self.codec is None:
+            raise RuntimeError("a CursorSlice that reads cursors needs the app's codec")
+        return self.codec
+
+
+@dataclass(frozen=True)
+class PageSlice:
+    """A numbered page: ``page_size`` items from ``offset``, with the total count."""
+
+    page: int = 1
+    page_size: int = DEFAULT_LIMIT
+    links: _LinkTarget | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+    @property
+    def limit(self) -> int:
+        return self.page_size
+
+    def respond(self, items: Sequence[T], total: int) -> Page[T]:
+        """The envelope ``{"items", "total", "page", "page_size"}`` and its ``Link`` header."""
+        if self.links is not None:
+            set_page_links(self.links.request, self.links.response, self, total)
+        return Page[Any].model_construct(
+            items=list(items), total=total, page=self.page, page_size=self.page_size
+        )
+
+
+def get_cursor_slice(
+    request: Request,
+    response: Response,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description="Items per slice (at most 100).")
+    ] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=512, description="The `next_cursor` of the previous slice."),
+    ] = None,
+) -> CursorSlice:
+    codec: CursorCodec = request.app.state.cursor_codec
+    return CursorSlice(limit, cursor, codec, _LinkTarget(request, response))
+
+
+def get_page_slice(
+    request: Request,
+    response: Response,
+    page: Annotated[int, Query(ge=1, le=100_000, description="Page number, from 1.")] = 1,
+    page_size: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description="Items per page (at most 100).")
+    ] = DEFAULT_LIMIT,
+) -> PageSlice:
+    return PageSlice(page, page_size, _LinkTarget(request, response))
+
+
+CursorSliceDep = Annotated[CursorSlice, Depends(get_cursor_slice)]
+"""``?limit=&cursor=``: the slice a keyset list asks for."""
+PageSliceDep = Annotated[PageSlice, Depends(get_page_slice)]
+"""``?page=&page_size=``: the page a numbered list asks for."""
 
 
 # --- cursors ------------------------------------------------------------------------------------
@@ -145,8 +259,8 @@ async def keyset_page(
     session: AsyncSession,
     stmt: Select[Any],
     keys: Sequence[SortKey],
-    params: CursorParams,
-    codec: CursorCodec,
+    params: CursorSlice | CursorParams,
+    codec: CursorCodec | None = None,
     *,
     key_of: Callable[[Any], Sequence[Any]] | None = None,
     scalars: bool = True,
@@ -156,7 +270,11 @@ async def keyset_page(
     ``key_of(row)`` gives a row's sort values; by default they are read as attributes named
     after the sort columns.
     """
+    if isinstance(params, CursorSlice):
+        codec = params.codec or codec
     if params.cursor:
+        if codec is None:
+            raise RuntimeError("keyset_page needs the cursor codec")
         stmt = stmt.where(_after(keys, codec.decode(params.cursor)))
     stmt = stmt.order_by(*(k.column.desc() if k.descending else k.column.asc() for k in keys))
     stmt = stmt.limit(params.limit + 1)
@@ -168,12 +286,18 @@ async def keyset_page(
     if has_more and rows:
         last = rows[-1]
         values = key_of(last) if key_of else [getattr(last, k.name) for k in keys]
+        if codec is None:
+            raise RuntimeError("keyset_page needs the cursor codec")
         next_cursor = codec.encode(values)
     return rows, next_cursor
 
 
 async def offset_page(
-    session: AsyncSession, stmt: Select[Any], params: PageParams, *, scalars: bool = True
+    session: AsyncSession,
+    stmt: Select[Any],
+    params: PageSlice | PageParams,
+    *,
+    scalars: bool = True,
 ) -> tuple[list[Any], int]:
     """Run ``stmt`` for one page and count every row matching it (two statements)."""
     total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
@@ -192,7 +316,9 @@ def set_cursor_links(request: Request, response: Response, next_cursor: str | No
         response.headers["Link"] = f'<{url}>; rel="next"'
 
 
-def set_page_links(request: Request, response: Response, params: PageParams, total: int) -> None:
+def set_page_links(
+    request: Request, response: Response, params: PageSlice | PageParams, total: int
+) -> None:
     """``first``, ``prev``, ``next`` and ``last`` links for a numbered page."""
     last = max(1, -(-total // params.page_size))
     links = {"first": 1, "last": last}

@@ -25,8 +25,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mainspring.core.db import Base, IdMixin, JSONDocument, TimestampMixin, utcnow
-from mainspring.core.migrations import register_unmanaged
+from mainspring.core.db import (
+    Base,
+    IdMixin,
+    JSONDocument,
+    TimestampMixin,
+    register_unmanaged,
+    utcnow,
+)
 
 SEARCH_PREFIX = "todo_tasks_fts"
 """Name prefix of the hand-made search objects (FTS5 table and triggers, the GIN index)."""
