@@ -155,7 +155,9 @@ async def _report(database: Database) -> None:
     async def first_slices() -> None:
         for user_id in sample:
             async with database.read_session() as session:
-                await TimelineRepository(session).home(user_id, CursorParams(SLICE, None), codec)
+                await TimelineRepository(session).home(
+                    user_id, CursorParams(SLICE, None, codec), codec
+                )
 
     async def deep_slices() -> None:
         for user_id in sample:
@@ -163,12 +165,14 @@ async def _report(database: Database) -> None:
                 repository = TimelineRepository(session)
                 cursor = None
                 for _ in range(5):
-                    _, cursor = await repository.home(user_id, CursorParams(SLICE, cursor), codec)
+                    _, cursor = await repository.home(
+                        user_id, CursorParams(SLICE, cursor, codec), codec
+                    )
 
     async def busiest_first() -> None:
         async with database.read_session() as session:
             await TimelineRepository(session).home(
-                busiest.follower_id, CursorParams(SLICE, None), codec
+                busiest.follower_id, CursorParams(SLICE, None, codec), codec
             )
 
     median, p95 = await _timed(3, first_slices)

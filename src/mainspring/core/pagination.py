@@ -32,43 +32,6 @@ MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
 
 
-@dataclass(frozen=True)
-class PageParams:
-    page: int
-    page_size: int
-
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * self.page_size
-
-
-def page_params(
-    page: Annotated[int, Query(ge=1, le=100_000, description="Page number, from 1.")] = 1,
-    page_size: Annotated[
-        int, Query(ge=1, le=MAX_LIMIT, description="Items per page (at most 100).")
-    ] = DEFAULT_LIMIT,
-) -> PageParams:
-    return PageParams(page=page, page_size=page_size)
-
-
-@dataclass(frozen=True)
-class CursorParams:
-    limit: int
-    cursor: str | None
-
-
-def cursor_params(
-    limit: Annotated[
-        int, Query(ge=1, le=MAX_LIMIT, description="Items per slice (at most 100).")
-    ] = DEFAULT_LIMIT,
-    cursor: Annotated[
-        str | None,
-        Query(max_length=512, description="The `next_cursor` of the previous slice."),
-    ] = None,
-) -> CursorParams:
-    return CursorParams(limit=limit, cursor=cursor)
-
-
 # --- the list dependency ------------------------------------------------------------------------
 # A list endpoint declares ``listing: CursorSliceDep`` (``?limit=&cursor=``) or
 # ``listing: PageSliceDep`` (``?page=&page_size=``). The handler passes that ONE object to the
@@ -88,19 +51,19 @@ class _LinkTarget:
 class CursorSlice:
     """A keyset slice: at most ``limit`` items after the (signed, opaque) ``cursor``."""
 
-    limit: int = DEFAULT_LIMIT
-    cursor: str | None = None
-    codec: CursorCodec | None = field(default=None, repr=False, compare=False)
+    limit: int
+    cursor: str | None
+    codec: CursorCodec = field(repr=False, compare=False)
     links: _LinkTarget | None = field(default=None, repr=False, compare=False)
 
     def after(self) -> list[Any] | None:
         """The sort-key values the cursor names (400 on a forged or foreign cursor)."""
         if not self.cursor:
             return None
-        return self._codec().decode(self.cursor)
+        return self.codec.decode(self.cursor)
 
     def cursor_for(self, values: Sequence[Any]) -> str:
-        return self._codec().encode(values)
+        return self.codec.encode(values)
 
     def respond(self, items: Sequence[T], next_cursor: str | None) -> CursorPage[T]:
         """The envelope ``{"items", "next_cursor"}`` and its ``Link: rel="next"`` header."""
@@ -116,11 +79,6 @@ class CursorSlice:
 
     def page(self, items: Sequence[T], next_cursor: str | None) -> CursorPage[T]:
         return self.respond(items, next_cursor)
-
-    def _codec(self) -> CursorCodec:
-        if self.codec is None:
-            raise RuntimeError("a CursorSlice that reads cursors needs the app's codec")
-        return self.codec
 
 
 @dataclass(frozen=True)
@@ -173,6 +131,11 @@ def get_page_slice(
 ) -> PageSlice:
     return PageSlice(page, page_size, _LinkTarget(request, response))
 
+
+CursorParams = CursorSlice  # transitional names, removed once every module reads the slices
+PageParams = PageSlice
+cursor_params = get_cursor_slice
+page_params = get_page_slice
 
 CursorSliceDep = Annotated[CursorSlice, Depends(get_cursor_slice)]
 """``?limit=&cursor=``: the slice a keyset list asks for."""
@@ -259,8 +222,8 @@ async def keyset_page(
     session: AsyncSession,
     stmt: Select[Any],
     keys: Sequence[SortKey],
-    params: CursorSlice | CursorParams,
-    codec: CursorCodec | None = None,
+    params: CursorSlice,
+    codec: CursorCodec | None = None,  # transitional: the slice carries it
     *,
     key_of: Callable[[Any], Sequence[Any]] | None = None,
     scalars: bool = True,
@@ -270,12 +233,8 @@ async def keyset_page(
     ``key_of(row)`` gives a row's sort values; by default they are read as attributes named
     after the sort columns.
     """
-    if isinstance(params, CursorSlice):
-        codec = params.codec or codec
     if params.cursor:
-        if codec is None:
-            raise RuntimeError("keyset_page needs the cursor codec")
-        stmt = stmt.where(_after(keys, codec.decode(params.cursor)))
+        stmt = stmt.where(_after(keys, params.codec.decode(params.cursor)))
     stmt = stmt.order_by(*(k.column.desc() if k.descending else k.column.asc() for k in keys))
     stmt = stmt.limit(params.limit + 1)
     result = await session.execute(stmt)
@@ -286,16 +245,14 @@ async def keyset_page(
     if has_more and rows:
         last = rows[-1]
         values = key_of(last) if key_of else [getattr(last, k.name) for k in keys]
-        if codec is None:
-            raise RuntimeError("keyset_page needs the cursor codec")
-        next_cursor = codec.encode(values)
+        next_cursor = params.codec.encode(values)
     return rows, next_cursor
 
 
 async def offset_page(
     session: AsyncSession,
     stmt: Select[Any],
-    params: PageSlice | PageParams,
+    params: PageSlice,
     *,
     scalars: bool = True,
 ) -> tuple[list[Any], int]:
@@ -316,9 +273,7 @@ def set_cursor_links(request: Request, response: Response, next_cursor: str | No
         response.headers["Link"] = f'<{url}>; rel="next"'
 
 
-def set_page_links(
-    request: Request, response: Response, params: PageSlice | PageParams, total: int
-) -> None:
+def set_page_links(request: Request, response: Response, params: PageSlice, total: int) -> None:
     """``first``, ``prev``, ``next`` and ``last`` links for a numbered page."""
     last = max(1, -(-total // params.page_size))
     links = {"first": 1, "last": last}
