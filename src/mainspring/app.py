@@ -25,6 +25,7 @@ from mainspring.core import background, cache, http, mail, pubsub, ratelimit, se
 from mainspring.core.config import Settings, get_settings
 from mainspring.core.db import Database
 from mainspring.core.errors import PROBLEM_JSON, PROBLEM_SCHEMA, install_error_handlers
+from mainspring.core.health import ReadinessProbe
 from mainspring.core.health import router as health_router
 from mainspring.core.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from mainspring.core.observability import (
@@ -91,7 +92,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = database
     app.state.cursor_codec = CursorCodec(settings.secret_key.get_secret_value())
-    app.state.readiness_checks = {"database": database.ping}
+    app.state.readiness = ReadinessProbe(
+        reuse_seconds=settings.readiness_cache_seconds,
+        timeout_seconds=settings.readiness_check_timeout_seconds,
+    )
+    app.state.readiness.add("database", database.ping)
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
     install_kernel_services(app, settings)

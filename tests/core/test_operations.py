@@ -128,3 +128,62 @@ async def test_one_access_log_line_per_request(
     assert event["status"] == 200
     assert event["route"] == "/healthz"
     assert event["duration_ms"] >= 0
+
+
+async def test_concurrent_readiness_probes_share_one_run(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    import asyncio
+
+    calls = 0
+
+    async def slow_backend() -> None:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.05)
+
+    register_readiness_check(app, "slow", slow_backend)
+    answers = await asyncio.gather(*(client.get("/readyz") for _ in range(64)))
+    assert {answer.status_code for answer in answers} == {200}
+    assert calls == 1  # 64 probes, one round trip to the backend
+    assert app.state.readiness.runs == 1
+    assert answers[0].headers["cache-control"] == "no-store"
+
+
+async def test_readiness_reuses_its_result_then_sees_an_outage(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    import asyncio
+
+    down = False
+
+    async def backend() -> None:
+        if down:
+            raise ConnectionRefusedError("stopped")
+
+    app.state.readiness.reuse_seconds = 0.2
+    register_readiness_check(app, "redis", backend)
+    assert (await client.get("/readyz")).status_code == 200
+    down = True
+    assert (await client.get("/readyz")).status_code == 200  # within the reuse time
+    await asyncio.sleep(0.25)
+    response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["checks"]["redis"]["status"] == "fail"
+    assert response.json()["checks"]["database"]["status"] == "ok"
+
+
+async def test_a_hung_dependency_is_reported_within_the_check_timeout(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    import asyncio
+
+    async def hung() -> None:
+        await asyncio.sleep(30)
+
+    app.state.readiness.timeout_seconds = 0.1
+    register_readiness_check(app, "hung", hung)
+    response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["hung"]["error"] == "TimeoutError"

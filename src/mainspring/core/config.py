@@ -138,6 +138,15 @@ class Settings(BaseSettings):
     database_max_overflow: int = Field(10, ge=0, le=200, description="Extra connections allowed.")
     database_echo: bool = Field(False, description="Log every SQL statement (development only).")
     sqlite_busy_timeout_ms: int = Field(5000, ge=0, description="SQLite busy timeout.")
+    readiness_cache_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="How long `/readyz` reuses its last result; concurrent probes share one check.",
+    )
+    readiness_check_timeout_seconds: float = Field(
+        2.0, gt=0, le=30, description="Time allowed to each dependency check of `/readyz`."
+    )
 
     redis_url: str | None = Field(
         None, description="Redis URL; when set, kernel services use Redis unless overridden."

@@ -3,6 +3,11 @@
 ``/readyz`` runs every readiness check registered on the app (the database always; each kernel
 backend registers its own) with a timeout, and answers 503 when any fails, so a load balancer
 stops sending traffic to a replica that cannot serve.
+
+A probe must stay cheap under any number of concurrent probes (a load balancer, an orchestrator
+and a monitor all ask, every second, on every replica): concurrent probes share ONE in-flight
+run of the checks, and its result is reused for ``MAINSPRING_READINESS_CACHE_SECONDS``. So 64
+probes at once cost each dependency one round trip, and an outage shows within that time.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from pydantic import Field
 from mainspring.core.schemas import Schema
 
 ReadinessCheck = Callable[[], Awaitable[None]]
-CHECK_TIMEOUT_SECONDS = 2.0
 
 router = APIRouter(tags=["operations"])
 
@@ -38,16 +42,59 @@ class Readiness(Schema):
     checks: dict[str, CheckResult]
 
 
+class ReadinessProbe:
+    """The registered checks, run at most once at a time and reused for a short while."""
+
+    def __init__(self, *, reuse_seconds: float, timeout_seconds: float) -> None:
+        self.checks: dict[str, ReadinessCheck] = {}
+        self.reuse_seconds = reuse_seconds
+        self.timeout_seconds = timeout_seconds
+        self.runs = 0
+        """How many times the checks ran (tests read it)."""
+        self._last: tuple[float, Readiness] | None = None
+        self._running: asyncio.Future[Readiness] | None = None
+
+    def add(self, name: str, check: ReadinessCheck) -> None:
+        self.checks[name] = check
+        self._last = None
+
+    async def report(self) -> Readiness:
+        """The latest result if it is fresh, else the run in flight, else a new run."""
+        if self._last is not None and time.monotonic() - self._last[0] < self.reuse_seconds:
+            return self._last[1]
+        if self._running is None:
+            self._running = asyncio.ensure_future(self._run_all())
+            self._running.add_done_callback(self._finished)
+        # shield: a probe whose client goes away must not cancel the others' shared run.
+        return await asyncio.shield(self._running)
+
+    def _finished(self, run: asyncio.Future[Readiness]) -> None:
+        self._running = None
+        if not run.cancelled() and run.exception() is None:
+            self._last = (time.monotonic(), run.result())
+
+    async def _run_all(self) -> Readiness:
+        self.runs += 1
+        names = list(self.checks)
+        results = await asyncio.gather(*(self._run(self.checks[name]) for name in names))
+        report = dict(zip(names, results, strict=True))
+        ready = all(result.status == "ok" for result in results)
+        return Readiness(status="ready" if ready else "unready", checks=report)
+
+    async def _run(self, check: ReadinessCheck) -> CheckResult:
+        return await _run(check, self.timeout_seconds)
+
+
 def register_readiness_check(app: FastAPI, name: str, check: ReadinessCheck) -> None:
     """Add a named check to the ones ``/readyz`` runs."""
-    checks: dict[str, ReadinessCheck] = app.state.readiness_checks
-    checks[name] = check
+    probe: ReadinessProbe = app.state.readiness
+    probe.add(name, check)
 
 
-async def _run(check: ReadinessCheck) -> CheckResult:
+async def _run(check: ReadinessCheck, timeout: float) -> CheckResult:
     started = time.perf_counter()
     try:
-        await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
+        await asyncio.wait_for(check(), timeout)
     except Exception as exc:  # a failed check is a result, not an error of this endpoint
         return CheckResult(
             status="fail",
@@ -69,15 +116,15 @@ async def healthz() -> Liveness:
     responses={503: {"model": Readiness, "description": "A backend does not answer."}},
 )
 async def readyz(request: Request, response: Response) -> Readiness:
-    """Checks the database and every configured backend (Redis...); 503 when any fails."""
-    checks: dict[str, ReadinessCheck] = request.app.state.readiness_checks
-    names = list(checks)
-    results = await asyncio.gather(*(_run(checks[name]) for name in names))
-    report = dict(zip(names, results, strict=True))
-    ready = all(result.status == "ok" for result in results)
-    if not ready:
+    """Checks the database and every configured backend (Redis...); 503 when any fails, with
+    the failed one named. Concurrent probes share one run, reused for a second by default."""
+    probe: ReadinessProbe = request.app.state.readiness
+    report = await probe.report()
+    if report.status != "ready":
         response.status_code = 503
-    return Readiness(status="ready" if ready else "unready", checks=report)
+        response.headers["Retry-After"] = "1"
+    response.headers["Cache-Control"] = "no-store"
+    return report
 
 
 @router.get(
