@@ -91,10 +91,10 @@ def register_readiness_check(app: FastAPI, name: str, check: ReadinessCheck) -> 
     probe.add(name, check)
 
 
-async def _run(check: ReadinessCheck, timeout: float) -> CheckResult:
+async def _run(check: ReadinessCheck, seconds: float) -> CheckResult:
     started = time.perf_counter()
     try:
-        await asyncio.wait_for(check(), timeout)
+        await asyncio.wait_for(check(), seconds)
     except Exception as exc:  # a failed check is a result, not an error of this endpoint
         return CheckResult(
             status="fail",
