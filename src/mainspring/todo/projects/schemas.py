@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, ClassVar, Self
 
 from pydantic import Field, model_validator
 
-from mainspring.core.schemas import Input, Schema
+from mainspring.core.schemas import Input, Patch, Schema
 from mainspring.todo import models
-from mainspring.todo.merge_patch import refuse_nulls
 from mainspring.todo.roles import Role
 
 ProjectName = Annotated[str, Field(min_length=1, max_length=120, examples=["Website relaunch"])]
@@ -24,17 +23,13 @@ class ProjectCreate(Input):
     description: ProjectDescription = ""
 
 
-class ProjectUpdate(Input):
+class ProjectUpdate(Patch):
     """Merge semantics: only the fields sent change."""
 
+    not_null: ClassVar[tuple[str, ...]] = ("name", "description", "archived")
     name: ProjectName | None = None
     description: ProjectDescription | None = None
     archived: bool | None = Field(None, examples=[True])
-
-    @model_validator(mode="before")
-    @classmethod
-    def _non_nullable(cls, data: Any) -> Any:
-        return refuse_nulls(data, ("name", "description", "archived"))
 
 
 class Project(Schema):

@@ -5,13 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import AfterValidator, AwareDatetime, Field, model_validator
 
-from mainspring.core.schemas import Input, Schema
+from mainspring.core.schemas import Input, Patch, Schema
 from mainspring.todo import models
-from mainspring.todo.merge_patch import refuse_nulls
 
 
 class TaskStatus(StrEnum):
@@ -86,11 +85,12 @@ class TaskCreate(Input):
     position: Position | None = Field(None, description="Index in its column; default: last.")
 
 
-class TaskUpdate(Input):
+class TaskUpdate(Patch):
     """Merge semantics: only the fields sent change; ``null`` clears ``due_at``/``assignee_id``.
 
     Changing ``status`` puts the task last in its new column (use ``move`` to choose where)."""
 
+    not_null: ClassVar[tuple[str, ...]] = ("title", "description", "status", "priority", "labels")
     title: Title | None = None
     description: Description | None = None
     status: TaskStatus | None = Field(None, examples=["in_progress"])
@@ -98,11 +98,6 @@ class TaskUpdate(Input):
     due_at: AwareDatetime | None = Field(None, examples=["2026-12-01T17:00:00Z"])
     labels: Labels | None = None
     assignee_id: uuid.UUID | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _non_nullable(cls, data: Any) -> Any:
-        return refuse_nulls(data, ("title", "description", "status", "priority", "labels"))
 
 
 class TaskMove(Input):
@@ -114,18 +109,15 @@ class TaskMove(Input):
     position: Position | None = Field(None, examples=[0])
 
 
-class BulkChanges(Input):
+class BulkChanges(Patch):
+    not_null: ClassVar[tuple[str, ...]] = ("status", "priority", "add_labels", "remove_labels")
+
     status: TaskStatus | None = Field(None, examples=["done"])
     priority: Priority | None = None
     due_at: AwareDatetime | None = None
     assignee_id: uuid.UUID | None = None
     add_labels: Labels = Field(default_factory=list, examples=[["q4"]])
     remove_labels: Labels = Field(default_factory=list)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _non_nullable(cls, data: Any) -> Any:
-        return refuse_nulls(data, ("status", "priority", "add_labels", "remove_labels"))
 
     @model_validator(mode="after")
     def _changes_something(self) -> Self:
@@ -168,15 +160,12 @@ class SubtaskCreate(Input):
     done: bool = False
 
 
-class SubtaskUpdate(Input):
+class SubtaskUpdate(Patch):
+    not_null: ClassVar[tuple[str, ...]] = ("title", "done", "position")
+
     title: SubtaskTitle | None = None
     done: bool | None = Field(None, examples=[True])
     position: Position | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _non_nullable(cls, data: Any) -> Any:
-        return refuse_nulls(data, ("title", "done", "position"))
 
 
 class Task(Schema):
