@@ -34,6 +34,7 @@ from mainspring.core.observability import (
     untrack_database,
 )
 from mainspring.core.pagination import CursorCodec
+from mainspring.core.routing import install_route_index
 from mainspring.realworld.router import router as realworld_router
 
 Hook = Callable[[], Awaitable[None]]
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(api_router)
     app.include_router(realworld_router, prefix=settings.realworld_prefix)
+    install_route_index(app)  # route lookup by path prefix, 405s that list every method
 
     # add_middleware wraps: the last added is the outermost.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
