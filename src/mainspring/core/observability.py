@@ -7,6 +7,8 @@ SQL statements by route template) and the ``AccessLog`` (one line per request).
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
 import re
 import sys
@@ -21,9 +23,11 @@ import structlog
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from starlette.requests import Request
 from starlette.types import Scope
 
 from mainspring.core.config import Settings
+from mainspring.core.errors import Forbidden, Unauthorized
 
 if TYPE_CHECKING:
     from mainspring.core.db import Database
@@ -290,6 +294,36 @@ def _handler_stream() -> IO[str]:
     """Where ``configure_logging`` sends log lines (standard error until it ran)."""
     stream = getattr(_HANDLER, "stream", None)
     return stream if stream is not None else sys.stderr
+
+
+# --- who may read /metrics ----------------------------------------------------------------------
+
+
+async def require_metrics_scraper(request: Request) -> None:
+    """``/metrics`` is for the scraper: route names, traffic and pool sizes are reconnaissance
+    for anyone else. With ``MAINSPRING_METRICS_TOKEN`` set, a request must carry it as a
+    bearer token (compared in constant time), from any address; without it, only loopback
+    clients are answered (a scraper or sidecar on the same host, a developer's curl). The
+    client address is the one the trusted-proxy step established, so a request relayed by a
+    local proxy from elsewhere is not loopback."""
+    settings: Settings = request.app.state.settings
+    token = settings.metrics_token
+    if token is not None:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        expected = token.get_secret_value().encode()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+            raise Unauthorized("Metrics need the scraper's bearer token.")
+        return
+    host = request.client.host if request.client else ""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise Forbidden(
+            "Metrics are served to loopback clients only; set MAINSPRING_METRICS_TOKEN to "
+            "let a scraper elsewhere read them with that bearer token."
+        )
 
 
 def log_unhandled(method: str, path: str) -> None:
