@@ -25,7 +25,9 @@ router's routes once to see whether the router matches, and once more to pick th
   ``path_format`` is the full template (``/api/v1/articles/{slug}``, not the included
   router's ``/articles/{slug}``): metrics and rate-limit keys name the route a client called.
 
-What the index does not understand it leaves to FastAPI: WebSocket and lifespan scopes, and any
+A route class with its own ``handle`` (``RealWorldRoute``) is entered through that method, with
+the included context in the scope as FastAPI's dispatch leaves it. What the index does not
+understand it leaves to FastAPI: WebSocket and lifespan scopes, and any
 request that a mount, a host route or a frontend route could answer, go through the router's
 own ``app``. Routes are read once: the index rebuilds when routes are added to the app's
 router (tests add some after ``create_app``), but a router must be complete before it is
@@ -34,13 +36,14 @@ included, as FastAPI's OpenAPI document also assumes.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from re import Pattern
 from typing import Any
 
 import structlog
 from fastapi import FastAPI
-from fastapi.routing import APIRouter, iter_route_contexts
+from fastapi.routing import APIRoute, APIRouter, iter_route_contexts
 from starlette.convertors import Convertor
 from starlette.datastructures import URL
 from starlette.exceptions import HTTPException
@@ -158,6 +161,13 @@ class RouteIndex:
             for segment in static_segments(template):
                 node = node.children.setdefault(segment, Node())
             if isinstance(original, Route):  # APIRoute is one; Mount, Host, WebSocket are not
+                app: ASGIApp = context.app
+                if type(original).handle not in (APIRoute.handle, Route.handle):
+                    # A route class with its own ``handle`` (RealWorldRoute rewrites headers and
+                    # installs its error handlers there) is entered through it, as FastAPI does.
+                    app = functools.partial(
+                        _through_handle, original, getattr(context, "_route_context", None)
+                    )
                 node.own.append(
                     Leaf(
                         order=order,
@@ -165,7 +175,7 @@ class RouteIndex:
                         regex=context.path_regex,
                         convertors=context.param_convertors,
                         methods=frozenset(context.methods) if context.methods else None,
-                        app=context.app,
+                        app=app,
                         endpoint=context.endpoint,
                         # The route itself, unless its inclusion prefixed its template.
                         route=original
@@ -181,6 +191,16 @@ class RouteIndex:
         self._miss_delegates = bool(getattr(self.router, "_low_priority_routes", ()))
         self._built_for = len(self.router.routes)
         logger.debug("route_index_built", routes=leaves)
+
+
+async def _through_handle(
+    route: Route, effective: Any, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Run ``route`` through its own ``handle``, with the included context FastAPI's
+    ``APIRoute.handle`` looks for in the scope (what FastAPI's own dispatch puts there)."""
+    if effective is not None:
+        scope.setdefault("fastapi", {})["effective_route_context"] = effective
+    await route.handle(scope, receive, send)
 
 
 def _settle(node: Node, inherited: tuple[Leaf, ...], delegate: bool) -> None:
