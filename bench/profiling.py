@@ -9,7 +9,10 @@ cost the most.
 
 Through the ASGI transport there is no socket, no HTTP parser and no concurrency: what remains is
 the application (middleware, routing, dependencies, the handler, the database driver,
-serialisation, the access log) plus httpx's client side, which shows as its own entries. The
+serialisation, the access log) plus httpx's client side. httpx costs about 300 us a request
+itself, more than the cheapest requests, so the request is also timed as a direct ASGI call
+(``call_app``: a scope, a receive and a send, what uvicorn hands the app): "the app alone".
+The profile is of those direct calls (``--driver httpx`` profiles through httpx instead). The
 access log is written to ``/dev/null``: formatted as in production, with no disk behind it.
 
     .venv/bin/python -m bench.profiling home-timeline --requests 2000 --size 100
@@ -29,10 +32,11 @@ import pstats
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import unquote
 
 import httpx
 
@@ -43,6 +47,8 @@ from bench.seeds.context import SeedContext, SeedValues
 from bench.seeds.social import POSTS_PER_SECOND_CEILING
 
 if TYPE_CHECKING:
+    from starlette.types import ASGIApp
+
     from mainspring.core.config import Settings
 
 WARMUP_REQUESTS = 50
@@ -56,6 +62,14 @@ class Timing:
 
     seconds: float
     cpu_seconds: float
+
+
+@dataclass(frozen=True)
+class Timings:
+    """The same request through httpx's ASGI transport, and as a direct ASGI call."""
+
+    httpx: Timing
+    app: Timing
 
 
 def parser() -> argparse.ArgumentParser:
@@ -72,6 +86,12 @@ def parser() -> argparse.ArgumentParser:
         "--sort", default="tottime", choices=["tottime", "cumulative"], help="profile order"
     )
     parse.add_argument("--limit", type=int, default=40, help="functions shown")
+    parse.add_argument(
+        "--driver",
+        default="asgi",
+        choices=["asgi", "httpx"],
+        help="what sends the profiled requests: a direct ASGI call (the app alone) or httpx",
+    )
     parse.add_argument(
         "--output", type=Path, help="also write the profile there (for pstats, snakeviz...)"
     )
@@ -93,10 +113,16 @@ def settings_from_environment(env: dict[str, str], workdir: Path) -> Settings:
 
 
 async def measure(
-    scenario: Scenario, settings: Settings, size: int, requests: int, log: TextIO
-) -> tuple[Timing, cProfile.Profile]:
-    """Seed, warm up, then time ``requests`` requests plainly and profile as many again:
-    the time per request (unprofiled) and the profile. The app logs to ``log``."""
+    scenario: Scenario,
+    settings: Settings,
+    size: int,
+    requests: int,
+    log: TextIO,
+    driver: str = "asgi",
+) -> tuple[Timings, cProfile.Profile]:
+    """Seed, warm up, then time ``requests`` requests plainly, through httpx and as direct ASGI
+    calls, and profile as many again with ``driver``: the time per request (unprofiled) and the
+    profile. The app logs to ``log``."""
     from mainspring.app import create_app
 
     with contextlib.redirect_stderr(log):
@@ -120,21 +146,80 @@ async def measure(
             )
             values = await scenario.seed(context)
         request = scenario.request(values)
-        turns = iter(range(2 * requests + WARMUP_REQUESTS))
-        for _ in range(WARMUP_REQUESTS):
+        turns = iter(range(3 * requests + 2 * WARMUP_REQUESTS))
+
+        async def through_httpx() -> None:
             await send(client, request, scenario, next(turns))
-        started, started_cpu = time.perf_counter(), time.process_time()
-        for _ in range(requests):
-            await send(client, request, scenario, next(turns))
-        timing = Timing(
-            seconds=(time.perf_counter() - started) / requests,
-            cpu_seconds=(time.process_time() - started_cpu) / requests,
-        )
+
+        async def direct() -> None:
+            await call_app(app, request, scenario, next(turns))
+
+        async def timed(one: Callable[[], Awaitable[None]]) -> Timing:
+            for _ in range(WARMUP_REQUESTS):
+                await one()
+            started, started_cpu = time.perf_counter(), time.process_time()
+            for _ in range(requests):
+                await one()
+            return Timing(
+                seconds=(time.perf_counter() - started) / requests,
+                cpu_seconds=(time.process_time() - started_cpu) / requests,
+            )
+
+        timings = Timings(httpx=await timed(through_httpx), app=await timed(direct))
+        profiled = direct if driver == "asgi" else through_httpx
         profile = cProfile.Profile()
         with profile:
             for _ in range(requests):
-                await send(client, request, scenario, next(turns))
-    return timing, profile
+                await profiled()
+    return timings, profile
+
+
+async def call_app(app: ASGIApp, request: Request, scenario: Scenario, turn: int) -> None:
+    """The request's ``turn``-th instance as one direct ASGI call, as uvicorn makes it (no
+    client, no socket); it must answer the scenario's status."""
+    concrete = request.concrete(f"profile-{turn}", turn)
+    path, _, query = concrete.path.partition("?")
+    body = (concrete.body or "").encode()
+    headers = [(b"host", b"bench")]
+    headers += [(name.lower().encode(), value.encode()) for name, value in concrete.headers.items()]
+    if body:
+        headers.append((b"content-length", str(len(body)).encode()))
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": concrete.method,
+        "scheme": "http",
+        "path": unquote(path),
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("bench", 80),
+    }
+    complete = asyncio.Event()
+    status = 0
+    sent_body = False
+
+    async def receive() -> dict[str, object]:
+        nonlocal sent_body
+        if not sent_body:
+            sent_body = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await complete.wait()
+        return {"type": "http.disconnect"}
+
+    async def send_message(message: MutableMapping[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body" and not message.get("more_body", False):
+            complete.set()
+
+    await app(scope, receive, send_message)
+    if status != scenario.expect:
+        raise BenchError(f"{scenario.name}: answered {status}, expected {scenario.expect}")
 
 
 async def send(client: httpx.AsyncClient, request: Request, scenario: Scenario, turn: int) -> None:
@@ -164,22 +249,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             backends.migrate(env, workdir)
             settings = settings_from_environment(env, workdir)
             with open(os.devnull, "w") as devnull:
-                timing, profile = asyncio.run(
-                    measure(scenario, settings, args.size, args.requests, devnull)
+                timings, profile = asyncio.run(
+                    measure(scenario, settings, args.size, args.requests, devnull, args.driver)
                 )
     except BenchError as exc:
         print(f"bench.profiling: {exc}", file=sys.stderr)
         return 2
     print(
         f"{scenario.name}: {scenario.label} -> {scenario.expect} on "
-        f"{backends.dialect(database_url)}{' + Redis' if args.redis else ''}: "
-        f"{timing.seconds * 1e6:,.0f} us a request ({timing.cpu_seconds * 1e6:,.0f} us of CPU) "
-        f"over {args.requests} requests, unprofiled (one at a time, in-process)\n"
+        f"{backends.dialect(database_url)}{' + Redis' if args.redis else ''}, "
+        f"{args.requests} requests one at a time, in-process, unprofiled:\n"
+        f"  the app alone (direct ASGI call): {_per_request(timings.app)}\n"
+        f"  through httpx's ASGI transport:   {_per_request(timings.httpx)}\n"
+        f"profile: {args.driver}\n"
     )
     if args.output:
         profile.dump_stats(args.output)
     pstats.Stats(profile).sort_stats(args.sort).print_stats(args.limit)
     return 0
+
+
+def _per_request(timing: Timing) -> str:
+    return f"{timing.seconds * 1e6:,.0f} us a request ({timing.cpu_seconds * 1e6:,.0f} us of CPU)"
 
 
 if __name__ == "__main__":

@@ -98,9 +98,21 @@ def _row(result: ScenarioResult) -> str:
         _errors(result),
         "—" if result.statements is None else str(result.statements),
         f"{result.peak_memory_mib:.1f}",
-        result.bound_by,
+        _bound_by(result),
     ]
     return "| " + " | ".join(cells) + " |"
+
+
+def _bound_by(result: ScenarioResult) -> str:
+    """What limits the figure, and for a mixed scenario what its storm did meanwhile."""
+    storm = result.storm
+    if storm is None:
+        return result.bound_by
+    errors = f", **{storm.errors} errors** ({storm.statuses})" if storm.errors else ""
+    return (
+        f"{result.bound_by}; meanwhile `{storm.name}` on {storm.connections} connections: "
+        f"{storm.requests_per_second:,.0f} req/s{errors}"
+    )
 
 
 def _errors(result: ScenarioResult) -> str:

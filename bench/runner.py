@@ -24,7 +24,9 @@ import os
 import secrets
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +44,9 @@ READY_PATHS = {"app": "/healthz", "baseline": "/json"}
 MIB = 1024 * 1024
 BUSY_LOAD_AVERAGE = 0.5
 PROBES = 2
+STORM_MARGIN_SECONDS = 2
+"""The storm of a mixed scenario starts this long before the measured load (half of it) and
+ends after it (the other half)."""
 
 Progress = Callable[[str], None]
 
@@ -101,10 +106,27 @@ class ScenarioResult:
     statements: int | None
     """SQL statements of one request (None when the server does not say: the baseline)."""
     peak_memory_mib: float
+    storm: StormResult | None = None
+    """What the storm of a mixed scenario did meanwhile (None for the others)."""
 
     @property
     def ok(self) -> bool:
-        return self.errors == 0 and self.requests > 0
+        return self.errors == 0 and self.requests > 0 and (self.storm is None or self.storm.ok)
+
+
+@dataclass(frozen=True)
+class StormResult:
+    """The storm of a mixed scenario: its request, connections, pace and errors."""
+
+    name: str
+    connections: int
+    requests_per_second: float
+    errors: int
+    statuses: dict[int, int]
+
+    @property
+    def ok(self) -> bool:
+        return self.errors == 0
 
 
 @dataclass(frozen=True)
@@ -133,6 +155,12 @@ class RunResult:
         return [
             f"{result.name}: {result.errors} errors in {result.requests} requests "
             f"(statuses {result.statuses}, socket errors {result.socket_errors})"
+            + (
+                f"; its storm `{result.storm.name}`: {result.storm.errors} errors "
+                f"(statuses {result.storm.statuses})"
+                if result.storm is not None and not result.storm.ok
+                else ""
+            )
             for result in self.scenarios
             if not result.ok
         ]
@@ -228,19 +256,45 @@ def run_scenario(
             values = asyncio.run(_seed(scenario.seed, server.base_url, bench))
         request = scenario.request(values)
         statements = probe(server.base_url, request, scenario)
+        storm = storm_request = None
+        if scenario.storm is not None:
+            storm_request = scenario.storm.request(values)
+            probe(server.base_url, storm_request, scenario.storm)
 
         def drive(duration: int) -> wrk.Load:
             return wrk.run(
                 server.base_url,
                 request,
                 duration=duration,
-                connections=options.connections,
+                connections=scenario.connections or options.connections,
                 cpus=bench.cpus,
             )
 
-        if options.warmup > 0:
-            drive(options.warmup)
-        load = drive(options.duration)
+        with ThreadPoolExecutor(max_workers=1) as stormer:
+            storming = None
+            if scenario.storm is not None and storm_request is not None:
+                # The storm starts first and ends last: warm-up and load both run inside it.
+                storming = stormer.submit(
+                    wrk.run,
+                    server.base_url,
+                    storm_request,
+                    duration=options.warmup + options.duration + STORM_MARGIN_SECONDS,
+                    connections=scenario.storm_connections,
+                    cpus=bench.cpus,
+                )
+                time.sleep(STORM_MARGIN_SECONDS / 2)
+            if options.warmup > 0:
+                drive(options.warmup)
+            load = drive(options.duration)
+            if storming is not None and scenario.storm is not None:
+                storm_load = storming.result()
+                storm = StormResult(
+                    name=scenario.storm.name,
+                    connections=scenario.storm_connections,
+                    requests_per_second=round(storm_load.requests_per_second, 1),
+                    errors=storm_load.errors(scenario.storm.expect),
+                    statuses=storm_load.statuses,
+                )
         peak_memory = server.peak_memory_bytes()
     baselines = {result.name: result.requests_per_second for result in earlier}
     ceiling = baselines.get(scenario.baseline) if scenario.baseline else None
@@ -259,6 +313,7 @@ def run_scenario(
         errors=load.errors(scenario.expect),
         statements=statements,
         peak_memory_mib=round(peak_memory / MIB, 1),
+        storm=storm,
     )
 
 

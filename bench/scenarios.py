@@ -37,7 +37,7 @@ from string import Template
 from typing import Literal
 
 from bench.errors import BenchError
-from bench.seeds.blog import seed_blog
+from bench.seeds.blog import BLOG_READER, seed_blog, seed_storm_reader
 from bench.seeds.context import Seed, SeedValues
 from bench.seeds.social import seed_posters, seed_social_network
 from bench.seeds.todo import seed_task_board
@@ -104,6 +104,12 @@ class Scenario:
     target: Literal["app", "baseline"] = "app"
     baseline: str | None = "baseline-json"
     seed: Seed | None = None
+    connections: int | None = None
+    """Connections of the measured request, when not the run's ``--connections``."""
+    storm: Scenario | None = None
+    """Another request sent all along on ``storm_connections`` connections of its own (a mixed
+    scenario): the measured request's latency is what it gets while the storm runs."""
+    storm_connections: int = 16
 
     @property
     def label(self) -> str:
@@ -141,6 +147,16 @@ class Scenario:
         )
 
 
+LOGIN = Scenario(
+    name="login",
+    method="POST",
+    path="/api/v1/auth/login",
+    headers={"Content-Type": "application/json"},
+    body=f'{{"identifier": "{BLOG_READER["username"]}", "password": "{BLOG_READER["password"]}"}}',
+    bound_by="Argon2id: one verification per request, by design",
+)
+"""The storm of the ``login-storm-*`` scenarios: the blog reader signing in, over and over."""
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         name="baseline-json",
@@ -172,6 +188,15 @@ SCENARIOS: tuple[Scenario, ...] = (
         name="readyz",
         path="/readyz",
         bound_by="two database round trips per request: the database and job-broker checks",
+    ),
+    Scenario(
+        name="login-storm-health",
+        path="/healthz",
+        connections=8,
+        storm=LOGIN,
+        seed=seed_storm_reader,
+        bound_by="the event loop's share of the CPU while logins saturate it: each login is "
+        "an Argon2id verification on the hasher's lower-priority threads",
     ),
     Scenario(
         name="todo-task-list",
@@ -215,6 +240,16 @@ SCENARIOS: tuple[Scenario, ...] = (
         seed=seed_blog,
         bound_by="CPU in Python: one article by its unique slug with its author and flags "
         "(HTML rendered at write time) behind a JWT check",
+    ),
+    Scenario(
+        name="login-storm-article",
+        path="/api/v1/articles/$slug",
+        headers={"Authorization": "Bearer $token"},
+        connections=8,
+        storm=LOGIN,
+        seed=seed_blog,
+        bound_by="single-article's work while logins saturate the CPU (Argon2id on the "
+        "hasher's lower-priority threads)",
     ),
     Scenario(
         name="article-feed",

@@ -47,6 +47,13 @@ async def seed_blog(ctx: SeedContext) -> dict[str, str]:
     return {"token": token, "slug": slug}
 
 
+async def seed_storm_reader(ctx: SeedContext) -> dict[str, str]:
+    """The blog reader, registered and signed in once: the account ``login-storm-*`` scenarios
+    sign in with, over and over."""
+    await register_and_sign_in(ctx, BLOG_READER, "login-storm")
+    return {}
+
+
 async def _seed_authors(session: AsyncSession, names: list[str]) -> None:
     """Authors, their articles (with comments and favorites), and the reader's follows."""
     import random

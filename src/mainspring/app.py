@@ -1,9 +1,9 @@
 """``create_app(settings)``: the FastAPI application, its middleware, error handlers and routers.
 
-Middleware, outermost first (each sees what the inner ones answer):
-  ProxyHeaders (client and scheme from trusted proxies only) -> CORS (allow-list) ->
-  SecurityHeaders -> RequestContext (request id, access log, metrics, last-resort 500) ->
-  BodyLimit (413) -> the routers.
+One middleware of our own, ``KernelMiddleware`` (core/middleware.py): trusted proxy headers,
+CORS, the request context (request id, access log, metrics, last-resort 500), the body limit
+(413) and the response headers (security, cache privacy), in one pure ASGI layer. Then the
+routers, through ``RouteIndex`` (core/routing.py): route lookup by path prefix.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from typing import Any
 import structlog
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from starlette.middleware.cors import CORSMiddleware
-from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from mainspring import __version__
 from mainspring.accounts.service import states as account_states
@@ -27,14 +25,10 @@ from mainspring.core.db import Database
 from mainspring.core.errors import PROBLEM_JSON, PROBLEM_SCHEMA, install_error_handlers
 from mainspring.core.health import ReadinessProbe
 from mainspring.core.health import router as health_router
-from mainspring.core.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
-from mainspring.core.observability import (
-    RequestContextMiddleware,
-    configure_logging,
-    track_database,
-    untrack_database,
-)
+from mainspring.core.middleware import KernelMiddleware
+from mainspring.core.observability import configure_logging, track_database, untrack_database
 from mainspring.core.pagination import CursorCodec
+from mainspring.core.routing import install_route_index
 from mainspring.realworld.router import router as realworld_router
 
 Hook = Callable[[], Awaitable[None]]
@@ -45,18 +39,6 @@ Mainspring implements every system of the backend-development roadmap as modules
 service with one shared kernel. Errors are RFC 9457 `application/problem+json`; lists are
 paginated; every request carries an `X-Request-ID`.
 """
-
-EXPOSED_HEADERS = [
-    "Link",
-    "ETag",
-    "Location",
-    "Retry-After",
-    "RateLimit-Limit",
-    "RateLimit-Remaining",
-    "RateLimit-Reset",
-    "X-Request-ID",
-    "Idempotent-Replayed",
-]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -88,6 +70,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs" if settings.docs_enabled else None,
         redoc_url="/redoc" if settings.docs_enabled else None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
+        # FastAPI's own OpenTelemetry: off (metrics are Prometheus, core/observability.py). On,
+        # it asks the OpenTelemetry providers on every request whether anyone listens.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.db = database
@@ -107,31 +92,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(api_router)
     app.include_router(realworld_router, prefix=settings.realworld_prefix)
+    install_route_index(app)  # route lookup by path prefix, 405s that list every method
 
-    # add_middleware wraps: the last added is the outermost.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(
-        RequestContextMiddleware, expose_statement_count=settings.env != "production"
-    )
-    app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origins,
-        allow_credentials=True,
-        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        allow_headers=[
-            "Authorization",
-            "Content-Type",
-            "Idempotency-Key",
-            "If-Match",
-            "If-None-Match",
-            "X-Request-ID",
-            "X-CSRF-Token",
-        ],
-        expose_headers=EXPOSED_HEADERS,
-        max_age=600,
-    )
-    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    app.add_middleware(KernelMiddleware, settings=settings)
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -78,15 +78,19 @@ def serve(
 
     import uvicorn
 
-    from mainspring import seed
-    from mainspring.core import migrations
-
     settings = _settings()
+    # Alembic and the demo data are imported only when they run: with one worker this process
+    # becomes the worker, and what it imported stays in its memory (tens of MiB).
     if migrate if migrate is not None else settings.is_sqlite:
+        from mainspring.core import migrations
+
         migrations.upgrade(settings)
     wants_demo = demo if demo is not None else settings.is_sqlite and settings.env != "production"
-    if wants_demo and asyncio.run(seed.database_is_empty(settings)):
-        _print_demo_accounts(asyncio.run(seed.seed_demo(settings)))
+    if wants_demo:
+        from mainspring import seed
+
+        if asyncio.run(seed.database_is_empty(settings)):
+            _print_demo_accounts(asyncio.run(seed.seed_demo(settings)))
     host = host or settings.host
     port = port or settings.port
     console.print(

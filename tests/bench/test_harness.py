@@ -20,7 +20,7 @@ from bench.errors import BenchError
 from bench.machine import Machine
 from bench.processes import CpuPlan, free_port, group_members, serve
 from bench.report import RESULTS_END, markdown, update_docs, write
-from bench.runner import Options, RunResult, ScenarioResult, probe, server_command
+from bench.runner import Options, RunResult, ScenarioResult, StormResult, probe, server_command
 from bench.scenarios import SCENARIOS, UNIQUE, Scenario, select
 from bench.seeds.social import posters_needed
 from bench.settings import seed_settings
@@ -377,6 +377,38 @@ def test_a_failed_scenario_shows_its_errors() -> None:
         "health: 5 errors in 100 requests (statuses {200: 96, 503: 4}, socket errors "
         "{'connect': 0, 'read': 1, 'write': 0, 'timeout': 0})"
     ]
+
+
+def test_a_mixed_scenario_reports_its_storm_and_fails_on_its_errors() -> None:
+    run = _run(100.0)
+    calm = replace(
+        run.scenarios[0],
+        storm=StormResult(
+            name="login", connections=16, requests_per_second=41.5, errors=0, statuses={200: 500}
+        ),
+    )
+    assert "meanwhile `login` on 16 connections: 42 req/s" in markdown(
+        replace(run, scenarios=[calm])
+    )
+    assert replace(run, scenarios=[calm]).failures == []
+
+    stormy = replace(
+        calm,
+        storm=replace(calm.storm, errors=3, statuses={200: 497, 503: 3}),  # type: ignore[type-var]
+    )
+    failed = replace(run, scenarios=[stormy])
+    assert "**3 errors**" in markdown(failed)
+    assert "its storm `login`: 3 errors" in failed.failures[0]
+
+
+def test_the_login_storm_scenarios_storm_with_logins() -> None:
+    storms = [s for s in SCENARIOS if s.storm is not None]
+    assert {s.name for s in storms} == {"login-storm-health", "login-storm-article"}
+    for scenario in storms:
+        assert scenario.storm is not None
+        assert scenario.storm.method == "POST"
+        assert scenario.storm.path == "/api/v1/auth/login"
+        assert json.loads(scenario.storm.body or "")["identifier"]
 
 
 def test_results_never_show_a_password(tmp_path: Path) -> None:

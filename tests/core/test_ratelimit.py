@@ -298,7 +298,8 @@ async def test_without_a_scope_each_route_has_its_own_quota(memory_app: FastAPI)
         assert (await client.get("/_test/route-a")).is_success
         assert (await client.get("/_test/route-a")).status_code == 429
         assert (await client.get("/_test/route-b")).is_success
-        metrics = (await client.get("/metrics")).text
+    async with client_from(memory_app, "127.0.0.1") as scraper:  # /metrics answers loopback
+        metrics = (await scraper.get("/metrics")).text
     assert 'mainspring_ratelimit_rejections_total{scope="GET /_test/route-a"}' in metrics
 
 
@@ -323,8 +324,9 @@ async def test_rejections_are_counted_by_scope(memory_app: FastAPI, scope: str) 
     async with client_from(memory_app, "203.0.113.1") as client:
         for _ in range(3):
             await client.get("/_test/limited")
-        metrics = (await client.get("/metrics")).text
         ready = (await client.get("/readyz")).json()
+    async with client_from(memory_app, "127.0.0.1") as scraper:  # /metrics answers loopback
+        metrics = (await scraper.get("/metrics")).text
     assert f'mainspring_ratelimit_rejections_total{{scope="{scope}"}} 1.0' in metrics
     assert "ratelimit" not in ready["checks"]  # the memory backend has nothing to check
 
@@ -357,7 +359,8 @@ async def test_security_limits_hold_when_redis_is_unreachable(
         guarded = [(await client.get("/_test/guarded")).status_code for _ in range(3)]
         opened = [(await client.get("/_test/open")).status_code for _ in range(3)]
         ready = await client.get("/readyz")
-        metrics = (await client.get("/metrics")).text
+    async with client_from(unreachable_app, "127.0.0.1") as scraper:  # /metrics: loopback
+        metrics = (await scraper.get("/metrics")).text
 
     assert guarded == [200, 200, 429]  # fails closed: counted in the process
     assert opened == [200, 200, 200]  # an ordinary limit fails open

@@ -25,6 +25,7 @@ DEFAULT_SECRET = "development-secret-change-me"  # noqa: S105 - refused in produ
 MIN_SECRET_LENGTH = 32
 SECRET_FIELDS = (
     "secret_key",
+    "metrics_token",
     "database_url",
     "database_replica_url",
     "redis_url",
@@ -208,6 +209,11 @@ class Settings(BaseSettings):
         1_048_576, ge=1024, description="Largest accepted request body; larger answers 413."
     )
     docs_enabled: bool = Field(True, description="Serve /docs, /redoc and /openapi.json.")
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token the Prometheus scraper sends to read /metrics; without one, "
+        "/metrics answers loopback clients only (docs/operations.md).",
+    )
 
     # Accounts: tokens, signing keys, password hashing, brute-force limits, verified email.
     # docs/security.md explains each default.

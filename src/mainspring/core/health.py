@@ -16,10 +16,12 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import Field
 
+from mainspring.core.errors import problem_responses
+from mainspring.core.observability import require_metrics_scraper
 from mainspring.core.schemas import Schema
 
 ReadinessCheck = Callable[[], Awaitable[None]]
@@ -129,10 +131,15 @@ async def readyz(request: Request, response: Response) -> Readiness:
 
 @router.get(
     "/metrics",
-    summary="Prometheus metrics",
+    summary="Prometheus metrics (for the scraper only)",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+    dependencies=[Depends(require_metrics_scraper)],
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}},
+        **problem_responses(401, 403),
+    },
 )
 async def metrics() -> Response:
-    """Request counts and latency by route template, requests in flight, database pool."""
+    """Request counts and latency by route template, requests in flight, database pool.
+    Bearer ``MAINSPRING_METRICS_TOKEN`` when it is set; loopback clients only otherwise."""
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -183,8 +183,9 @@ class IdempotentRoute(APIRoute):
     """The route class of routers whose endpoints take ``Idempotency-Key``.
 
     Its handler stores the response of a first request before the session commits, and answers
-    replays. On a route without the dependency it only adds one dictionary lookup. Routes with
-    the dependency document its problems (400, 409, 422) in OpenAPI by themselves.
+    replays. Only routes whose dependencies include ``idempotent()`` get that handler: the
+    others (every GET of a router) keep FastAPI's own, untouched. Routes with the dependency
+    document its problems (400, 409, 422) in OpenAPI by themselves.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -194,6 +195,8 @@ class IdempotentRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        if not _uses_idempotency(self.dependant):
+            return handler
 
         async def idempotent_handler(request: Request) -> Response:
             slot = _Slot()

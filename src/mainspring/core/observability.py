@@ -1,46 +1,52 @@
 """Observability: structured logs, request ids, Prometheus metrics.
 
-``RequestContextMiddleware`` is the outermost layer of our own stack. For each HTTP request it
-takes or makes a request id, binds it to the log context, counts SQL statements, times the
-request, writes one access-log line and the metrics, and renders any unexpected exception as a
-500 problem (logged with its traceback here, never sent to the client).
+``core/middleware.py``'s ``KernelMiddleware`` uses the pieces of the request context kept here:
+the request id (``request_id_var``, on every log line), ``RequestMetrics`` (count, latency and
+SQL statements by route template) and the ``AccessLog`` (one line per request).
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
 import re
 import sys
 import time
-import uuid
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, MutableMapping
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import IO, TYPE_CHECKING, Any
 
+import orjson
 import structlog
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.requests import Request
+from starlette.types import Scope
 
 from mainspring.core.config import Settings
-from mainspring.core.db import StatementCounter, statement_counter
-from mainspring.core.errors import problem_body, problem_response
+from mainspring.core.errors import Forbidden, Unauthorized
 
 if TYPE_CHECKING:
     from mainspring.core.db import Database
 
 REQUEST_ID_HEADER = "x-request-id"
+ACCESS_LOGGER = "mainspring.access"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-logger = structlog.get_logger("mainspring.access")
 error_logger = structlog.get_logger("mainspring.errors")
+_HANDLER: logging.StreamHandler[Any] | None = None
 
 # --- logging ------------------------------------------------------------------------------------
 
 
 def configure_logging(settings: Settings) -> None:
     """structlog for our own logs and the standard library's (uvicorn, SQLAlchemy) alike."""
+    global _HANDLER
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_request_id,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -68,7 +74,7 @@ def configure_logging(settings: Settings) -> None:
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _HANDLER = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -140,92 +146,186 @@ def untrack_database(database: Database) -> None:
 
 
 # --- the request context ------------------------------------------------------------------------
+# ``core/middleware.py`` (``KernelMiddleware``) calls these once per HTTP request.
+
+request_id_var: ContextVar[str | None] = ContextVar("mainspring_request_id", default=None)
+"""The id of the request being served, for every log line written while it is."""
 
 
-def _route_template(scope: Scope) -> str:
+def add_request_id(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Any:
+    """structlog processor: the current request's id on every log line written while serving
+    it (a ``ContextVar`` set by the middleware: cheaper than structlog's bound context vars)."""
+    request_id = request_id_var.get()
+    if request_id is not None:
+        event.setdefault("request_id", request_id)
+    return event
+
+
+def incoming_request_id(value: bytes) -> str | None:
+    """The client's ``X-Request-ID`` when it is a sane token (1-128 of ``[A-Za-z0-9._:-]``)."""
+    candidate = value.decode("latin-1")
+    return candidate if _VALID_REQUEST_ID.match(candidate) else None
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's template (``/api/v1/articles/{slug}``), never the raw path."""
     route = scope.get("route")
     path = getattr(route, "path_format", None) or getattr(route, "path", None)
     return str(path) if path else "<unmatched>"
 
 
-class RequestContextMiddleware:
-    """Request id, access log, metrics, statement count and the last-resort 500 for HTTP."""
+class RequestMetrics:
+    """The per-request metrics, with their labelled children kept: ``labels()`` takes a lock and
+    builds a key every time, for the same few hundred (method, route, status) combinations."""
 
-    def __init__(self, app: ASGIApp, *, expose_statement_count: bool) -> None:
-        self.app = app
-        self.expose_statement_count = expose_statement_count
+    MAX_CHILDREN = 4096
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def __init__(self) -> None:
+        self._children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
 
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
-        counter = StatementCounter()
-        token = statement_counter.set(counter)
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        started = time.perf_counter()
-        status = 500
-        response_started = False
+    def started(self) -> None:
         HTTP_IN_FLIGHT.inc()
 
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status, response_started
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                response_started = True
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
-                if self.expose_statement_count:
-                    headers.append((b"x-db-statements", str(counter.count).encode()))
-                message["headers"] = headers
-            await send(message)
+    def finished(
+        self, method: str, route: str, status: int, seconds: float, statements: int
+    ) -> None:
+        HTTP_IN_FLIGHT.dec()
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            if len(self._children) >= self.MAX_CHILDREN:
+                self._children.clear()
+            children = self._children[key] = (
+                HTTP_REQUESTS.labels(method, route, str(status)),
+                HTTP_LATENCY.labels(method, route),
+                DB_STATEMENTS.labels(route),
+            )
+        requests, latency, db_statements = children
+        requests.inc()
+        latency.observe(seconds)
+        db_statements.observe(statements)
 
-        try:
-            await self.app(scope, receive, send_wrapper)
-        except Exception:
-            error_logger.exception(
-                "unhandled_exception", method=scope["method"], path=scope["path"]
-            )
-            if response_started:
-                raise
-            status = 500
-            body = problem_body(
-                status=500,
-                code="internal-error",
-                title="Internal Server Error",
-                detail="An unexpected error occurred. Quote the request id when reporting it.",
-                instance=scope["path"],
-                request_id=request_id,
-            )
-            response = problem_response(body, {"x-request-id": request_id})
-            await response(scope, receive, send)
-        finally:
-            elapsed = time.perf_counter() - started
-            route = _route_template(scope)
-            HTTP_IN_FLIGHT.dec()
-            HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
-            HTTP_LATENCY.labels(scope["method"], route).observe(elapsed)
-            DB_STATEMENTS.labels(route).observe(counter.count)
-            client = scope.get("client")
-            logger.info(
+
+class AccessLog:
+    """One line per request: the fields below, plus the request id.
+
+    In JSON (production) the line is built here, with one ``orjson.dumps``, and written to the
+    log handler's stream in one write: about 3 us, where structlog's processor chain and the
+    standard library's handler took about 55 us for the same line. Its fields are those of
+    every other log line (``event``, ``level``, ``logger``, ``timestamp``, ``request_id``).
+    In the console format (development) it goes through structlog, pretty, as before.
+    The logger's level still decides: at ``MAINSPRING_LOG_LEVEL=WARNING`` there is no line.
+    """
+
+    def __init__(self, as_json: bool, stream: IO[str] | None = None) -> None:
+        self.as_json = as_json
+        self._level_of = logging.getLogger(ACCESS_LOGGER)
+        self._logger = structlog.get_logger(ACCESS_LOGGER)
+        out = stream if stream is not None else _handler_stream()
+        binary = getattr(out, "buffer", None)
+        if binary is not None:
+            self._write: Callable[[bytes], Any] = binary.write
+            self._flush: Callable[[], Any] = binary.flush
+        else:  # a text-only stream (a test's StringIO)
+            self._write = lambda line: out.write(line.decode())
+            self._flush = out.flush
+        self._second = -1
+        self._stamp_prefix = ""
+
+    def enabled(self) -> bool:
+        return self._level_of.isEnabledFor(logging.INFO)
+
+    def write(
+        self,
+        *,
+        request_id: str,
+        method: str,
+        path: str,
+        route: str,
+        status: int,
+        duration_ms: float,
+        db_statements: int,
+        client: str | None,
+    ) -> None:
+        if not self.as_json:
+            self._logger.info(
                 "request",
-                method=scope["method"],
-                path=scope["path"],
+                method=method,
+                path=path,
                 route=route,
                 status=status,
-                duration_ms=round(elapsed * 1000, 2),
-                db_statements=counter.count,
-                client=client[0] if client else None,
+                duration_ms=duration_ms,
+                db_statements=db_statements,
+                client=client,
             )
-            structlog.contextvars.unbind_contextvars("request_id")
-            statement_counter.reset(token)
+            return
+        line = orjson.dumps(
+            {
+                "event": "request",
+                "level": "info",
+                "logger": ACCESS_LOGGER,
+                "timestamp": self._timestamp(),
+                "request_id": request_id,
+                "method": method,
+                "path": path,
+                "route": route,
+                "status": status,
+                "duration_ms": duration_ms,
+                "db_statements": db_statements,
+                "client": client,
+            },
+            option=orjson.OPT_APPEND_NEWLINE,
+        )
+        self._write(line)
+        self._flush()
+
+    def _timestamp(self) -> str:
+        """RFC 3339 UTC with microseconds, as structlog's ``TimeStamper(fmt="iso", utc=True)``;
+        the date and time to the second are formatted once a second."""
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._stamp_prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{self._stamp_prefix}.{int((now - second) * 1_000_000):06d}Z"
 
 
-def _incoming_request_id(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", []):
-        if name == b"x-request-id":
-            candidate = value.decode("latin-1")
-            return candidate if _VALID_REQUEST_ID.match(candidate) else None
-    return None
+def _handler_stream() -> IO[str]:
+    """Where ``configure_logging`` sends log lines (standard error until it ran)."""
+    stream = getattr(_HANDLER, "stream", None)
+    return stream if stream is not None else sys.stderr
+
+
+# --- who may read /metrics ----------------------------------------------------------------------
+
+
+async def require_metrics_scraper(request: Request) -> None:
+    """``/metrics`` is for the scraper: route names, traffic and pool sizes are reconnaissance
+    for anyone else. With ``MAINSPRING_METRICS_TOKEN`` set, a request must carry it as a
+    bearer token (compared in constant time), from any address; without it, only loopback
+    clients are answered (a scraper or sidecar on the same host, a developer's curl). The
+    client address is the one the trusted-proxy step established, so a request relayed by a
+    local proxy from elsewhere is not loopback."""
+    settings: Settings = request.app.state.settings
+    token = settings.metrics_token
+    if token is not None:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        expected = token.get_secret_value().encode()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+            raise Unauthorized("Metrics need the scraper's bearer token.")
+        return
+    host = request.client.host if request.client else ""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise Forbidden(
+            "Metrics are served to loopback clients only; set MAINSPRING_METRICS_TOKEN to "
+            "let a scraper elsewhere read them with that bearer token."
+        )
+
+
+def log_unhandled(method: str, path: str) -> None:
+    """Log the exception being handled, with its traceback (never sent to the client)."""
+    error_logger.exception("unhandled_exception", method=method, path=path)

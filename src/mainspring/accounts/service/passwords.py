@@ -12,15 +12,16 @@ from __future__ import annotations
 
 from functools import cache
 
-from zxcvbn.frequency_lists import FREQUENCY_LISTS  # type: ignore[import-untyped]
-
 from mainspring.accounts.errors import WeakPassword
 from mainspring.core.security import normalize_password
 
 
 @cache
 def common_passwords() -> frozenset[str]:
-    """The common-password list, loaded once on first use."""
+    """The common-password list, loaded once on first use (imported here, not at start-up:
+    zxcvbn's lists weigh 13 MiB in every worker and are read only when a password is set)."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # type: ignore[import-untyped]
+
     return frozenset(FREQUENCY_LISTS["passwords"])
 
 

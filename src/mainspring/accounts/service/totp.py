@@ -36,7 +36,6 @@ import uuid
 from datetime import datetime
 
 import pyotp
-import segno
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -112,7 +111,10 @@ def provisioning_uri(settings: Settings, secret: str, account: str) -> str:
 
 
 def qr_code(uri: str) -> str:
-    """A QR code of ``uri`` as an SVG ``data:`` URI, ready for an ``<img src>``."""
+    """A QR code of ``uri`` as an SVG ``data:`` URI, ready for an ``<img src>``. (segno is
+    imported here: it is needed only when a user enrols, not in every worker from start-up.)"""
+    import segno
+
     return str(segno.make(uri, error="m", micro=False).svg_data_uri(scale=4))
 
 

@@ -1,0 +1,275 @@
+"""Route lookup by path prefix: a request is matched against the few routes that can match it.
+
+FastAPI (Starlette) routes a request by trying every route in order until one matches. With a
+few hundred routes that is most of what a cheap request costs, and a miss (a 404) tries them
+all, twice: once more with a slash added or removed, for ``redirect_slashes``. Routers
+included with ``include_router`` add their own walk: this FastAPI matches an included
+router's routes once to see whether the router matches, and once more to pick the route.
+
+``RouteIndex`` replaces that walk for HTTP requests, without changing what matches:
+
+- At the first request it flattens the app's routes, included ones with their prefixes, into
+  *leaves* (the full template, its regular expression, its methods, and the ASGI app FastAPI
+  built for it), and files each leaf in a tree under the static segments its template starts
+  with: ``/api/v1/articles/{slug}/comments`` under ``api`` -> ``v1`` -> ``articles``.
+- A request walks the tree along its own path's segments as far as they go; the routes that
+  can match it are the ones filed on that walk (a template matches only paths that start with
+  its static segments), in the order they were declared: a handful instead of hundreds.
+  They are matched exactly as Starlette does: first full match wins, in declaration order.
+- A path that no route matches answers 404 at once (after the same slash-toggled retry, also
+  through the tree); one that routes match for other methods only answers 405 with an
+  ``Allow`` header listing *every* method served at that path (RFC 9110 section 15.5.6):
+  Starlette lists the first matching route's methods only, so a path with ``GET`` and
+  ``POST`` on two routes answered ``Allow: GET``.
+- ``scope["route"]`` is the route in its included context (FastAPI's ``RouteContext``), whose
+  ``path_format`` is the full template (``/api/v1/articles/{slug}``, not the included
+  router's ``/articles/{slug}``): metrics and rate-limit keys name the route a client called.
+
+A route class with its own ``handle`` (``RealWorldRoute``) is entered through that method, with
+the included context in the scope as FastAPI's dispatch leaves it. What the index does not
+understand it leaves to FastAPI: WebSocket and lifespan scopes, and any
+request that a mount, a host route or a frontend route could answer, go through the router's
+own ``app``. Routes are read once: the index rebuilds when routes are added to the app's
+router (tests add some after ``create_app``), but a router must be complete before it is
+included, as FastAPI's OpenAPI document also assumes.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from re import Pattern
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, APIRouter, iter_route_contexts
+from starlette.convertors import Convertor
+from starlette.datastructures import URL
+from starlette.exceptions import HTTPException
+from starlette.responses import RedirectResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+logger = structlog.get_logger("mainspring.routing")
+
+METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
+"""The order in which ``Allow`` lists methods (then any other, alphabetically)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """One HTTP route, flattened: what to match and what to run."""
+
+    order: int
+    template: str
+    regex: Pattern[str]
+    convertors: dict[str, Convertor[Any]]
+    methods: frozenset[str] | None
+    app: ASGIApp
+    endpoint: Any
+    route: Any
+    """What ``scope["route"]`` becomes: the route, or the included route in its context."""
+
+
+@dataclass(slots=True)
+class Node:
+    """The routes whose template starts with this node's static segments, or an ancestor's."""
+
+    children: dict[str, Node] = field(default_factory=dict)
+    own: list[Leaf] = field(default_factory=list)
+    candidates: tuple[Leaf, ...] = ()
+    delegate: bool = False
+    """A route FastAPI must route itself (a mount...) may answer here: leave it to FastAPI."""
+
+
+class RouteIndex:
+    """The app router's request dispatch, by path prefix (see the module docstring)."""
+
+    def __init__(self, router: APIRouter) -> None:
+        self.router = router
+        self._stock = router.app
+        self._built_for = -1
+        self._root = Node()
+        self._miss_delegates = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        router = self.router
+        if scope["type"] != "http":
+            await self._stock(scope, receive, send)
+            return
+        if len(router.routes) != self._built_for:
+            self.rebuild()
+        if "router" not in scope:
+            scope["router"] = router
+        path = _route_path(scope)
+        node = self._lookup(path)
+        if node.delegate:
+            await self._stock(scope, receive, send)
+            return
+        method = scope["method"]
+        partial: list[Leaf] = []
+        for leaf in node.candidates:
+            match = leaf.regex.match(path)
+            if match is None:
+                continue
+            if leaf.methods is not None and method not in leaf.methods:
+                partial.append(leaf)
+                continue
+            params = match.groupdict()
+            for key, value in params.items():
+                params[key] = leaf.convertors[key].convert(value)
+            scope["endpoint"] = leaf.endpoint
+            scope["path_params"] = params
+            scope["route"] = leaf.route
+            await leaf.app(scope, receive, send)
+            return
+        if partial:
+            scope["route"] = partial[0].route
+            raise HTTPException(405, headers={"Allow": allow_header(partial)})
+        if self._miss_delegates:
+            await self._stock(scope, receive, send)
+            return
+        if router.redirect_slashes and path != "/":
+            other = path.rstrip("/") if path.endswith("/") else path + "/"
+            if any(leaf.regex.match(other) for leaf in self._lookup(other).candidates):
+                redirect_scope = dict(scope)
+                redirect_scope["path"] = (
+                    scope["path"].rstrip("/") if path.endswith("/") else scope["path"] + "/"
+                )
+                await RedirectResponse(url=str(URL(scope=redirect_scope)))(scope, receive, send)
+                return
+        raise HTTPException(404)
+
+    def _lookup(self, path: str) -> Node:
+        node = self._root
+        for segment in path.split("/")[1:]:
+            child = node.children.get(segment)
+            if child is None:
+                break
+            node = child
+        return node
+
+    def rebuild(self) -> None:
+        """Read the router's routes again (done by itself when routes are added)."""
+        root = Node()
+        leaves = 0
+        for order, context in enumerate(iter_route_contexts(self.router.routes)):
+            original = context.original_route
+            template = context.path_format or context.path or ""
+            node = root
+            for segment in static_segments(template):
+                node = node.children.setdefault(segment, Node())
+            if isinstance(original, Route):  # APIRoute is one; Mount, Host, WebSocket are not
+                app: ASGIApp = context.app
+                if type(original).handle not in (APIRoute.handle, Route.handle):
+                    # A route class with its own ``handle`` (RealWorldRoute rewrites headers and
+                    # installs its error handlers there) is entered through it, as FastAPI does.
+                    app = functools.partial(
+                        _through_handle, original, getattr(context, "_route_context", None)
+                    )
+                node.own.append(
+                    Leaf(
+                        order=order,
+                        template=template,
+                        regex=context.path_regex,
+                        convertors=context.param_convertors,
+                        methods=frozenset(context.methods) if context.methods else None,
+                        app=app,
+                        endpoint=context.endpoint,
+                        # The route itself, unless its inclusion prefixed its template.
+                        route=original
+                        if getattr(original, "path_format", None) == template
+                        else context,
+                    )
+                )
+                leaves += 1
+            elif not _websocket_only(original):
+                node.delegate = True
+        _settle(root, (), False)
+        self._root = root
+        self._miss_delegates = bool(getattr(self.router, "_low_priority_routes", ()))
+        self._built_for = len(self.router.routes)
+        logger.debug("route_index_built", routes=leaves)
+
+
+async def _through_handle(
+    route: Route, effective: Any, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Run ``route`` through its own ``handle``, with the included context FastAPI's
+    ``APIRoute.handle`` looks for in the scope (what FastAPI's own dispatch puts there)."""
+    if effective is not None:
+        scope.setdefault("fastapi", {})["effective_route_context"] = effective
+    await route.handle(scope, receive, send)
+
+
+def _settle(node: Node, inherited: tuple[Leaf, ...], delegate: bool) -> None:
+    """Each node's candidates: its own leaves and its ancestors', in declaration order."""
+    node.candidates = tuple(sorted((*inherited, *node.own), key=lambda leaf: leaf.order))
+    node.delegate = node.delegate or delegate
+    for child in node.children.values():
+        _settle(child, node.candidates, node.delegate)
+
+
+def static_segments(template: str) -> list[str]:
+    """The segments a template starts with before its first parameter:
+    ``/api/v1/articles/{slug}`` -> ``["api", "v1", "articles"]``."""
+    segments = []
+    for segment in template.split("/")[1:]:
+        if "{" in segment:
+            break
+        segments.append(segment)
+    return segments
+
+
+def allow_header(leaves: list[Leaf]) -> str:
+    """Every method of ``leaves``, in the usual order: ``GET, HEAD, POST``."""
+    methods = set().union(*(leaf.methods or () for leaf in leaves))
+    known = [method for method in METHOD_ORDER if method in methods]
+    return ", ".join(known + sorted(methods.difference(METHOD_ORDER)))
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the routes see: the request's, without the app's ``root_path`` (Starlette's
+    ``get_route_path``)."""
+    path: str = scope["path"]
+    root_path = scope.get("root_path", "")
+    if not root_path or not path.startswith(root_path):
+        return path
+    if path == root_path:
+        return ""
+    if path[len(root_path)] == "/":
+        return path[len(root_path) :]
+    return path
+
+
+def _websocket_only(route: Any) -> bool:
+    from starlette.routing import WebSocketRoute
+
+    return isinstance(route, WebSocketRoute)
+
+
+def install_route_index(app: FastAPI) -> RouteIndex | None:
+    """Make ``app``'s router dispatch through a ``RouteIndex``; returns it. Left alone (None)
+    when the router has its own middleware or form limits, which the index would skip."""
+    router = app.router
+    if router.middleware_stack != router.app or _has_form_limits(router):
+        logger.warning("route_index_not_installed", reason="router middleware or form limits")
+        return None
+    index = RouteIndex(router)
+    router.middleware_stack = index
+    return index
+
+
+def _has_form_limits(router: Any, seen: set[int] | None = None) -> bool:
+    seen = seen if seen is not None else set()
+    if id(router) in seen:
+        return False
+    seen.add(id(router))
+    if getattr(router, "form_limits", None):
+        return True
+    return any(
+        _has_form_limits(route.original_router, seen)
+        for route in router.routes
+        if hasattr(route, "original_router")
+    )
