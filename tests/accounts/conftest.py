@@ -6,18 +6,15 @@ test keeps one test's failed logins from throttling the next.
 
 from __future__ import annotations
 
-import random
 import re
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import httpx
 import pytest
-from fastapi import FastAPI
 
 from mainspring.core.config import Settings
 from tests.fixtures.jobs import DrainJobs
 from tests.fixtures.mail import ReceivedMail, SMTPServer
+from tests.fixtures.users import any_client_address
 
 _TOKEN = re.compile(r"[?&]token=([A-Za-z0-9_\-]+)")
 
@@ -29,16 +26,8 @@ def settings(settings: Settings, smtp_server: SMTPServer) -> Settings:
 
 @pytest.fixture
 def client_address() -> str:
-    return f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
-
-
-@pytest.fixture
-async def client(app: FastAPI, client_address: str) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(
-        app=app, raise_app_exceptions=False, client=(client_address, 50_000)
-    )
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        yield c
+    """The root ``client`` connects from this address."""
+    return any_client_address()
 
 
 @dataclass

@@ -1,96 +1,36 @@
-"""Users for tests, through the real service and the real login endpoint.
+"""The accounts suite's helpers: an authenticator app for two-factor tests.
 
-Other modules' tests use them too::
-
-    from tests.accounts.helpers import signed_in_user
-
-    async def test_create_article(app: FastAPI, client: httpx.AsyncClient) -> None:
-        ada = await signed_in_user(app, client)
-        response = await client.post("/api/v1/articles", json={...}, headers=ada.headers)
+Users for tests (``SignedInUser``, ``signed_in_user``...) live in ``tests/fixtures/users.py``,
+shared by every module's tests; they are re-exported here for the accounts suite.
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import pyotp
-from fastapi import FastAPI
 
-from mainspring.accounts.service.registration import registration_service
-from mainspring.core.auth import Role
+from tests.fixtures.users import (
+    PASSWORD,
+    SignedInUser,
+    create_user,
+    sign_in,
+    signed_in_user,
+    unique_name,
+)
 
-PASSWORD = "long enough passphrase 42"
-
-
-@dataclass
-class SignedInUser:
-    """A user and the tokens of one session."""
-
-    id: uuid.UUID
-    email: str
-    username: str
-    password: str
-    access_token: str = ""
-    refresh_token: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.access_token}"}
-
-
-def unique_name(prefix: str = "user") -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:10]}"
-
-
-async def create_user(
-    app: FastAPI,
-    *,
-    username: str | None = None,
-    email: str | None = None,
-    password: str = PASSWORD,
-    role: Role = Role.USER,
-    verified: bool = True,
-) -> SignedInUser:
-    """A user created through the accounts service (not signed in)."""
-    username = username or unique_name()
-    email = email or f"{username.lower()}@example.com"
-    async with app.state.db.session() as session:
-        user = await registration_service.create_account(
-            session,
-            app.state.password_hasher,
-            email=email,
-            username=username,
-            password=password,
-            role=role,
-            verified=verified,
-        )
-    return SignedInUser(id=user.id, email=email, username=username, password=password)
-
-
-async def sign_in(client: httpx.AsyncClient, user: SignedInUser, **extra: Any) -> SignedInUser:
-    """Sign ``user`` in through ``POST /api/v1/auth/login``; keeps the new tokens on it."""
-    response = await client.post(
-        "/api/v1/auth/login",
-        json={"identifier": user.email, "password": user.password, **extra},
-    )
-    assert response.status_code == 200, response.text
-    body = response.json()
-    user.access_token = body["access_token"]
-    user.refresh_token = body["refresh_token"] or ""
-    user.extra = body
-    return user
-
-
-async def signed_in_user(
-    app: FastAPI, client: httpx.AsyncClient, *, role: Role = Role.USER, **fields: Any
-) -> SignedInUser:
-    """A new user with ``role``, signed in."""
-    return await sign_in(client, await create_user(app, role=role, **fields))
+__all__ = [
+    "PASSWORD",
+    "Authenticator",
+    "SignedInUser",
+    "create_user",
+    "enable_two_factor",
+    "sign_in",
+    "signed_in_user",
+    "unique_name",
+]
 
 
 @dataclass

@@ -6,9 +6,8 @@ with Redis, outlive a test.
 
 from __future__ import annotations
 
-import random
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -17,25 +16,23 @@ from fastapi import FastAPI
 
 from mainspring.social.posts.service import post_service
 from mainspring.social.schemas import PostCreate
-from tests.accounts.helpers import SignedInUser, signed_in_user, unique_name
+from tests.fixtures.users import NewUser, SignedInUser, any_client_address
 
 People = Callable[[int], Awaitable[list[SignedInUser]]]
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    address = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(address, 50_000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        yield c
+def client_address() -> str:
+    """The root ``client`` connects from this address."""
+    return any_client_address()
 
 
 @pytest.fixture
-def people(app: FastAPI, client: httpx.AsyncClient) -> People:
-    """``ada, bob = await people(2)``: new users, each signed in (``user.headers``)."""
+def people(new_user: NewUser) -> People:
+    """``ada, bob = await people(2)``: new users (the shared ``new_user``), each signed in."""
 
     async def make(count: int) -> list[SignedInUser]:
-        return [await signed_in_user(app, client, username=unique_name("u")) for _ in range(count)]
+        return [await new_user() for _ in range(count)]
 
     return make
 

@@ -3,24 +3,15 @@ and short ways to create projects and tasks over HTTP."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from tests.fixtures.users import SignedInUser
 
-@dataclass(frozen=True)
-class Person:
-    """A registered, signed-in user: ``headers`` carry their access token."""
-
-    id: uuid.UUID
-    username: str
-    email: str
-    headers: dict[str, str]
-
-    def with_headers(self, **extra: str) -> dict[str, str]:
-        return {**self.headers, **{name.replace("_", "-"): value for name, value in extra.items()}}
+# A registered, signed-in user (the shared one): ``headers`` carry their access token.
+Person = SignedInUser
 
 
 @dataclass(frozen=True)
