@@ -197,10 +197,10 @@ class Me(Schema):
     username: str
     display_name: str
     role: Role
-    email_verified: bool = Field(validation_alias="is_verified")
+    email_verified: bool
     created_at: datetime
     two_factor_enabled: bool = Field(
-        False, description="Whether signing in asks for a code from an authenticator app."
+        description="Whether signing in asks for a code from an authenticator app."
     )
 
 
@@ -224,8 +224,8 @@ class AdminUser(Schema):
     username: str
     display_name: str
     role: Role
-    email_verified: bool = Field(validation_alias="is_verified")
-    disabled: bool = Field(validation_alias="is_disabled")
+    email_verified: bool
+    disabled: bool
     created_at: datetime
     last_login_at: datetime | None
 

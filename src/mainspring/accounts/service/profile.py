@@ -14,6 +14,8 @@ events) is erased.
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.accounts.errors import EmailTaken, InvalidLink, WrongPassword
@@ -28,7 +30,7 @@ from mainspring.accounts.repository import (
     TotpCredentialRepository,
     UserRepository,
 )
-from mainspring.accounts.schemas import ProfileUpdate
+from mainspring.accounts.schemas import Me, ProfileUpdate
 from mainspring.accounts.service.admin import admin_service
 from mainspring.accounts.service.audit import EventKind, audit_service
 from mainspring.accounts.service.context import AccountsContext, Client
@@ -39,7 +41,7 @@ from mainspring.accounts.service.registration import DELETED_PREFIX
 from mainspring.accounts.service.sessions import session_service
 from mainspring.core.auth import Principal
 from mainspring.core.db import utcnow
-from mainspring.core.errors import UnprocessableEntity
+from mainspring.core.errors import Unauthorized, UnprocessableEntity
 from mainspring.core.security import token_digest
 
 
@@ -50,9 +52,18 @@ def mask_email(email: str) -> str:
 
 
 class ProfileService:
-    def update(self, user: User, data: ProfileUpdate) -> User:
+    async def me(self, session: AsyncSession, user_id: uuid.UUID) -> Me:
+        """My account (401 when it has been disabled or deleted meanwhile)."""
+        me = await UserRepository(session).me(user_id)
+        if me is None:
+            raise Unauthorized("The account is no longer active.")
+        return me
+
+    async def update(self, session: AsyncSession, user: User, data: ProfileUpdate) -> Me:
+        """Merge ``data`` into my profile; answers what ``GET /users/me`` shows."""
         user.display_name = data.display_name
-        return user
+        await session.flush()
+        return await self.me(session, user.id)
 
     async def reauthenticate(self, ctx: AccountsContext, user: User, password: str) -> None:
         """Check the password of a signed-in user; 403 (and a counted failure) when wrong."""
