@@ -25,7 +25,9 @@ PASSWORD_MIN = 8
 PASSWORD_MAX = 128  # long passphrases welcome; the bound only caps the hashing work per request
 TOKEN_MAX = 128
 
-_NOT_IN_EMAIL = r"@\s\x00-\x1f\x7f-\x9f"  # no "@" twice, no space, no control character
+# Not in an address: a second "@", spaces, control characters, and the characters that make
+# a quoted or bracketed form (which a mail header parser would split or refuse).
+_NOT_IN_EMAIL = r'@\s\x00-\x1f\x7f-\x9f"(),:;<>\[\]\\'
 _EMAIL = re.compile(rf"^[^{_NOT_IN_EMAIL}]{{1,64}}@[^{_NOT_IN_EMAIL}.]+(\.[^{_NOT_IN_EMAIL}.]+)+$")
 USERNAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{2,31}$"
 
