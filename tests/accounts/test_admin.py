@@ -313,3 +313,20 @@ def test_cli_creates_an_admin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     )
     assert weak.exit_code == 1
     assert "too common" in weak.output
+
+
+@pytest.mark.parametrize("path", [EVENTS, f"{USERS}/me/security-events"])
+async def test_event_lists_cost_the_same_statements_at_any_size(
+    app: FastAPI, client: httpx.AsyncClient, admin: SignedInUser, path: str
+) -> None:
+    for _ in range(6):  # six more sign-ins: six more events of the admin's own
+        await sign_in(client, SignedInUser(admin.id, admin.email, admin.username, admin.password))
+    await client.get(path, headers=admin.headers)  # the session state is cached from here on
+    counts = set()
+    for limit in (1, 3, 100):
+        response = await client.get(path, params={"limit": limit}, headers=admin.headers)
+        assert response.status_code == 200
+        assert len(response.json()["items"]) == min(limit, 7)
+        assert response.json()["items"][0]["kind"] == "login_succeeded"
+        counts.add(response.headers["x-db-statements"])
+    assert len(counts) == 1

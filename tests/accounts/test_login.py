@@ -130,19 +130,38 @@ async def test_unknown_account_and_wrong_password_look_the_same(
     assert all(e.details == {"reason": "bad_credentials"} for e in failures)
 
 
-async def test_failed_logins_lock_the_account_then_even_the_right_password_waits(
+async def test_failed_logins_lock_the_identifier_then_even_the_right_password_waits(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     user = await create_user(app)
-    for _ in range(5):  # the default: 5 per 5 minutes per account
+    for _ in range(5):  # the default: 5 per 5 minutes per identifier
         assert (await login(client, user.email, "not the password")).status_code == 401
-    locked = await login(client, user.username, user.password)  # another spelling, same account
+    locked = await login(client, user.email.upper(), user.password)  # the same, normalised
     assert locked.status_code == 429
     assert locked.headers["content-type"] == "application/problem+json"
     assert 0 < int(locked.headers["retry-after"]) <= 300
     [lockout] = await events(app, "login_locked")
     assert lockout.user_id == user.id
     assert "password" not in str(lockout.details)
+
+
+async def test_a_lockout_does_not_tell_which_email_is_whose(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """Usernames are public. Were the lockout the account's, failures spent on a username would
+    make that account's email, and no other address, answer 429: an email -> account oracle.
+    The bucket is the identifier typed, so the owner's email answers like a stranger's."""
+    user = await create_user(app)
+    for _ in range(5):
+        assert (await login(client, user.username, "not the password")).status_code == 401
+    assert (await login(client, user.username, "not the password")).status_code == 429
+    stranger = f"{unique_name()}@example.com"
+    answers = [await login(client, email, "a guess") for email in (user.email, stranger)]
+    assert [answer.status_code for answer in answers] == [401, 401]
+    # The account's other bucket is spent at the same pace: twice the limit at most in all.
+    for _ in range(4):
+        assert (await login(client, user.email, "a guess")).status_code == 401
+    assert (await login(client, user.email, user.password)).status_code == 429
 
 
 async def test_unknown_accounts_are_throttled_like_real_ones(client: httpx.AsyncClient) -> None:

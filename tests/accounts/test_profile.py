@@ -95,6 +95,12 @@ async def test_wrong_current_passwords_count_as_failed_logins(
         )
         statuses.append(response.status_code)
     assert statuses == [403] * 5 + [429]
+    # A stolen access token guessed the password: signing in waits too, by either identifier.
+    for identifier in (user.email, user.username):
+        refused = await client.post(
+            "/api/v1/auth/login", json={"identifier": identifier, "password": user.password}
+        )
+        assert refused.status_code == 429
 
 
 async def test_change_email_takes_effect_once_the_new_address_confirms(
@@ -127,21 +133,54 @@ async def test_change_email_takes_effect_once_the_new_address_confirms(
 async def test_change_to_a_taken_email_answers_the_same_and_changes_nothing(
     app: FastAPI, client: httpx.AsyncClient, user: SignedInUser, mailbox: Mailbox
 ) -> None:
+    """A signed-in user cannot probe addresses: same status, body and statements for a free
+    and a taken address (the job decides what to mail); the taken one's owner is told."""
     other = await create_user(app)
-    free = await client.post(
-        f"{ME}/email",
-        json={"new_email": f"{unique_name()}@example.org", "password": user.password},
-        headers=user.headers,
+    free_email = f"{unique_name()}@example.org"
+    await client.get(ME, headers=user.headers)  # the session's state is cached from now on
+    answers = [
+        await client.post(
+            f"{ME}/email",
+            json={"new_email": email, "password": user.password},
+            headers=user.headers,
+        )
+        for email in (free_email, other.email)
+    ]
+    free, taken = answers
+    assert (
+        (taken.status_code, taken.json())
+        == (free.status_code, free.json())
+        == (
+            202,
+            free.json(),
+        )
     )
-    taken = await client.post(
-        f"{ME}/email",
-        json={"new_email": other.email, "password": user.password},
-        headers=user.headers,
-    )
-    assert (taken.status_code, taken.json()) == (free.status_code, free.json())
+    assert taken.headers["x-db-statements"] == free.headers["x-db-statements"]
     [notice] = await mailbox.to(other.email)
     assert "already has" in notice.subject
     assert "token=" not in notice.text
+    assert await mailbox.link_token(free_email, "/confirm-email")
+    async with app.state.db.read_session() as session:
+        emails = await session.scalars(select(User.email).where(User.id.in_([user.id, other.id])))
+        assert set(emails) == {user.email, other.email}
+
+
+async def test_email_change_mails_are_limited_per_address(
+    client: httpx.AsyncClient, user: SignedInUser
+) -> None:
+    """No mailbox can be flooded with links or notices (3 per hour by default)."""
+    target = f"{unique_name()}@example.org"
+    statuses = [
+        (
+            await client.post(
+                f"{ME}/email",
+                json={"new_email": target, "password": user.password},
+                headers=user.headers,
+            )
+        ).status_code
+        for _ in range(4)
+    ]
+    assert statuses == [202, 202, 202, 429]
 
 
 async def test_delete_my_account_erases_personal_data(

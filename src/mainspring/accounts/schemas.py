@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from mainspring.accounts.models import EMAIL_MAX, USERNAME_MAX
 from mainspring.core.auth import Role
@@ -25,7 +25,10 @@ PASSWORD_MIN = 8
 PASSWORD_MAX = 128  # long passphrases welcome; the bound only caps the hashing work per request
 TOKEN_MAX = 128
 
-_EMAIL = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f.]+(\.[^@\s\x00-\x1f.]+)+$")
+# Not in an address: a second "@", spaces, control characters, and the characters that make
+# a quoted or bracketed form (which a mail header parser would split or refuse).
+_NOT_IN_EMAIL = r'@\s\x00-\x1f\x7f-\x9f"(),:;<>\[\]\\'
+_EMAIL = re.compile(rf"^[^{_NOT_IN_EMAIL}]{{1,64}}@[^{_NOT_IN_EMAIL}.]+(\.[^{_NOT_IN_EMAIL}.]+)+$")
 USERNAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{2,31}$"
 
 
@@ -44,7 +47,8 @@ Email = Annotated[
     str,
     StringConstraints(min_length=3, max_length=EMAIL_MAX),
     AfterValidator(normalize_email),
-    Field(examples=["ada@example.com"]),
+    # The shape ``normalize_email`` checks, told to clients too (its message stays the error).
+    Field(examples=["ada@example.com"], json_schema_extra={"pattern": _EMAIL.pattern}),
 ]
 Username = Annotated[
     str,
@@ -112,7 +116,34 @@ class RefreshRequest(Input):
 
 
 class TokenForm(Input):
-    """The OAuth 2.0 token request (RFC 6749 sections 4.3 and 6), form-encoded."""
+    """The OAuth 2.0 token request (RFC 6749 sections 4.3 and 6), form-encoded: the password
+    grant with `username` and `password`, or the refresh-token grant with `refresh_token`.
+
+    The fields stay optional in the model, so a request missing one is refused the OAuth way
+    (400 `invalid_grant`, `unsupported_grant_type` for another grant), not with a 422; the
+    schema tells clients which fields each grant needs (``oneOf`` on ``grant_type``).
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "properties": {
+                        "grant_type": {"const": "password"},
+                        "username": {"minLength": 1},
+                    },
+                    "required": ["grant_type", "username", "password"],
+                },
+                {
+                    "properties": {
+                        "grant_type": {"const": "refresh_token"},
+                        "refresh_token": {"minLength": 1},
+                    },
+                    "required": ["grant_type", "refresh_token"],
+                },
+            ]
+        }
+    )
 
     grant_type: Annotated[str, StringConstraints(max_length=32)] = Field(
         examples=["password"], description="`password` or `refresh_token`."
@@ -197,10 +228,10 @@ class Me(Schema):
     username: str
     display_name: str
     role: Role
-    email_verified: bool = Field(validation_alias="is_verified")
+    email_verified: bool
     created_at: datetime
     two_factor_enabled: bool = Field(
-        False, description="Whether signing in asks for a code from an authenticator app."
+        description="Whether signing in asks for a code from an authenticator app."
     )
 
 
@@ -224,8 +255,8 @@ class AdminUser(Schema):
     username: str
     display_name: str
     role: Role
-    email_verified: bool = Field(validation_alias="is_verified")
-    disabled: bool = Field(validation_alias="is_disabled")
+    email_verified: bool
+    disabled: bool
     created_at: datetime
     last_login_at: datetime | None
 
@@ -298,7 +329,9 @@ TotpCode = Annotated[
 ]
 RecoveryCodeText = Annotated[
     str,
-    StringConstraints(min_length=10, max_length=32),
+    StringConstraints(
+        min_length=10, max_length=32, pattern=r"^[0-9A-Za-z](?:[0-9A-Za-z -]*[0-9A-Za-z])?$"
+    ),
     Field(
         description="One of your recovery codes; case, spaces and dashes do not matter.",
         examples=["7kq2m-x9d4r"],
@@ -306,8 +339,20 @@ RecoveryCodeText = Annotated[
 ]
 
 
+def exactly_one_of(*fields: str) -> dict[str, Any]:
+    """The JSON Schema of "exactly one of these fields, not null", for ``json_schema_extra``:
+    a ``oneOf`` whose branches each require one of them as a string. The model's validator
+    enforces the same rule; the schema tells generated clients."""
+    return {
+        "oneOf": [{"required": [name], "properties": {name: {"type": "string"}}} for name in fields]
+    }
+
+
 class SecondFactor(Input):
-    """A proof of the second factor: a `code` from the app, or else a `recovery_code`."""
+    """A proof of the second factor: a `code` from the app, or else a `recovery_code` (exactly
+    one of them)."""
+
+    model_config = ConfigDict(json_schema_extra=exactly_one_of("code", "recovery_code"))
 
     code: TotpCode | None = None
     recovery_code: RecoveryCodeText | None = None
@@ -320,9 +365,9 @@ class SecondFactor(Input):
 
 
 class TwoFactorLoginRequest(SecondFactor):
-    mfa_token: Annotated[str, StringConstraints(min_length=16, max_length=2048)] = Field(
-        description="The `mfa_token` of the `mfa-required` answer to the first step."
-    )
+    mfa_token: Annotated[
+        str, StringConstraints(min_length=16, max_length=2048, pattern=r"^[A-Za-z0-9_.-]+$")
+    ] = Field(description="The `mfa_token` of the `mfa-required` answer to the first step.")
     cookie: bool = Field(
         False, description="As at `/login`: receive the refresh token as an HttpOnly cookie."
     )

@@ -337,7 +337,5 @@ async def security_events(
     kind: Annotated[EventKind | None, Query(description="Events of one kind.")] = None,
 ) -> CursorPage[SecurityEventView]:
     """Newest first, keyset-paginated (`limit`, `cursor`, `Link: rel="next"`)."""
-    rows, next_cursor = await audit_service.page(
-        session, listing.codec, listing.params, user_id=user_id, kind=kind.value if kind else None
-    )
-    return listing.page([SecurityEventView.model_validate(row) for row in rows], next_cursor)
+    items, next_cursor = await audit_service.page(session, listing, user_id=user_id, kind=kind)
+    return listing.respond(items, next_cursor)

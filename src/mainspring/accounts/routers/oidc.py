@@ -232,18 +232,7 @@ async def list_identities(
     principal: CurrentPrincipal, session: ReadSessionDep, providers: IdentityProvidersDep
 ) -> list[IdentityView]:
     """One per provider at most, oldest first."""
-    links = await identity_service.list_of(session, principal.user_id)
-    return [
-        IdentityView(
-            id=link.id,
-            provider=link.provider,
-            display_name=providers.display_name(link.provider),
-            email=link.email,
-            created_at=link.created_at,
-            last_login_at=link.last_login_at,
-        )
-        for link in links
-    ]
+    return await identity_service.views(session, principal.user_id, providers)
 
 
 @identities_router.delete(

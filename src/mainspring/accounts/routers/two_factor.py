@@ -34,7 +34,7 @@ from mainspring.accounts.schemas import (
     TwoFactorStatusView,
 )
 from mainspring.accounts.service.two_factor import two_factor_service
-from mainspring.core.auth import Principal, require_permission
+from mainspring.core.auth import CurrentPrincipal, Principal, require_permission
 from mainspring.core.deps import ReadSessionDep, SessionDep
 from mainspring.core.errors import problem_responses
 
@@ -53,9 +53,11 @@ def _no_store(response: Response) -> None:
     summary="My two-factor sign-in: on or off, recovery codes left",
     responses=problem_responses(401),
 )
-async def my_two_factor(user: CurrentUser, session: SessionDep) -> TwoFactorStatusView:
-    status = await two_factor_service.status(session, user.id)
-    return TwoFactorStatusView.model_validate(status)
+async def my_two_factor(
+    principal: CurrentPrincipal, session: ReadSessionDep
+) -> TwoFactorStatusView:
+    """On, pending (enrolled, not confirmed yet) or off; since when; recovery codes left."""
+    return await two_factor_service.status(session, principal.user_id)
 
 
 @router.post(
@@ -78,7 +80,7 @@ async def enrol(
     enrolment = await two_factor_service.enrol(session, ctx, user, data.password)
     _no_store(response)
     response.headers["Location"] = MY_TWO_FACTOR
-    return TwoFactorEnrolment.model_validate(enrolment)
+    return enrolment
 
 
 @router.post(
@@ -147,7 +149,7 @@ async def user_two_factor(
     user_id: uuid.UUID, _reader: UserReader, session: ReadSessionDep
 ) -> TwoFactorAdminView:
     """On or off, nothing more: administrators never see a secret or a recovery code."""
-    return TwoFactorAdminView(enabled=await two_factor_service.admin_view(session, user_id))
+    return await two_factor_service.admin_view(session, user_id)
 
 
 @router.delete(

@@ -9,11 +9,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Depends, Query, Response
 
 from mainspring.accounts.deps import AccountsContextDep, AdminPrincipal, CurrentUser
-from mainspring.accounts.models import User
 from mainspring.accounts.routers.auth import MAIL_ACCEPTED, clear_cookies
 from mainspring.accounts.schemas import (
     Accepted,
@@ -31,15 +29,10 @@ from mainspring.accounts.service.admin import admin_service
 from mainspring.accounts.service.audit import audit_service
 from mainspring.accounts.service.profile import profile_service
 from mainspring.accounts.service.sessions import session_service
-from mainspring.accounts.service.two_factor import two_factor_service
 from mainspring.core.auth import CurrentPrincipal, Principal, Role, require_permission
 from mainspring.core.deps import CursorSliceDep, ReadSessionDep, SessionDep
 from mainspring.core.errors import problem_responses
-from mainspring.core.pagination import (
-    PageParams,
-    page_params,
-    set_page_links,
-)
+from mainspring.core.pagination import PageSliceDep
 from mainspring.core.schemas import CursorPage, Page
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -49,22 +42,16 @@ UserReader = Annotated[Principal, Depends(require_permission("users:read"))]
 # --- me -----------------------------------------------------------------------------------------
 
 
-async def me_view(session: AsyncSession, user: User) -> Me:
-    """My account, with whether signing in asks for a second factor."""
-    me = Me.model_validate(user)
-    me.two_factor_enabled = await two_factor_service.is_enabled(session, user.id)
-    return me
-
-
 @router.get("/me", summary="My account", responses=problem_responses(401))
-async def get_me(user: CurrentUser, session: SessionDep) -> Me:
-    return await me_view(session, user)
+async def get_me(principal: CurrentPrincipal, session: ReadSessionDep) -> Me:
+    """Your account, with whether signing in asks for a second factor."""
+    return await profile_service.me(session, principal.user_id)
 
 
-@router.patch("/me", summary="Update my profile", responses=problem_responses(401))
+@router.patch("/me", summary="Update my profile", responses=problem_responses(401, 422))
 async def update_me(data: ProfileUpdate, user: CurrentUser, session: SessionDep) -> Me:
     """Merge semantics: only `display_name` can be changed here."""
-    return await me_view(session, profile_service.update(user, data))
+    return await profile_service.update(session, user, data)
 
 
 @router.delete(
@@ -133,22 +120,8 @@ async def list_sessions(
 ) -> CursorPage[SessionView]:
     """Live sessions, newest first, with the address and browser last seen; `current` marks
     the one this request comes from."""
-    rows, next_cursor = await session_service.page(
-        session, listing.codec, listing.params, principal
-    )
-    items = [
-        SessionView(
-            id=row.id,
-            created_at=row.created_at,
-            last_used_at=row.last_used_at,
-            expires_at=row.expires_at,
-            ip=row.ip,
-            user_agent=row.user_agent,
-            current=row.id == principal.session_id,
-        )
-        for row in rows
-    ]
-    return listing.page(items, next_cursor)
+    items, next_cursor = await session_service.page(session, listing, principal)
+    return listing.respond(items, next_cursor)
 
 
 @router.post(
@@ -192,10 +165,8 @@ async def my_security_events(
     listing: CursorSliceDep,
 ) -> CursorPage[SecurityEventView]:
     """Sign-ins, failures, password and email changes of your account, newest first."""
-    rows, next_cursor = await audit_service.page(
-        session, listing.codec, listing.params, user_id=principal.user_id
-    )
-    return listing.page([SecurityEventView.model_validate(row) for row in rows], next_cursor)
+    items, next_cursor = await audit_service.page(session, listing, user_id=principal.user_id)
+    return listing.respond(items, next_cursor)
 
 
 # --- administration -----------------------------------------------------------------------------
@@ -203,11 +174,9 @@ async def my_security_events(
 
 @router.get("", summary="List and search users", responses=problem_responses(401, 403))
 async def list_users(
-    request: Request,
-    response: Response,
     _reader: UserReader,
     session: ReadSessionDep,
-    params: Annotated[PageParams, Depends(page_params)],
+    listing: PageSliceDep,
     q: Annotated[
         str | None,
         Query(max_length=100, description="Prefix of the username or email.", examples=["ada"]),
@@ -215,19 +184,14 @@ async def list_users(
     role: Annotated[Role | None, Query(description="Only users with this role.")] = None,
 ) -> Page[AdminUser]:
     """Newest first, paginated (`page`, `page_size`, with the total and `Link` headers)."""
-    rows, total = await admin_service.search(session, params, query=q, role=role)
-    set_page_links(request, response, params, total)
-    return Page(
-        items=[AdminUser.model_validate(row) for row in rows],
-        total=total,
-        page=params.page,
-        page_size=params.page_size,
-    )
+    items, total = await admin_service.search(session, listing, query=q, role=role)
+    return listing.respond(items, total)
 
 
 @router.get("/{user_id}", summary="One user", responses=problem_responses(401, 403, 404))
 async def get_user(user_id: uuid.UUID, _reader: UserReader, session: ReadSessionDep) -> AdminUser:
-    return AdminUser.model_validate(await admin_service.get(session, user_id))
+    """With the email, the role and whether the account is verified or disabled."""
+    return await admin_service.view(session, user_id)
 
 
 @router.post(
@@ -240,7 +204,7 @@ async def disable_user(
 ) -> AdminUser:
     """The user's sessions end at once and they cannot sign in until enabled again. The last
     administrator cannot be disabled (409)."""
-    return AdminUser.model_validate(await admin_service.disable(session, ctx, admin, user_id))
+    return await admin_service.disable(session, ctx, admin, user_id)
 
 
 @router.post(
@@ -251,7 +215,7 @@ async def disable_user(
 async def enable_user(
     user_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, ctx: AccountsContextDep
 ) -> AdminUser:
-    return AdminUser.model_validate(await admin_service.enable(session, ctx, admin, user_id))
+    return await admin_service.enable(session, ctx, admin, user_id)
 
 
 @router.put(
@@ -268,5 +232,4 @@ async def set_role(
 ) -> AdminUser:
     """`user`, `moderator` or `admin`. The user's sessions end, so the new role applies at
     once. The last administrator cannot be demoted (409)."""
-    user = await admin_service.set_role(session, ctx, admin, user_id, data.role)
-    return AdminUser.model_validate(user)
+    return await admin_service.set_role(session, ctx, admin, user_id, data.role)

@@ -18,27 +18,36 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mainspring.accounts.errors import LastAdmin
 from mainspring.accounts.models import User
 from mainspring.accounts.repository import UserRepository
+from mainspring.accounts.schemas import AdminUser
 from mainspring.accounts.service.audit import EventKind, audit_service
 from mainspring.accounts.service.context import AccountsContext
 from mainspring.accounts.service.sessions import session_service
 from mainspring.core.auth import Principal, Role
 from mainspring.core.db import utcnow
 from mainspring.core.errors import NotFound
-from mainspring.core.pagination import PageParams
+from mainspring.core.pagination import PageSlice
 
 
 class AdminService:
     async def search(
         self,
         session: AsyncSession,
-        params: PageParams,
+        listing: PageSlice,
         *,
         query: str | None,
         role: Role | None,
-    ) -> tuple[list[User], int]:
-        return await UserRepository(session).search(params, query=query, role=role)
+    ) -> tuple[list[AdminUser], int]:
+        return await UserRepository(session).search(listing, query=query, role=role)
+
+    async def view(self, session: AsyncSession, user_id: uuid.UUID) -> AdminUser:
+        """A user as administrators see it (404 when unknown or deleted)."""
+        user = await UserRepository(session).admin_view(user_id)
+        if user is None:
+            raise NotFound(UserRepository.not_found)
+        return user
 
     async def get(self, session: AsyncSession, user_id: uuid.UUID) -> User:
+        """The user to change (404 when unknown or deleted)."""
         user = await UserRepository(session).get(user_id)
         if user.deleted_at is not None:
             raise NotFound(UserRepository.not_found)
@@ -46,7 +55,7 @@ class AdminService:
 
     async def disable(
         self, session: AsyncSession, ctx: AccountsContext, admin: Principal, user_id: uuid.UUID
-    ) -> User:
+    ) -> AdminUser:
         user = await self.get(session, user_id)
         if user.disabled_at is None:
             await self.keep_an_admin(session, user)
@@ -59,18 +68,18 @@ class AdminService:
                 user_id=user.id,
                 actor_id=admin.user_id,
             )
-        return user
+        return await self._after_write(session, user)
 
     async def enable(
         self, session: AsyncSession, ctx: AccountsContext, admin: Principal, user_id: uuid.UUID
-    ) -> User:
+    ) -> AdminUser:
         user = await self.get(session, user_id)
         if user.disabled_at is not None:
             user.disabled_at = None
             await audit_service.record(
                 session, EventKind.USER_ENABLED, ctx.client, user_id=user.id, actor_id=admin.user_id
             )
-        return user
+        return await self._after_write(session, user)
 
     async def set_role(
         self,
@@ -79,7 +88,7 @@ class AdminService:
         admin: Principal,
         user_id: uuid.UUID,
         role: Role,
-    ) -> User:
+    ) -> AdminUser:
         user = await self.get(session, user_id)
         if user.role != role.value:
             if role != Role.ADMIN:
@@ -95,7 +104,12 @@ class AdminService:
                 previous=previous,
                 role=role.value,
             )
-        return user
+        return await self._after_write(session, user)
+
+    async def _after_write(self, session: AsyncSession, user: User) -> AdminUser:
+        """A write answers the read ``GET /users/{id}`` makes, of the flushed row."""
+        await session.flush()
+        return await self.view(session, user.id)
 
     async def keep_an_admin(self, session: AsyncSession, user: User) -> None:
         """Refuse to take the last enabled admin away."""

@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.accounts.models import SecurityEvent
 from mainspring.accounts.repository import SecurityEventRepository
+from mainspring.accounts.schemas import SecurityEventView
 from mainspring.accounts.service.context import AccountsContext, Client
-from mainspring.core.pagination import CursorCodec, CursorParams, SortKey, keyset_page
+from mainspring.core.pagination import CursorSlice
 
 
 class EventKind(StrEnum):
@@ -100,16 +101,15 @@ class AuditService:
     async def page(
         self,
         session: AsyncSession,
-        codec: CursorCodec,
-        params: CursorParams,
+        listing: CursorSlice,
         *,
         user_id: uuid.UUID | None = None,
-        kind: str | None = None,
-    ) -> tuple[list[SecurityEvent], str | None]:
-        """Events newest first, one keyset slice (one statement whatever the page size)."""
-        stmt = SecurityEventRepository(session).filtered(user_id=user_id, kind=kind)
-        keys = [SortKey(SecurityEvent.created_at), SortKey(SecurityEvent.id)]
-        return await keyset_page(session, stmt, keys, params, codec)
+        kind: EventKind | None = None,
+    ) -> tuple[list[SecurityEventView], str | None]:
+        """Events newest first, one keyset slice (one statement whatever its size)."""
+        return await SecurityEventRepository(session).page(
+            listing, user_id=user_id, kind=kind.value if kind else None
+        )
 
 
 audit_service = AuditService()

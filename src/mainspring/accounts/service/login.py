@@ -2,12 +2,15 @@
 
 Brute force is met by two moving-window limits on *failed* attempts (ASVS V2.2):
 
-* per account (default 5 per 5 minutes): a guesser cannot try many passwords on one account. The
-  key is the account when it exists, so switching between its email and its username does not
-  buy more attempts, and the typed identifier otherwise, so unknown accounts are throttled the
-  same way and a 429 tells nothing about existence. Once the limit is reached even the right
-  password is refused until the window moves: the lockout must not leak whether a guess was
-  right. A successful sign-in clears the account's failures;
+* per identifier (default 5 per 5 minutes): a guesser cannot try many passwords on one account.
+  The key is the identifier as typed (normalised), for an account and for an unknown name
+  alike, so a 429 tells nothing about existence. It is *not* the account: were the email and
+  the username of one account to share a bucket, failures spent on a public username would
+  make a 429 answer for that account's email, and only for it, an oracle telling which address
+  belongs to which user. An account is thus tried at most twice the limit per window, once by
+  its email and once by its username. Once the limit is reached even the right password is
+  refused until the window moves: the lockout must not leak whether a guess was right. A
+  successful sign-in clears both buckets of the account;
 * per client address (default 20 per minute): a stuffer cannot try one password on many
   accounts. Success does not clear it, or one valid account would unlock unlimited guessing.
 
@@ -39,9 +42,32 @@ def normalize_identifier(identifier: str) -> str:
     return identifier.strip().lower()
 
 
-def account_key(user: User | None, identifier: str) -> str:
-    """The failed-login bucket: the account itself, else what was typed."""
-    return f"user:{user.id}" if user is not None else f"name:{identifier}"
+def identifier_key(identifier: str) -> str:
+    """The failed-login bucket of what was typed (already normalised)."""
+    return f"name:{identifier}"
+
+
+def account_keys(user: User) -> tuple[str, str]:
+    """The failed-login buckets an account can be reached by: its email and its username."""
+    return identifier_key(user.email), identifier_key(user.username_key)
+
+
+async def check_account(ctx: AccountsContext, user: User) -> None:
+    """429 when either of the account's buckets is spent (asking for the password again)."""
+    for key in account_keys(user):
+        await ctx.limiter.check(ctx.settings.login_limit_per_account, LOGIN_ACCOUNT, key)
+
+
+async def hit_account(ctx: AccountsContext, user: User) -> None:
+    """Count a wrong password of a signed-in user against both of the account's buckets."""
+    for key in account_keys(user):
+        await ctx.limiter.hit(ctx.settings.login_limit_per_account, LOGIN_ACCOUNT, key)
+
+
+async def clear_account(ctx: AccountsContext, user: User) -> None:
+    """Forget the account's failures (a successful sign-in, a password reset)."""
+    for key in account_keys(user):
+        await ctx.limiter.clear(ctx.settings.login_limit_per_account, LOGIN_ACCOUNT, key)
 
 
 class LoginService:
@@ -59,7 +85,7 @@ class LoginService:
         settings, limiter = ctx.settings, ctx.limiter
         identifier = normalize_identifier(identifier)
         user = await UserRepository(session).by_identifier(identifier)
-        key = account_key(user, identifier)
+        key = identifier_key(identifier)
         ip = ctx.client.ip or "unknown"
         await limiter.check(settings.login_limit_per_ip, LOGIN_IP, ip)
         await limiter.check(settings.login_limit_per_account, LOGIN_ACCOUNT, key)
@@ -77,7 +103,7 @@ class LoginService:
             raise EmailNotVerified()
         if upgraded is not None:
             self._rehash(ctx, user, upgraded)
-        await limiter.clear(settings.login_limit_per_account, LOGIN_ACCOUNT, key)
+        await clear_account(ctx, user)
         return user
 
     def _rehash(self, ctx: AccountsContext, user: User, upgraded: str) -> None:

@@ -14,6 +14,8 @@ events) is erased.
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.accounts.errors import EmailTaken, InvalidLink, WrongPassword
@@ -28,19 +30,23 @@ from mainspring.accounts.repository import (
     TotpCredentialRepository,
     UserRepository,
 )
-from mainspring.accounts.schemas import ProfileUpdate
+from mainspring.accounts.schemas import Me, ProfileUpdate
 from mainspring.accounts.service.admin import admin_service
 from mainspring.accounts.service.audit import EventKind, audit_service
 from mainspring.accounts.service.context import AccountsContext, Client
 from mainspring.accounts.service.links import Purpose, notify, send_email_change
-from mainspring.accounts.service.login import LOGIN_ACCOUNT, account_key
+from mainspring.accounts.service.login import check_account, hit_account
 from mainspring.accounts.service.passwords import check_password
 from mainspring.accounts.service.registration import DELETED_PREFIX
 from mainspring.accounts.service.sessions import session_service
 from mainspring.core.auth import Principal
+from mainspring.core.background import enqueue
+from mainspring.core.config import Settings
 from mainspring.core.db import utcnow
-from mainspring.core.errors import UnprocessableEntity
+from mainspring.core.errors import Unauthorized, UnprocessableEntity
 from mainspring.core.security import token_digest
+
+SEND_EMAIL_CHANGE_TASK = "accounts.send_email_change"
 
 
 def mask_email(email: str) -> str:
@@ -50,18 +56,26 @@ def mask_email(email: str) -> str:
 
 
 class ProfileService:
-    def update(self, user: User, data: ProfileUpdate) -> User:
+    async def me(self, session: AsyncSession, user_id: uuid.UUID) -> Me:
+        """My account (401 when it has been disabled or deleted meanwhile)."""
+        me = await UserRepository(session).me(user_id)
+        if me is None:
+            raise Unauthorized("The account is no longer active.")
+        return me
+
+    async def update(self, session: AsyncSession, user: User, data: ProfileUpdate) -> Me:
+        """Merge ``data`` into my profile; answers what ``GET /users/me`` shows."""
         user.display_name = data.display_name
-        return user
+        await session.flush()
+        return await self.me(session, user.id)
 
     async def reauthenticate(self, ctx: AccountsContext, user: User, password: str) -> None:
         """Check the password of a signed-in user; 403 (and a counted failure) when wrong."""
-        limit, key = ctx.settings.login_limit_per_account, account_key(user, "")
-        await ctx.limiter.check(limit, LOGIN_ACCOUNT, key)
+        await check_account(ctx, user)
         valid, _ = await ctx.hasher.verify(password, user.password_hash)
         if not valid:
             audit_service.record_anyway(ctx, EventKind.REAUTHENTICATION_FAILED, user_id=user.id)
-            await ctx.limiter.hit(limit, LOGIN_ACCOUNT, key)
+            await hit_account(ctx, user)
             raise WrongPassword()
 
     async def change_password(
@@ -100,10 +114,13 @@ class ProfileService:
         new_email: str,
         password: str,
     ) -> None:
-        """Mail a confirmation link to ``new_email``; nothing changes until it is used.
+        """Have a confirmation link mailed to ``new_email``; nothing changes until it is used.
 
-        An address that already has an account gets a notice instead of a link, and the answer
-        is the same: a signed-in user cannot probe which addresses are registered.
+        The request does the same work for every address: it counts the mail against the
+        per-address limit and enqueues one job, without looking the address up. The job mails
+        the link, or, when the address already has an account, a notice to that address. So a
+        signed-in user cannot probe which addresses are registered, by the answer, the
+        statements it ran or its time.
         """
         await self.reauthenticate(ctx, user, password)
         if new_email == user.email:
@@ -111,13 +128,28 @@ class ProfileService:
                 "This is already your address.",
                 errors=[{"field": "body.new_email", "message": "unchanged", "type": "value"}],
             )
-        if await UserRepository(session).email_taken(new_email):
-            await notify(session, ctx.settings, user, "email_in_use", to=new_email)
-        else:
-            await send_email_change(session, ctx.settings, user, new_email)
+        limit = ctx.settings.account_mail_limit_per_address
+        await ctx.limiter.hit(limit, "email-change-mail", new_email)
+        await enqueue(
+            session, SEND_EMAIL_CHANGE_TASK, {"user_id": str(user.id), "email": new_email}
+        )
         await audit_service.record(
             session, EventKind.EMAIL_CHANGE_REQUESTED, ctx.client, user_id=user.id
         )
+
+    async def send_email_change_to(
+        self, session: AsyncSession, settings: Settings, user_id: uuid.UUID, new_email: str
+    ) -> None:
+        """The job behind ``request_email_change``: the link, or a notice to an address that
+        already has an account."""
+        users = UserRepository(session)
+        user = await users.get_or_none(user_id)
+        if user is None or not user.is_active or user.email == new_email:
+            return
+        if await users.email_taken(new_email):
+            await notify(session, settings, user, "email_in_use", to=new_email)
+        else:
+            await send_email_change(session, settings, user, new_email)
 
     async def confirm_email_change(
         self, session: AsyncSession, ctx: AccountsContext, token: str

@@ -20,7 +20,7 @@ from mainspring.accounts.repository import AccountTokenRepository, UserRepositor
 from mainspring.accounts.service.audit import EventKind, audit_service
 from mainspring.accounts.service.context import AccountsContext, Client
 from mainspring.accounts.service.links import Purpose, notify, send_password_reset
-from mainspring.accounts.service.login import LOGIN_ACCOUNT, account_key
+from mainspring.accounts.service.login import clear_account
 from mainspring.accounts.service.passwords import check_password
 from mainspring.accounts.service.sessions import session_service
 from mainspring.core.background import enqueue
@@ -70,9 +70,7 @@ class RecoveryService:
             user.email_verified_at = now  # the link proved the mailbox
         await tokens.retire(user.id, [Purpose.RESET.value], now)
         await session_service.revoke_user(session, ctx, user.id, reason="password_reset")
-        await ctx.limiter.clear(
-            ctx.settings.login_limit_per_account, LOGIN_ACCOUNT, account_key(user, "")
-        )
+        await clear_account(ctx, user)
         await notify(session, ctx.settings, user, "password_changed")
         await audit_service.record(session, EventKind.PASSWORD_RESET, ctx.client, user_id=user.id)
 

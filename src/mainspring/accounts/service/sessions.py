@@ -33,13 +33,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mainspring.accounts.errors import CsrfRejected, InvalidRefreshToken
 from mainspring.accounts.models import AuthSession, RefreshToken, User
 from mainspring.accounts.repository import RefreshTokenRepository, SessionRepository
+from mainspring.accounts.schemas import SessionView
 from mainspring.accounts.service.audit import EventKind, audit_service
 from mainspring.accounts.service.context import AccountsContext
 from mainspring.core.auth import Principal
 from mainspring.core.config import Settings
 from mainspring.core.db import utcnow
 from mainspring.core.errors import NotFound
-from mainspring.core.pagination import CursorCodec, CursorParams, SortKey, keyset_page
+from mainspring.core.pagination import CursorSlice
 from mainspring.core.security import new_token, token_digest
 
 
@@ -188,16 +189,12 @@ class SessionService:
         )
 
     async def page(
-        self,
-        session: AsyncSession,
-        codec: CursorCodec,
-        params: CursorParams,
-        me: Principal,
-    ) -> tuple[list[AuthSession], str | None]:
-        """My live sessions, newest first."""
-        stmt = SessionRepository(session).of_user(me.user_id, utcnow())
-        keys = [SortKey(AuthSession.created_at), SortKey(AuthSession.id)]
-        return await keyset_page(session, stmt, keys, params, codec)
+        self, session: AsyncSession, listing: CursorSlice, me: Principal
+    ) -> tuple[list[SessionView], str | None]:
+        """My live sessions, newest first, the one of this request marked ``current``."""
+        return await SessionRepository(session).page_of(
+            listing, me.user_id, current=me.session_id, now=utcnow()
+        )
 
     async def revoke_one(
         self, session: AsyncSession, ctx: AccountsContext, me: Principal, session_id: uuid.UUID

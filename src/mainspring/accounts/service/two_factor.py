@@ -49,8 +49,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -68,6 +66,11 @@ from mainspring.accounts.repository import (
     RecoveryCodeRepository,
     TotpCredentialRepository,
     UserRepository,
+)
+from mainspring.accounts.schemas import (
+    TwoFactorAdminView,
+    TwoFactorEnrolment,
+    TwoFactorStatusView,
 )
 from mainspring.accounts.service.admin import admin_service
 from mainspring.accounts.service.audit import EventKind, audit_service
@@ -91,7 +94,7 @@ from mainspring.accounts.service.totp import (
 from mainspring.core.auth import Principal
 from mainspring.core.config import Settings
 from mainspring.core.db import utcnow
-from mainspring.core.errors import MainspringError
+from mainspring.core.errors import MainspringError, NotFound
 
 logger = structlog.get_logger("mainspring.accounts")
 
@@ -100,23 +103,6 @@ SECOND_FACTOR_METHODS = ("otp", "mfa")
 CHALLENGE_METHODS = ("totp", "recovery_code")
 """What the second step accepts, as told to the client in ``TwoFactorRequired.methods``."""
 TWO_FACTOR_ACCOUNT = "two-factor-account"
-
-
-@dataclass(frozen=True)
-class Enrolment:
-    """A new, pending authenticator: what the user's app needs, shown once."""
-
-    secret: str
-    provisioning_uri: str
-    qr_code: str
-
-
-@dataclass(frozen=True)
-class TwoFactorStatus:
-    enabled: bool
-    pending: bool
-    enabled_at: datetime | None
-    recovery_codes_left: int
 
 
 class TwoFactorService:
@@ -183,24 +169,13 @@ class TwoFactorService:
 
     # --- my authenticator -----------------------------------------------------------------------
 
-    async def status(self, session: AsyncSession, user_id: uuid.UUID) -> TwoFactorStatus:
+    async def status(self, session: AsyncSession, user_id: uuid.UUID) -> TwoFactorStatusView:
         """Whether two-factor sign-in is on, since when, and how many recovery codes are left."""
-        credential = await TotpCredentialRepository(session).get_or_none(user_id)
-        enabled_at = credential.confirmed_at if credential is not None else None
-        left = await RecoveryCodeRepository(session).remaining(user_id) if enabled_at else 0
-        return TwoFactorStatus(
-            enabled=enabled_at is not None,
-            pending=credential is not None and enabled_at is None,
-            enabled_at=enabled_at,
-            recovery_codes_left=left,
-        )
-
-    async def is_enabled(self, session: AsyncSession, user_id: uuid.UUID) -> bool:
-        return await TotpCredentialRepository(session).confirmed_of(user_id) is not None
+        return await TotpCredentialRepository(session).status(user_id)
 
     async def enrol(
         self, session: AsyncSession, ctx: AccountsContext, user: User, password: str
-    ) -> Enrolment:
+    ) -> TwoFactorEnrolment:
         """Start (or restart) an enrolment with a new secret; 409 when one is enabled."""
         await profile_service.reauthenticate(ctx, user, password)
         credentials = TotpCredentialRepository(session)
@@ -219,7 +194,7 @@ class TwoFactorService:
             session, EventKind.TWO_FACTOR_ENROLMENT_STARTED, ctx.client, user_id=user.id
         )
         uri = provisioning_uri(ctx.settings, secret, user.email)
-        return Enrolment(secret=secret, provisioning_uri=uri, qr_code=qr_code(uri))
+        return TwoFactorEnrolment(secret=secret, provisioning_uri=uri, qr_code=qr_code(uri))
 
     async def confirm(
         self, session: AsyncSession, ctx: AccountsContext, user: User, code: str
@@ -287,10 +262,12 @@ class TwoFactorService:
 
     # --- administration -------------------------------------------------------------------------
 
-    async def admin_view(self, session: AsyncSession, user_id: uuid.UUID) -> bool:
+    async def admin_view(self, session: AsyncSession, user_id: uuid.UUID) -> TwoFactorAdminView:
         """Whether a user (404 if unknown) has two-factor sign-in: all administrators see of it."""
-        user = await admin_service.get(session, user_id)
-        return await self.is_enabled(session, user.id)
+        view = await TotpCredentialRepository(session).admin_view(user_id)
+        if view is None:
+            raise NotFound(UserRepository.not_found)
+        return view
 
     async def remove(
         self, session: AsyncSession, ctx: AccountsContext, admin: Principal, user_id: uuid.UUID

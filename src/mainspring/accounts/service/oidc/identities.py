@@ -26,7 +26,7 @@ is linked to theirs, whatever email it asserts (the user proved both sides). Ref
 provider account is already linked to another local account (``identity_in_use``), or when the
 user already has another account at that provider (``provider_already_linked``).
 
-**The user's links** (``list_of``, ``unlink``): removing a link is refused (409) when it is the
+**The user's links** (``views``, ``unlink``): removing a link is refused (409) when it is the
 last way to sign in: no password and no other link.
 
 Refusals are ``SignInRefused`` with a ``reason``: the flow sends the browser back with
@@ -46,7 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mainspring.accounts.errors import LastSignInMethod
 from mainspring.accounts.models import IdentityLink, User
 from mainspring.accounts.repository import IdentityLinkRepository, UserRepository
-from mainspring.accounts.schemas import USERNAME_PATTERN
+from mainspring.accounts.schemas import USERNAME_PATTERN, IdentityView
 from mainspring.accounts.service.audit import EventKind, audit_service
 from mainspring.accounts.service.context import AccountsContext
 from mainspring.accounts.service.links import notify
@@ -149,8 +149,11 @@ class IdentityService:
             raise SignInRefused("provider_already_linked")
         await self._link(session, ctx, user, provider, identity, via="signed_in")
 
-    async def list_of(self, session: AsyncSession, user_id: uuid.UUID) -> list[IdentityLink]:
-        return await self._links(session, user_id)
+    async def views(
+        self, session: AsyncSession, user_id: uuid.UUID, providers: IdentityProviders
+    ) -> list[IdentityView]:
+        """The user's links as they see them (``GET /users/me/identities``)."""
+        return await IdentityLinkRepository(session).views_of(user_id, providers.display_name)
 
     async def unlink(
         self,
