@@ -41,13 +41,15 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import Response
+from fastapi import Request, Response
 from sqlalchemy import event, inspect
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from mainspring.accounts.models import User
 from mainspring.core.cache import Cache, CachedBytes, invalidate_after_commit
 from mainspring.core.conditional import Conditional
+from mainspring.core.deps import get_database
 from mainspring.social.models import ProfileDetails
 
 ARTICLES_TAG = "blog:articles"
@@ -75,11 +77,23 @@ def list_key(kind: str, *query: object) -> str:
 
 
 async def lookup(
-    cache: Cache, key: str, tags: list[str], loader: Callable[[], Awaitable[CachedBytes]]
+    request: Request,
+    key: str,
+    tags: list[str],
+    load: Callable[[AsyncSession], Awaitable[CachedBytes]],
 ) -> CachedBytes:
-    """The anonymous answer kept under ``key``, computed by ``loader`` on a miss, stale once
-    any of ``tags`` (or the authors' tag) is invalidated, and ``TTL_SECONDS`` at most."""
-    return await cache.get_or_set_bytes(key, loader, ttl=TTL_SECONDS, tags=[*tags, AUTHORS_TAG])
+    """The anonymous answer kept under ``key``, stale once any of ``tags`` (or the authors'
+    tag) is invalidated, and after ``TTL_SECONDS`` at most. On a miss, ``load`` computes it
+    in a read session opened for it: a hit opens no session at all. (The app's cache and
+    database are read from ``request``: two more dependencies would each cost a worker thread
+    hop, the price FastAPI puts on a plain function.)"""
+    cache: Cache = request.app.state.cache
+
+    async def miss() -> CachedBytes:
+        async with get_database(request).read_session() as session:
+            return await load(session)
+
+    return await cache.get_or_set_bytes(key, miss, ttl=TTL_SECONDS, tags=[*tags, AUTHORS_TAG])
 
 
 def articles_changed(session: Any, *slugs: str) -> None:

@@ -19,7 +19,7 @@ ARTICLES_PER_MINUTE = "30/minute"
 COMMENTS_PER_MINUTE = "60/minute"
 
 
-def article_filter(
+async def article_filter(
     tag: Annotated[
         str | None, Query(min_length=1, max_length=TAG_MAX, description="Only with this tag.")
     ] = None,

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import TypeAdapter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.accounts.models import USERNAME_MAX
 from mainspring.blog import caching, schemas
@@ -29,7 +30,7 @@ from mainspring.blog.service import (
     tag_service,
 )
 from mainspring.core.auth import ANONYMOUS, CurrentPrincipal, ViewerDep
-from mainspring.core.cache import CachedBytes, CacheDep
+from mainspring.core.cache import CachedBytes
 from mainspring.core.conditional import NOT_MODIFIED, ConditionalDep
 from mainspring.core.config import Settings
 from mainspring.core.deps import (
@@ -38,6 +39,7 @@ from mainspring.core.deps import (
     ReadSessionDep,
     SessionDep,
     SettingsDep,
+    get_database,
 )
 from mainspring.core.errors import problem_responses
 from mainspring.core.idempotency import IdempotencyDep, IdempotentRoute
@@ -70,12 +72,10 @@ _ARTICLE_JSON = TypeAdapter(schemas.Article)
 )
 async def list_articles(
     request: Request,
-    session: ReadSessionDep,
     viewer: ViewerDep,
     filters: ArticleFilterDep,
     listing: CursorSliceDep,
     conditional: ConditionalDep,
-    cache: CacheDep,
     status: Annotated[
         ArticleStatus,
         Query(description="`draft` and `scheduled` list the caller's own articles."),
@@ -87,18 +87,21 @@ async def list_articles(
     carry an `ETag` (304 on `If-None-Match`) and `Cache-Control: public, max-age=5`."""
     if viewer.anonymous and status == ArticleStatus.PUBLISHED:
 
-        async def load() -> CachedBytes:
+        async def load(session: AsyncSession) -> CachedBytes:
             items, next_cursor = await article_service.page(session, filters, listing, viewer)
             page = ArticlePage(items=items, next_cursor=next_cursor)
             return CachedBytes(_PAGE_JSON.dump_json(page), {"next_cursor": next_cursor})
 
         key = caching.list_key("blog-articles", filters, listing.limit, listing.cursor)
-        cached = await caching.lookup(cache, key, [caching.ARTICLES_TAG], load)
+        cached = await caching.lookup(request, key, [caching.ARTICLES_TAG], load)
         set_cursor_links(request, conditional.response, cached.meta["next_cursor"])
         return caching.respond(cached, conditional)
-    items, next_cursor = await article_service.page(
-        session, filters, listing, viewer, status=status
-    )
+    async with get_database(
+        request
+    ).read_session() as session:  # opened only when needed: a hit needs none
+        items, next_cursor = await article_service.page(
+            session, filters, listing, viewer, status=status
+        )
     conditional.response.headers["Cache-Control"] = caching.PRIVATE
     return listing.respond(items, next_cursor)
 
@@ -158,23 +161,25 @@ async def create_article(
 )
 async def get_article(
     slug: Slug,
-    session: ReadSessionDep,
+    request: Request,
     viewer: ViewerDep,
     conditional: ConditionalDep,
-    cache: CacheDep,
 ) -> schemas.Article | Response:
     """A published article (or the caller's own draft), with its `ETag` (304 on
     `If-None-Match`). Anonymous answers are cached (`Cache-Control: public, max-age=5`)."""
     if viewer.anonymous:
 
-        async def load() -> CachedBytes:
+        async def load(session: AsyncSession) -> CachedBytes:
             article = await article_service.get(session, slug, ANONYMOUS)
             return CachedBytes(_ARTICLE_JSON.dump_json(article), {"etag": article.etag})
 
         key = f"blog-article:{slug}"
-        cached = await caching.lookup(cache, key, [caching.article_tag(slug)], load)
+        cached = await caching.lookup(request, key, [caching.article_tag(slug)], load)
         return caching.respond(cached, conditional)
-    article = await article_service.get(session, slug, viewer)
+    async with get_database(
+        request
+    ).read_session() as session:  # opened only when needed: a hit needs none
+        article = await article_service.get(session, slug, viewer)
     conditional.response.headers["Cache-Control"] = caching.PRIVATE
     if conditional.fresh(article.etag):
         return conditional.not_modified()

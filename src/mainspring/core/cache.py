@@ -465,7 +465,8 @@ def _attach_to_sessions(database: Database, cache: Cache) -> None:
     database.sessionmaker.configure(info=info)
 
 
-def get_cache(request: Request) -> Cache:
+async def get_cache(request: Request) -> Cache:
+    """The app's cache (a coroutine: FastAPI runs a plain function in a worker thread)."""
     cache: Cache = request.app.state.cache
     return cache
 
