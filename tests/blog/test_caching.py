@@ -186,9 +186,7 @@ async def test_writes_through_the_realworld_api_are_seen_by_both_apis(
 
     favorited = await client.post(f"{REALWORLD}/articles/both/favorite", headers=token)
     assert favorited.status_code == 200
-    assert (await client.get(f"{REALWORLD}/articles")).json()["articles"][0][
-        "favoritesCount"
-    ] == 1
+    assert (await client.get(f"{REALWORLD}/articles")).json()["articles"][0]["favoritesCount"] == 1
     bio = await client.put(f"{REALWORLD}/user", json={"user": {"bio": "Hi."}}, headers=token)
     assert bio.status_code == 200, bio.text
     article = (await client.get(f"{REALWORLD}/articles/both")).json()["article"]
