@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 REALWORLD_USERS = 20
 REALWORLD_ARTICLES = 1000
 REALWORLD_TAGS = tuple(f"rw-tag-{n}" for n in range(20))
-PASSWORD = "one password for every RealWorld bench user"
+PASSWORD = "one password for every RealWorld bench user"  # noqa: S105 - bench users only
 PREFIX = "bench_rw"
 BODY = "## A RealWorld article\n\nWith **Markdown**, a [link](https://example.com) and a list:\n\n"
 BODY += "\n".join(f"{n}. item {n}" for n in range(1, 6))
