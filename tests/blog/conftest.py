@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.blog.writers import settings, writer
+from tests.blog.writers import client, settings, writer
 
-__all__ = ["settings", "writer"]
+__all__ = ["client", "settings", "writer"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
 from mainspring.blog.caching import MAX_AGE_SECONDS
@@ -14,14 +13,6 @@ from tests.blog.writers import ARTICLES, Writer, Writers, publish
 
 REALWORLD = "/realworld/api"
 PUBLIC = f"public, max-age={MAX_AGE_SECONDS}"
-
-
-@pytest.fixture(autouse=True)
-async def _fresh_cache(app: FastAPI) -> None:
-    """Entries a previous test left in a shared Redis describe tables emptied since."""
-    from mainspring.blog.caching import ARTICLES_TAG, AUTHORS_TAG
-
-    await app.state.cache.invalidate_tags(ARTICLES_TAG, AUTHORS_TAG)
 
 
 async def _anonymous_list(client: httpx.AsyncClient) -> list[dict[str, Any]]:
