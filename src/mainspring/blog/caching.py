@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import Request, Response
@@ -90,7 +91,7 @@ async def lookup(
     cache: Cache = request.app.state.cache
 
     async def miss() -> CachedBytes:
-        async with get_database(request).read_session() as session:
+        async with read_session(request) as session:
             return await load(session)
 
     return await cache.get_or_set_bytes(key, miss, ttl=TTL_SECONDS, tags=[*tags, AUTHORS_TAG])
@@ -99,6 +100,12 @@ async def lookup(
 def articles_changed(session: Any, *slugs: str) -> None:
     """After ``session`` commits: every list, and the articles at ``slugs``, are stale."""
     invalidate_after_commit(session, ARTICLES_TAG, *(article_tag(slug) for slug in slugs))
+
+
+def read_session(request: Request) -> AbstractAsyncContextManager[AsyncSession]:
+    """The request's read session, for a handler that opens it only when it needs it: a
+    signed-in reader, or a miss (``lookup``); an anonymous hit needs none."""
+    return get_database(request).read_session()
 
 
 def respond(cached: CachedBytes, conditional: Conditional) -> Response:

@@ -39,7 +39,6 @@ from mainspring.core.deps import (
     ReadSessionDep,
     SessionDep,
     SettingsDep,
-    get_database,
 )
 from mainspring.core.errors import problem_responses
 from mainspring.core.idempotency import IdempotencyDep, IdempotentRoute
@@ -96,9 +95,7 @@ async def list_articles(
         cached = await caching.lookup(request, key, [caching.ARTICLES_TAG], load)
         set_cursor_links(request, conditional.response, cached.meta["next_cursor"])
         return caching.respond(cached, conditional)
-    async with get_database(
-        request
-    ).read_session() as session:  # opened only when needed: a hit needs none
+    async with caching.read_session(request) as session:  # a hit needs none
         items, next_cursor = await article_service.page(
             session, filters, listing, viewer, status=status
         )
@@ -176,9 +173,7 @@ async def get_article(
         key = f"blog-article:{slug}"
         cached = await caching.lookup(request, key, [caching.article_tag(slug)], load)
         return caching.respond(cached, conditional)
-    async with get_database(
-        request
-    ).read_session() as session:  # opened only when needed: a hit needs none
+    async with caching.read_session(request) as session:  # a hit needs none
         article = await article_service.get(session, slug, viewer)
     conditional.response.headers["Cache-Control"] = caching.PRIVATE
     if conditional.fresh(article.etag):
