@@ -39,6 +39,7 @@ from typing import Literal
 from bench.errors import BenchError
 from bench.seeds.blog import BLOG_READER, seed_blog, seed_storm_reader
 from bench.seeds.context import Seed, SeedValues
+from bench.seeds.realworld import seed_realworld
 from bench.seeds.social import seed_posters, seed_social_network
 from bench.seeds.todo import seed_task_board
 
@@ -258,6 +259,47 @@ SCENARIOS: tuple[Scenario, ...] = (
         seed=seed_blog,
         bound_by="the database: the newest articles of the 50 authors the reader follows, "
         "behind a JWT check",
+    ),
+    Scenario(
+        name="realworld-list",
+        path="/realworld/api/articles?limit=20",
+        seed=seed_realworld,
+        bound_by="CPU in Python: the RealWorld list of 20 (of 1 000 articles) is the cached "
+        "anonymous answer (a cache lookup, no SQL) behind routing and the middleware stack",
+    ),
+    Scenario(
+        name="realworld-list-auth",
+        path="/realworld/api/articles?limit=20",
+        headers={"Authorization": "Token $token"},
+        seed=seed_realworld,
+        bound_by="the database: count, page and tags (3 statements, the reader's flags as "
+        "EXISTS probes) and the RealWorld mapping of 20 articles, behind a JWT check",
+    ),
+    Scenario(
+        name="realworld-article",
+        path="/realworld/api/articles/$slug",
+        seed=seed_realworld,
+        bound_by="CPU in Python: the cached anonymous article (a cache lookup, no SQL) behind "
+        "routing and the middleware stack",
+    ),
+    Scenario(
+        name="realworld-404",
+        path="/realworld/api/articles/no-such-article",
+        expect=404,
+        seed=seed_realworld,
+        bound_by="one indexed lookup by slug (nothing to cache: a miss is never kept) and the "
+        "RealWorld error body",
+    ),
+    Scenario(
+        name="realworld-login",
+        method="POST",
+        path="/realworld/api/users/login",
+        headers={"Content-Type": "application/json"},
+        body='{"user": {"email": "$email", "password": "$password"}}',
+        seed=seed_realworld,
+        bound_by="Argon2id by design: one verification of the production cost per sign-in "
+        "(compare with `python -m bench.hashing`, a bare loop of the same parameters), then "
+        "a new session row",
     ),
 )
 

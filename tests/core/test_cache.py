@@ -16,8 +16,9 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from mainspring.app import create_app
-from mainspring.core.cache import Cache, CacheDep
+from mainspring.core.cache import Cache, CachedBytes, CacheDep, invalidate_after_commit
 from mainspring.core.config import Settings
+from mainspring.core.db import Database
 from tests.conftest import TEST_REDIS_URL, not_configured, unavailable
 
 # Marked at collection (not only by conftest's auto-marking, which runs later): anyio would
@@ -293,3 +294,63 @@ async def test_a_redis_outage_is_a_miss_not_an_error(
     assert ready.status_code == 503
     assert ready.json()["checks"]["cache"]["status"] == "fail"
     assert "mainspring_cache_backend_errors_total" in metrics
+
+
+@ON_EACH_BACKEND
+async def test_bytes_entries_keep_their_bytes_meta_and_a_version_per_tag_state(
+    cache: Cache, kind: str
+) -> None:
+    body = b'{"items": ["a\\nb"]}\n and a raw newline, kept as it is'
+    calls = 0
+
+    async def load() -> CachedBytes:
+        nonlocal calls
+        calls += 1
+        return CachedBytes(body, {"next_cursor": f"c{calls}"})
+
+    tag = f"{kind}:list"
+    missed = await cache.get_or_set_bytes(f"{kind}:page", load, ttl=60, tags=[tag])
+    hit = await cache.get_or_set_bytes(f"{kind}:page", load, ttl=60, tags=[tag])
+    assert (missed.body, missed.meta) == (hit.body, hit.meta) == (body, {"next_cursor": "c1"})
+    assert missed.version == hit.version
+    assert hit.version.startswith('W/"')
+    assert calls == 1
+    assert await cache.get(f"{kind}:page", "absent") == "absent"  # JSON entries are apart
+
+    await cache.invalidate_tags(tag)
+    fresh = await cache.get_or_set_bytes(f"{kind}:page", load, ttl=60, tags=[tag])
+    assert (fresh.meta, calls) == ({"next_cursor": "c2"}, 2)
+    assert fresh.version != hit.version  # a new state of the tag, a new version
+
+
+@ON_EACH_BACKEND
+async def test_invalidations_wait_for_the_commit_and_a_rollback_drops_them(
+    cache_app: FastAPI, kind: str
+) -> None:
+    cache: Cache = cache_app.state.cache
+    database: Database = cache_app.state.db
+    tag = f"{kind}:article"
+    await cache.set(f"{kind}:a", "cached", ttl=60, tags=[tag])
+
+    async def failing_request() -> None:
+        async with database.session() as session:
+            invalidate_after_commit(session, tag)
+            raise RuntimeError("the request failed: its transaction rolls back")
+
+    with pytest.raises(RuntimeError):
+        await failing_request()
+    assert await cache.get(f"{kind}:a") == "cached"
+
+    async with database.session() as session:
+        invalidate_after_commit(session, tag)
+        assert await cache.get(f"{kind}:a") == "cached"  # not before the commit
+    assert await cache.get(f"{kind}:a") is None  # stale as soon as the commit returned
+
+    await cache.set(f"{kind}:a", "cached", ttl=60, tags=[tag])
+    apart = Database(cache_app.state.settings)  # a script's database: no cache installed
+    try:
+        async with apart.session() as session:
+            invalidate_after_commit(session, tag)
+    finally:
+        await apart.dispose()
+    assert await cache.get(f"{kind}:a") == "cached"

@@ -19,7 +19,7 @@ from datetime import datetime
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
-from mainspring.blog.records import ArticleRecord
+from mainspring.blog.schemas import Article
 from mainspring.core.db import utcnow
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -80,23 +80,23 @@ def render_feed(
 
 
 def article_feed(
-    records: Sequence[ArticleRecord], *, title: str, self_url: str, public_url: str
+    articles: Sequence[Article], *, title: str, self_url: str, public_url: str
 ) -> bytes:
-    """The feed of ``records`` (published articles, newest first). An entry links to the
+    """The feed of ``articles`` (published articles, newest first). An entry links to the
     article in the API; the feed's ``updated`` is its newest entry's, or now when empty."""
     entries = [
         AtomEntry(
-            id=f"urn:uuid:{record.id}",
-            title=record.title,
-            summary=record.description,
-            content_html=record.body_html,
-            link=f"{public_url}/api/v1/articles/{quote(record.slug)}",
-            author_name=record.author.display_name or record.author.username,
-            published=record.published_at or record.created_at,
-            updated=record.updated_at,
-            categories=record.tags,
+            id=f"urn:uuid:{article.id}",
+            title=article.title,
+            summary=article.description,
+            content_html=article.body_html,
+            link=f"{public_url}/api/v1/articles/{quote(article.slug)}",
+            author_name=article.author.display_name or article.author.username,
+            published=article.published_at or article.created_at,
+            updated=article.updated_at,
+            categories=article.tags,
         )
-        for record in records
+        for article in articles
     ]
     updated = max((entry.updated for entry in entries), default=utcnow())
     return render_feed(title=title, self_url=self_url, updated=updated, entries=entries)

@@ -1,12 +1,12 @@
-"""Request dependencies of the blog API (and of the RealWorld adapter's writes): list filters,
-conditional-request headers, and what guards writing (a verified email where the operator asks
+"""Request dependencies of the blog API (and of the RealWorld adapter's writes): list filters
+and what guards writing (a verified email where the operator asks
 for one, per-user rate limits)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Query
+from fastapi import Depends, Query
 
 from mainspring.accounts.deps import require_verified_email
 from mainspring.accounts.models import USERNAME_MAX, User
@@ -19,7 +19,7 @@ ARTICLES_PER_MINUTE = "30/minute"
 COMMENTS_PER_MINUTE = "60/minute"
 
 
-def article_filter(
+async def article_filter(
     tag: Annotated[
         str | None, Query(min_length=1, max_length=TAG_MAX, description="Only with this tag.")
     ] = None,
@@ -45,28 +45,6 @@ def article_filter(
 
 
 ArticleFilterDep = Annotated[ArticleFilter, Depends(article_filter)]
-
-IfMatch = Annotated[
-    str | None,
-    Header(
-        max_length=1024,
-        description="Apply the change only to this version (the `ETag` you read); "
-        "412 when the article changed since.",
-    ),
-]
-IfNoneMatch = Annotated[
-    str | None,
-    Header(max_length=1024, description="The `ETag` you hold; 304 when it is still current."),
-]
-
-
-def etag_matches(header: str | None, etag: str) -> bool:
-    """Whether an ``If-None-Match`` header names ``etag`` (weak comparison, RFC 9110)."""
-    if header is None:
-        return False
-    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
-    return "*" in tags or etag in tags
-
 
 # Writing. Declare these after the authentication dependency: the limits count per user, and
 # FastAPI solves a handler's dependencies in the order of its parameters.

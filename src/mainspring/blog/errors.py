@@ -6,7 +6,6 @@ from mainspring.core.errors import (
     Conflict,
     Forbidden,
     NotFound,
-    PreconditionFailed,
     UnprocessableEntity,
 )
 
@@ -39,12 +38,6 @@ class ArticleNotPublished(Conflict):
     """Comments and favorites go to published articles only."""
 
     code, title = "article-not-published", "Article Not Published"
-
-
-class ArticleChanged(PreconditionFailed):
-    """``If-Match`` names a version of the article that is no longer the current one."""
-
-    code, title = "article-changed", "Article Changed"
 
 
 class ConcurrentEdit(Conflict):

@@ -1,10 +1,14 @@
 """Every query of the blog.
 
-A page of articles costs two statements whatever its size: one SELECT returns each article with
-its author's profile and the reader's ``favorited`` and ``following`` flags (as ``EXISTS``
-subqueries, each an index probe), and one more returns the tags of all the page's articles.
-Counters (favorites, comment numbers) change with ``UPDATE ... SET n = n + 1``: the database
-does the arithmetic under its row lock, so concurrent favorites are never lost.
+Reads select the columns the answer shows and turn each row into its response schema once
+(``blog/schemas.py``). A page of articles costs two statements whatever its size: one SELECT
+returns each article with its author's profile and the reader's ``favorited`` and
+``following`` flags (as ``EXISTS`` subqueries, each an index probe), and one more returns the
+tags of all the page's articles (``IN (...)``). One article costs the same two.
+
+Writes load the ORM rows they change. Counters (favorites, comment numbers) change with
+``UPDATE ... SET n = n + 1``: the database does the arithmetic under its row lock, so
+concurrent favorites are never lost.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -30,16 +34,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.accounts.models import User
-from mainspring.blog import search
+from mainspring.blog import schemas, search
 from mainspring.blog.filters import ArticleFilter
 from mainspring.blog.models import Article, ArticleStatus, ArticleTag, Comment, Favorite, Tag
-from mainspring.blog.records import ArticleRecord, AuthorRecord, CommentRecord, TagRecord
 from mainspring.blog.tags import normalize_tag
 from mainspring.core.db import utcnow, uuid7
 from mainspring.core.pagination import (
-    CursorCodec,
-    CursorParams,
-    PageParams,
+    CursorSlice,
+    PageSlice,
     SortKey,
     keyset_page,
     offset_page,
@@ -56,6 +58,8 @@ THREAD_ORDER = (
     SortKey(Comment.number, descending=False),
 )
 
+SummaryT = TypeVar("SummaryT", bound=schemas.ArticleSummary)
+
 
 def _insert(session: AsyncSession) -> Any:
     """The dialect's INSERT, which has ``on_conflict_do_nothing`` on SQLite and PostgreSQL."""
@@ -71,12 +75,32 @@ def username_key(username: str) -> str:
     return username.lower()
 
 
-def _author_columns() -> tuple[Any, ...]:
-    """The author's profile: the account's names and the social module's bio and image."""
-    return (User.id, User.username, User.display_name, ProfileDetails.bio, ProfileDetails.image)
+_AUTHOR_COLUMNS: tuple[Any, ...] = (
+    User.username,
+    User.display_name,
+    ProfileDetails.bio,
+    ProfileDetails.image,
+)
+"""The author's profile: the account's names and the social module's bio and image."""
+
+_SUMMARY_COLUMNS: tuple[Any, ...] = (
+    Article.id,
+    Article.author_id,
+    Article.version,
+    Article.slug,
+    Article.title,
+    Article.description,
+    Article.status,
+    Article.publish_at,
+    Article.published_at,
+    Article.created_at,
+    Article.updated_at,
+    Article.favorites_count,
+)
+_BODY_COLUMNS: tuple[Any, ...] = (Article.body, Article.body_html)
 
 
-def _with_authors(stmt: Select[Any], author_id: Any) -> Select[Any]:
+def _with_author(stmt: Select[Any], author_id: Any) -> Select[Any]:
     return stmt.join(User, User.id == author_id).outerjoin(
         ProfileDetails, ProfileDetails.user_id == User.id
     )
@@ -94,22 +118,39 @@ def _favorited(viewer_id: uuid.UUID | None) -> ColumnElement[bool]:
     return exists().where(Favorite.user_id == viewer_id, Favorite.article_id == Article.id)
 
 
-def _author(row: Row[Any]) -> AuthorRecord:
-    return AuthorRecord(
-        id=row.id,
-        username=row.username,
-        display_name=row.display_name,
-        bio=row.bio,
-        image=row.image,
-        following=bool(row.following),
-    )
+def _author(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "username": row.username,
+        "display_name": row.display_name,
+        "bio": row.bio,
+        "image": row.image,
+        "following": bool(row.following),
+    }
+
+
+def _article_fields(row: Row[Any], tags: list[str]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "slug": row.slug,
+        "title": row.title,
+        "description": row.description,
+        "tags": tags,
+        "status": row.status,
+        "publish_at": row.publish_at,
+        "published_at": row.published_at,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "favorites_count": row.favorites_count,
+        "favorited": bool(row.favorited),
+        "author": _author(row),
+    }
 
 
 class ArticleRepository(RepositoryBase[Article]):
     model = Article
     not_found = "The article does not exist."
 
-    # --- rows ---
+    # --- rows (the write side) ---
 
     async def by_slug(self, slug: str) -> Article | None:
         article: Article | None = await self.session.scalar(
@@ -129,18 +170,20 @@ class ArticleRepository(RepositoryBase[Article]):
         ).first()
         return (row.id, row.username) if row else None
 
-    # --- records ---
+    # --- reads: response schemas ---
 
-    def _reader_select(self, viewer_id: uuid.UUID | None) -> Select[Any]:
+    def _select(self, viewer_id: uuid.UUID | None, *, body: bool) -> Select[Any]:
         stmt = select(
-            Article,
-            *_author_columns(),
+            *_SUMMARY_COLUMNS,
+            *(_BODY_COLUMNS if body else ()),
+            *_AUTHOR_COLUMNS,
             _favorited(viewer_id).label("favorited"),
             _following(viewer_id, Article.author_id).label("following"),
         )
-        return _with_authors(stmt, Article.author_id)
+        return _with_author(stmt, Article.author_id)
 
     async def _tags_of(self, article_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+        """The tags of every article of a page, in one statement, each in the author's order."""
         if not article_ids:
             return {}
         rows = await self.session.execute(
@@ -154,19 +197,31 @@ class ArticleRepository(RepositoryBase[Article]):
             tags.setdefault(article_id, []).append(name)
         return tags
 
-    async def _records(self, rows: Sequence[Row[Any]]) -> list[ArticleRecord]:
-        tags = await self._tags_of([row.Article.id for row in rows])
-        return [_article_record(row, tags.get(row.Article.id, [])) for row in rows]
+    async def _build(self, rows: Sequence[Row[Any]], schema: type[SummaryT]) -> list[SummaryT]:
+        tags = await self._tags_of([row.id for row in rows])
+        built = []
+        for row in rows:
+            fields = _article_fields(row, tags.get(row.id, []))
+            if schema is schemas.Article:
+                fields["body"], fields["body_html"] = row.body, row.body_html
+            built.append(schema.of_row(fields, author_id=row.author_id, version=row.version))
+        return built
 
-    async def record(self, article_id: uuid.UUID, viewer_id: uuid.UUID | None) -> ArticleRecord:
-        """One article as ``viewer_id`` sees it, read afresh (counters may just have moved)."""
-        stmt = (
-            self._reader_select(viewer_id)
-            .where(Article.id == article_id)
-            .execution_options(populate_existing=True)
-        )
-        row = (await self.session.execute(stmt)).one()
-        return (await self._records([row]))[0]
+    async def article(
+        self,
+        viewer_id: uuid.UUID | None,
+        *,
+        slug: str | None = None,
+        article_id: uuid.UUID | None = None,
+    ) -> schemas.Article | None:
+        """One article (by ``slug`` or ``article_id``), whatever its status, as ``viewer_id``
+        sees it; None when there is none. Two statements: the row, its tags."""
+        stmt = self._select(viewer_id, body=True)
+        stmt = stmt.where(Article.slug == slug if slug is not None else Article.id == article_id)
+        row = (await self.session.execute(stmt)).first()
+        if row is None:
+            return None
+        return (await self._build([row], schemas.Article))[0]
 
     def conditions(self, filters: ArticleFilter) -> list[ColumnElement[bool]]:
         """The WHERE conditions of ``filters`` (the status condition is the caller's)."""
@@ -204,33 +259,31 @@ class ArticleRepository(RepositoryBase[Article]):
         where: Sequence[ColumnElement[bool]],
         *,
         keys: Sequence[SortKey],
-        params: CursorParams,
-        codec: CursorCodec,
+        listing: CursorSlice,
         viewer_id: uuid.UUID | None,
-    ) -> tuple[list[ArticleRecord], str | None]:
+    ) -> tuple[list[schemas.ArticleSummary], str | None]:
         """A slice of the articles matching ``where`` in the order of ``keys``."""
         rows, next_cursor = await keyset_page(
             self.session,
-            self._reader_select(viewer_id).where(*where),
+            self._select(viewer_id, body=False).where(*where),
             keys,
-            params,
-            codec,
-            key_of=lambda row: [getattr(row.Article, key.name) for key in keys],
+            listing,
+            key_of=lambda row: [getattr(row, key.name) for key in keys],
             scalars=False,
         )
-        return await self._records(rows), next_cursor
+        return await self._build(rows, schemas.ArticleSummary), next_cursor
 
     async def latest(
         self, where: Sequence[ColumnElement[bool]], *, limit: int
-    ) -> list[ArticleRecord]:
+    ) -> list[schemas.Article]:
         """The ``limit`` newest published articles matching ``where``, as anyone sees them."""
         stmt = (
-            self._reader_select(None)
+            self._select(None, body=True)
             .where(*where)
             .order_by(Article.published_at.desc(), Article.id.desc())
             .limit(limit)
         )
-        return await self._records(list((await self.session.execute(stmt)).all()))
+        return await self._build(list((await self.session.execute(stmt)).all()), schemas.Article)
 
     async def window(
         self,
@@ -239,19 +292,20 @@ class ArticleRepository(RepositoryBase[Article]):
         offset: int,
         limit: int,
         viewer_id: uuid.UUID | None,
-    ) -> tuple[list[ArticleRecord], int]:
+        body: bool = False,
+    ) -> tuple[list[schemas.ArticleSummary], int]:
         """Articles ``offset`` to ``offset + limit`` matching ``where``, newest first, and how
-        many match in all (the RealWorld API's offset pagination)."""
+        many match in all (the RealWorld API's offset pagination): three statements."""
         total = await self.session.scalar(select(func.count(Article.id)).where(*where))
         stmt = (
-            self._reader_select(viewer_id)
+            self._select(viewer_id, body=False)
             .where(*where)
             .order_by(Article.published_at.desc(), Article.id.desc())
             .offset(offset)
             .limit(limit)
         )
         rows = list((await self.session.execute(stmt)).all())
-        return await self._records(rows), int(total or 0)
+        return await self._build(rows, schemas.ArticleSummary), int(total or 0)
 
     # --- tags ---
 
@@ -283,8 +337,9 @@ class ArticleRepository(RepositoryBase[Article]):
 
     # --- favorites ---
 
-    async def add_favorite(self, user_id: uuid.UUID, article_id: uuid.UUID) -> None:
-        """Favorite once: a second favorite changes nothing, the count included."""
+    async def add_favorite(self, user_id: uuid.UUID, article_id: uuid.UUID) -> bool:
+        """Favorite once: a second favorite changes nothing, the count included. Whether the
+        favorite is new."""
         insert = _insert(self.session)
         result: Any = await self.session.execute(
             insert(Favorite)
@@ -293,13 +348,15 @@ class ArticleRepository(RepositoryBase[Article]):
         )
         if result.rowcount:
             await self._count_favorites(article_id, +1)
+        return bool(result.rowcount)
 
-    async def remove_favorite(self, user_id: uuid.UUID, article_id: uuid.UUID) -> None:
+    async def remove_favorite(self, user_id: uuid.UUID, article_id: uuid.UUID) -> bool:
         result: Any = await self.session.execute(
             delete(Favorite).where(Favorite.user_id == user_id, Favorite.article_id == article_id)
         )
         if result.rowcount:
             await self._count_favorites(article_id, -1)
+        return bool(result.rowcount)
 
     async def _count_favorites(self, article_id: uuid.UUID, step: int) -> None:
         await self.session.execute(
@@ -312,9 +369,9 @@ class ArticleRepository(RepositoryBase[Article]):
 
     # --- scheduling ---
 
-    async def publish_due(self, now: datetime) -> int:
-        """Publish every scheduled article whose time has come; how many were."""
-        result: Any = await self.session.execute(
+    async def publish_due(self, now: datetime) -> list[str]:
+        """Publish every scheduled article whose time has come; the slugs of those published."""
+        result = await self.session.execute(
             update(Article)
             .where(Article.status == ArticleStatus.SCHEDULED, Article.publish_at <= now)
             .values(
@@ -323,9 +380,10 @@ class ArticleRepository(RepositoryBase[Article]):
                 publish_at=None,
                 version=Article.version + 1,
             )
+            .returning(Article.slug)
             .execution_options(synchronize_session=False)
         )
-        return int(result.rowcount or 0)
+        return list(result.scalars().all())
 
     # --- comments ---
 
@@ -341,26 +399,29 @@ class ArticleRepository(RepositoryBase[Article]):
         return int(number or 0)
 
 
-def _article_record(row: Row[Any], tags: list[str]) -> ArticleRecord:
-    article: Article = row.Article
-    return ArticleRecord(
-        id=article.id,
-        author_id=article.author_id,
-        slug=article.slug,
-        title=article.title,
-        description=article.description,
-        body=article.body,
-        body_html=article.body_html,
-        status=article.status,
-        publish_at=article.publish_at,
-        published_at=article.published_at,
-        created_at=article.created_at,
-        updated_at=article.updated_at,
-        favorites_count=article.favorites_count,
-        version=article.version,
-        tags=tags,
-        favorited=bool(row.favorited),
-        author=_author(row),
+_COMMENT_COLUMNS: tuple[Any, ...] = (
+    Comment.id,
+    Comment.number,
+    Comment.parent_id,
+    Comment.body,
+    Comment.body_html,
+    Comment.created_at,
+    Comment.updated_at,
+)
+
+
+def _comment(row: Row[Any]) -> schemas.Comment:
+    return schemas.Comment.model_validate(
+        {
+            "id": row.id,
+            "number": row.number,
+            "parent_id": row.parent_id,
+            "body": row.body,
+            "body_html": row.body_html,
+            "created_at": row.created_at,
+            "updated_at": row.updated_at,
+            "author": _author(row),
+        }
     )
 
 
@@ -368,11 +429,14 @@ class CommentRepository(RepositoryBase[Comment]):
     model = Comment
     not_found = "The comment does not exist."
 
-    def _reader_select(self, viewer_id: uuid.UUID | None) -> Select[Any]:
+    def _select(self, viewer_id: uuid.UUID | None) -> Select[Any]:
         stmt = select(
-            Comment, *_author_columns(), _following(viewer_id, Comment.author_id).label("following")
+            *_COMMENT_COLUMNS,
+            Comment.thread_number,
+            *_AUTHOR_COLUMNS,
+            _following(viewer_id, Comment.author_id).label("following"),
         )
-        return _with_authors(stmt, Comment.author_id)
+        return _with_author(stmt, Comment.author_id)
 
     async def in_article(self, article_id: uuid.UUID, comment_id: uuid.UUID) -> Comment | None:
         comment: Comment | None = await self.session.scalar(
@@ -386,67 +450,42 @@ class CommentRepository(RepositoryBase[Comment]):
         )
         return comment
 
-    async def record(self, comment_id: uuid.UUID, viewer_id: uuid.UUID | None) -> CommentRecord:
-        stmt = (
-            self._reader_select(viewer_id)
-            .where(Comment.id == comment_id)
-            .execution_options(populate_existing=True)
-        )
-        return _comment_record((await self.session.execute(stmt)).one())
+    async def comment(self, comment_id: uuid.UUID, viewer_id: uuid.UUID | None) -> schemas.Comment:
+        """One comment as ``viewer_id`` sees it (one statement)."""
+        stmt = self._select(viewer_id).where(Comment.id == comment_id)
+        return _comment((await self.session.execute(stmt)).one())
 
     async def threads(
-        self,
-        article_id: uuid.UUID,
-        *,
-        params: CursorParams,
-        codec: CursorCodec,
-        viewer_id: uuid.UUID | None,
-    ) -> tuple[list[CommentRecord], str | None]:
-        """A slice of the article's comments, thread by thread, oldest first."""
+        self, article_id: uuid.UUID, *, listing: CursorSlice, viewer_id: uuid.UUID | None
+    ) -> tuple[list[schemas.Comment], str | None]:
+        """A slice of the article's comments, thread by thread, oldest first (one statement)."""
         rows, next_cursor = await keyset_page(
             self.session,
-            self._reader_select(viewer_id).where(Comment.article_id == article_id),
+            self._select(viewer_id).where(Comment.article_id == article_id),
             THREAD_ORDER,
-            params,
-            codec,
-            key_of=lambda row: [row.Comment.thread_number, row.Comment.number],
+            listing,
+            key_of=lambda row: [row.thread_number, row.number],
             scalars=False,
         )
-        return [_comment_record(row) for row in rows], next_cursor
+        return [_comment(row) for row in rows], next_cursor
 
     async def latest(
         self, article_id: uuid.UUID, *, limit: int, viewer_id: uuid.UUID | None
-    ) -> list[CommentRecord]:
+    ) -> list[schemas.Comment]:
         """The article's ``limit`` latest comments, newest first, replies among them."""
         stmt = (
-            self._reader_select(viewer_id)
+            self._select(viewer_id)
             .where(Comment.article_id == article_id)
             .order_by(Comment.number.desc())
             .limit(limit)
         )
-        return [_comment_record(row) for row in (await self.session.execute(stmt)).all()]
-
-
-def _comment_record(row: Row[Any]) -> CommentRecord:
-    comment: Comment = row.Comment
-    return CommentRecord(
-        id=comment.id,
-        article_id=comment.article_id,
-        parent_id=comment.parent_id,
-        number=comment.number,
-        thread_number=comment.thread_number,
-        body=comment.body,
-        body_html=comment.body_html,
-        created_at=comment.created_at,
-        updated_at=comment.updated_at,
-        author=_author(row),
-    )
+        return [_comment(row) for row in (await self.session.execute(stmt)).all()]
 
 
 class TagRepository(RepositoryBase[Tag]):
     model = Tag
 
-    async def usage(self, params: PageParams) -> tuple[list[TagRecord], int]:
+    async def usage(self, listing: PageSlice) -> tuple[list[schemas.TagUsage], int]:
         """Tags of published articles, the most used first, with their counts."""
         columns: tuple[Any, ...] = (
             Tag.name,
@@ -460,8 +499,8 @@ class TagRepository(RepositoryBase[Tag]):
             .group_by(Tag.id, Tag.name)
             .order_by(desc("articles_count"), Tag.name)
         )
-        rows, total = await offset_page(self.session, stmt, params, scalars=False)
-        return [TagRecord(name=row.name, articles_count=row.articles_count) for row in rows], total
+        rows, total = await offset_page(self.session, stmt, listing, scalars=False)
+        return [schemas.TagUsage.model_validate(row, from_attributes=True) for row in rows], total
 
     async def exists(self, name: str) -> bool:
         return bool(await self.session.scalar(select(exists().where(Tag.name == name))))

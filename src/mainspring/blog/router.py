@@ -13,22 +13,15 @@ from collections.abc import Sequence
 from typing import Annotated, cast
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import TypeAdapter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.accounts.models import USERNAME_MAX
-from mainspring.blog import schemas
+from mainspring.blog import caching, schemas
 from mainspring.blog.atom import ATOM_MEDIA_TYPE, article_feed
-from mainspring.blog.deps import (
-    ArticleFilterDep,
-    ArticleQuota,
-    CommentQuota,
-    IfMatch,
-    IfNoneMatch,
-    Publisher,
-    etag_matches,
-)
+from mainspring.blog.deps import ArticleFilterDep, ArticleQuota, CommentQuota, Publisher
 from mainspring.blog.models import TAG_MAX, ArticleStatus
-from mainspring.blog.records import ArticleRecord
 from mainspring.blog.service import (
     ArticleChanges,
     ArticleDraft,
@@ -36,63 +29,78 @@ from mainspring.blog.service import (
     comment_service,
     tag_service,
 )
-from mainspring.core.auth import CurrentPrincipal, OptionalPrincipal
+from mainspring.core.auth import ANONYMOUS, CurrentPrincipal, ViewerDep
+from mainspring.core.cache import CachedBytes
+from mainspring.core.conditional import NOT_MODIFIED, ConditionalDep
 from mainspring.core.config import Settings
-from mainspring.core.deps import CursorSliceDep, ReadSessionDep, SessionDep, SettingsDep
+from mainspring.core.deps import (
+    CursorSliceDep,
+    PageSliceDep,
+    ReadSessionDep,
+    SessionDep,
+    SettingsDep,
+)
 from mainspring.core.errors import problem_responses
 from mainspring.core.idempotency import IdempotencyDep, IdempotentRoute
-from mainspring.core.pagination import (
-    PageParams,
-    page_params,
-    set_page_links,
-)
+from mainspring.core.pagination import set_cursor_links
 from mainspring.core.schemas import CursorPage, Page
 
 router = APIRouter(tags=["blog"], route_class=IdempotentRoute)
 
 Slug = Annotated[str, Path(max_length=200, examples=["how-to-train-your-dragon"])]
 CommentId = Annotated[uuid.UUID, Path(description="The comment's id.")]
-NOT_MODIFIED: dict[int | str, dict[str, str]] = {
-    304: {"description": "Not Modified: the `If-None-Match` ETag is still current."}
-}
 ATOM_FEED: dict[int | str, dict[str, object]] = {
     200: {
         "description": "An Atom 1.0 feed of the latest published articles.",
         "content": {ATOM_MEDIA_TYPE: {"schema": {"type": "string"}}},
     }
 }
-
-
-def _summaries(records: list[ArticleRecord]) -> list[schemas.ArticleSummary]:
-    return [schemas.ArticleSummary.model_validate(record) for record in records]
-
-
-def _article(response: Response, record: ArticleRecord) -> schemas.Article:
-    response.headers["ETag"] = record.etag
-    return schemas.Article.model_validate(record)
+ArticlePage = CursorPage[schemas.ArticleSummary]
+_PAGE_JSON = TypeAdapter(ArticlePage)
+_ARTICLE_JSON = TypeAdapter(schemas.Article)
 
 
 # --- articles -----------------------------------------------------------------------------------
 
 
-@router.get("/articles", summary="List articles", responses=problem_responses(400, 401))
+@router.get(
+    "/articles",
+    summary="List articles",
+    response_model=ArticlePage,
+    responses={**NOT_MODIFIED, **problem_responses(400, 401)},
+)
 async def list_articles(
-    session: ReadSessionDep,
-    principal: OptionalPrincipal,
+    request: Request,
+    viewer: ViewerDep,
     filters: ArticleFilterDep,
     listing: CursorSliceDep,
+    conditional: ConditionalDep,
     status: Annotated[
         ArticleStatus,
         Query(description="`draft` and `scheduled` list the caller's own articles."),
     ] = ArticleStatus.PUBLISHED,
-) -> CursorPage[schemas.ArticleSummary]:
+) -> ArticlePage | Response:
     """Published articles, newest first, filtered by tag, author, favorited-by user and a
     full-text query. With `status=draft` or `status=scheduled`: the caller's own unpublished
-    articles, newest first (empty for an anonymous caller)."""
-    records, next_cursor = await article_service.page(
-        session, filters, listing.params, listing.codec, principal, status=status
-    )
-    return listing.page(_summaries(records), next_cursor)
+    articles, newest first (empty for an anonymous caller). Anonymous answers are cached and
+    carry an `ETag` (304 on `If-None-Match`) and `Cache-Control: public, max-age=5`."""
+    if viewer.anonymous and status == ArticleStatus.PUBLISHED:
+
+        async def load(session: AsyncSession) -> CachedBytes:
+            items, next_cursor = await article_service.page(session, filters, listing, viewer)
+            page = ArticlePage(items=items, next_cursor=next_cursor)
+            return CachedBytes(_PAGE_JSON.dump_json(page), {"next_cursor": next_cursor})
+
+        key = caching.list_key("blog-articles", filters, listing.limit, listing.cursor)
+        cached = await caching.lookup(request, key, [caching.ARTICLES_TAG], load)
+        set_cursor_links(request, conditional.response, cached.meta["next_cursor"])
+        return caching.respond(cached, conditional)
+    async with caching.read_session(request) as session:  # a hit needs none
+        items, next_cursor = await article_service.page(
+            session, filters, listing, viewer, status=status
+        )
+    conditional.response.headers["Cache-Control"] = caching.PRIVATE
+    return listing.respond(items, next_cursor)
 
 
 @router.get(
@@ -106,10 +114,8 @@ async def feed(
     listing: CursorSliceDep,
 ) -> CursorPage[schemas.ArticleSummary]:
     """Published articles by the users the caller follows, newest first."""
-    records, next_cursor = await article_service.feed(
-        session, listing.params, listing.codec, principal
-    )
-    return listing.page(_summaries(records), next_cursor)
+    items, next_cursor = await article_service.feed(session, listing, principal)
+    return listing.respond(items, next_cursor)
 
 
 @router.post(
@@ -120,9 +126,9 @@ async def feed(
 )
 async def create_article(
     payload: schemas.ArticleCreate,
-    response: Response,
     session: SessionDep,
     principal: CurrentPrincipal,
+    conditional: ConditionalDep,
     _publisher: Publisher,
     _quota: ArticleQuota,
     _idempotency: IdempotencyDep,
@@ -138,9 +144,10 @@ async def create_article(
         status=payload.status,
         publish_at=payload.publish_at,
     )
-    record = await article_service.create(session, principal, draft)
-    response.headers["Location"] = f"/api/v1/articles/{quote(record.slug)}"
-    return _article(response, record)
+    article = await article_service.create(session, principal, draft)
+    conditional.response.headers["Location"] = f"/api/v1/articles/{quote(article.slug)}"
+    conditional.stamp(article.etag)
+    return article
 
 
 @router.get(
@@ -151,16 +158,27 @@ async def create_article(
 )
 async def get_article(
     slug: Slug,
-    response: Response,
-    session: ReadSessionDep,
-    principal: OptionalPrincipal,
-    if_none_match: IfNoneMatch = None,
+    request: Request,
+    viewer: ViewerDep,
+    conditional: ConditionalDep,
 ) -> schemas.Article | Response:
-    """A published article (or the caller's own draft), with its `ETag`."""
-    record = await article_service.get(session, slug, principal)
-    if etag_matches(if_none_match, record.etag):
-        return Response(status_code=304, headers={"ETag": record.etag})
-    return _article(response, record)
+    """A published article (or the caller's own draft), with its `ETag` (304 on
+    `If-None-Match`). Anonymous answers are cached (`Cache-Control: public, max-age=5`)."""
+    if viewer.anonymous:
+
+        async def load(session: AsyncSession) -> CachedBytes:
+            article = await article_service.get(session, slug, ANONYMOUS)
+            return CachedBytes(_ARTICLE_JSON.dump_json(article), {"etag": article.etag})
+
+        key = f"blog-article:{slug}"
+        cached = await caching.lookup(request, key, [caching.article_tag(slug)], load)
+        return caching.respond(cached, conditional)
+    async with caching.read_session(request) as session:  # a hit needs none
+        article = await article_service.get(session, slug, viewer)
+    conditional.response.headers["Cache-Control"] = caching.PRIVATE
+    if conditional.fresh(article.etag):
+        return conditional.not_modified()
+    return article
 
 
 @router.patch(
@@ -171,18 +189,21 @@ async def get_article(
 async def update_article(
     slug: Slug,
     payload: schemas.ArticleUpdate,
-    response: Response,
     session: SessionDep,
     principal: CurrentPrincipal,
+    conditional: ConditionalDep,
     _publisher: Publisher,
     _quota: ArticleQuota,
-    if_match: IfMatch = None,
 ) -> schemas.Article:
     """Change the fields sent (merge semantics), by the author or a moderator. The slug stays
-    the same unless `refresh_slug` is true. With `If-Match`, only if the article is unchanged."""
+    the same unless `refresh_slug` is true. With `If-Match`, only if the article is unchanged
+    (412 otherwise)."""
     changes = cast(ArticleChanges, payload.model_dump(exclude_unset=True))
-    record = await article_service.update(session, slug, principal, changes, if_match=if_match)
-    return _article(response, record)
+    article = await article_service.update(
+        session, slug, principal, changes, conditional=conditional
+    )
+    conditional.stamp(article.etag)
+    return article
 
 
 @router.delete(
@@ -192,10 +213,11 @@ async def update_article(
     responses=problem_responses(401, 403, 404, 409, 412),
 )
 async def delete_article(
-    slug: Slug, session: SessionDep, principal: CurrentPrincipal, if_match: IfMatch = None
+    slug: Slug, session: SessionDep, principal: CurrentPrincipal, conditional: ConditionalDep
 ) -> None:
-    """Delete the article with its comments and favorites, by the author or a moderator."""
-    await article_service.delete(session, slug, principal, if_match=if_match)
+    """Delete the article with its comments and favorites, by the author or a moderator. With
+    `If-Match`, only if the article is unchanged (412 otherwise)."""
+    await article_service.delete(session, slug, principal, conditional=conditional)
 
 
 @router.put(
@@ -204,10 +226,12 @@ async def delete_article(
     responses=problem_responses(401, 404, 409),
 )
 async def favorite(
-    slug: Slug, response: Response, session: SessionDep, principal: CurrentPrincipal
+    slug: Slug, session: SessionDep, principal: CurrentPrincipal, conditional: ConditionalDep
 ) -> schemas.Article:
     """Add the article to the caller's favorites (again: no change)."""
-    return _article(response, await article_service.favorite(session, slug, principal, on=True))
+    article = await article_service.favorite(session, slug, principal, on=True)
+    conditional.stamp(article.etag)
+    return article
 
 
 @router.delete(
@@ -216,10 +240,12 @@ async def favorite(
     responses=problem_responses(401, 404, 409),
 )
 async def unfavorite(
-    slug: Slug, response: Response, session: SessionDep, principal: CurrentPrincipal
+    slug: Slug, session: SessionDep, principal: CurrentPrincipal, conditional: ConditionalDep
 ) -> schemas.Article:
     """Remove the article from the caller's favorites; answers the article with its count."""
-    return _article(response, await article_service.favorite(session, slug, principal, on=False))
+    article = await article_service.favorite(session, slug, principal, on=False)
+    conditional.stamp(article.etag)
+    return article
 
 
 # --- comments -----------------------------------------------------------------------------------
@@ -231,15 +257,13 @@ async def unfavorite(
 async def list_comments(
     slug: Slug,
     session: ReadSessionDep,
-    principal: OptionalPrincipal,
+    viewer: ViewerDep,
     listing: CursorSliceDep,
 ) -> CursorPage[schemas.Comment]:
     """The article's comments thread by thread, oldest first, each reply right under its
     comment."""
-    records, next_cursor = await comment_service.page(
-        session, slug, listing.params, listing.codec, principal
-    )
-    return listing.page([schemas.Comment.model_validate(r) for r in records], next_cursor)
+    comments, next_cursor = await comment_service.page(session, slug, listing, viewer)
+    return listing.respond(comments, next_cursor)
 
 
 @router.post(
@@ -260,11 +284,11 @@ async def create_comment(
 ) -> schemas.Comment:
     """Comment on a published article, or reply (`parent_id`) to one of its top-level
     comments. The article's author is notified. Honours `Idempotency-Key`."""
-    record = await comment_service.create(
+    comment = await comment_service.create(
         session, slug, principal, payload.body, parent_id=payload.parent_id
     )
-    response.headers["Location"] = f"/api/v1/articles/{quote(slug)}/comments/{record.id}"
-    return schemas.Comment.model_validate(record)
+    response.headers["Location"] = f"/api/v1/articles/{quote(slug)}/comments/{comment.id}"
+    return comment
 
 
 @router.patch(
@@ -282,8 +306,7 @@ async def update_comment(
     _quota: CommentQuota,
 ) -> schemas.Comment:
     """Change a comment's text; only its author may."""
-    record = await comment_service.update(session, slug, comment_id, principal, payload.body)
-    return schemas.Comment.model_validate(record)
+    return await comment_service.update(session, slug, comment_id, principal, payload.body)
 
 
 @router.delete(
@@ -303,23 +326,18 @@ async def delete_comment(
 
 
 @router.get("/tags", summary="Tags in use", responses=problem_responses())
-async def list_tags(
-    request: Request,
-    response: Response,
-    session: ReadSessionDep,
-    page: Annotated[PageParams, Depends(page_params)],
-) -> Page[schemas.TagUsage]:
+async def list_tags(session: ReadSessionDep, listing: PageSliceDep) -> Page[schemas.TagUsage]:
     """Tags of published articles, the most used first, with how many articles use each."""
-    records, total = await tag_service.usage(session, page)
-    set_page_links(request, response, page, total)
-    items = [schemas.TagUsage.model_validate(record) for record in records]
-    return Page(items=items, total=total, page=page.page, page_size=page.page_size)
+    tags, total = await tag_service.usage(session, listing)
+    return listing.respond(tags, total)
 
 
-def _atom(settings: Settings, records: Sequence[ArticleRecord], title: str, path: str) -> Response:
-    """An Atom 1.0 feed of ``records`` whose own address is ``path`` under the public URL."""
+def _atom(
+    settings: Settings, articles: Sequence[schemas.Article], title: str, path: str
+) -> Response:
+    """An Atom 1.0 feed of ``articles`` whose own address is ``path`` under the public URL."""
     public = settings.public_url.rstrip("/")
-    feed = article_feed(records, title=title, self_url=f"{public}{path}", public_url=public)
+    feed = article_feed(articles, title=title, self_url=f"{public}{path}", public_url=public)
     return Response(feed, media_type=ATOM_MEDIA_TYPE)
 
 
@@ -335,8 +353,8 @@ async def author_feed(
     settings: SettingsDep,
 ) -> Response:
     """The author's 20 latest published articles as an Atom 1.0 feed."""
-    name, records = await article_service.latest_by_author(session, username)
-    return _atom(settings, records, f"Articles by {name}", f"/api/v1/articles/authors/{name}.atom")
+    name, articles = await article_service.latest_by_author(session, username)
+    return _atom(settings, articles, f"Articles by {name}", f"/api/v1/articles/authors/{name}.atom")
 
 
 @router.get(
@@ -351,5 +369,5 @@ async def tag_feed(
     settings: SettingsDep,
 ) -> Response:
     """The 20 latest published articles with this tag as an Atom 1.0 feed."""
-    name, records = await article_service.latest_by_tag(session, tag)
-    return _atom(settings, records, f"Articles tagged {name}", f"/api/v1/tags/{quote(name)}.atom")
+    name, articles = await article_service.latest_by_tag(session, tag)
+    return _atom(settings, articles, f"Articles tagged {name}", f"/api/v1/tags/{quote(name)}.atom")

@@ -1,17 +1,20 @@
-"""The blog API's request (``Input``) and response (``Schema``) models.
+"""The blog API's request (``Input``) and response (``Schema``) models: the read model.
 
 Requests are bounded on every string and list, and unknown fields are refused. Responses are
-built from the service's records (``blog/records.py``) and name every field they show: a list
-item leaves out the body, which can be long, and the HTML is always the stored, sanitised one.
+what the repository builds, once per row, from the columns it selects
+(``repository.ArticleRepository.articles``), and what the services and the handlers return as
+they are: a list item leaves out the body, which can be long, and the HTML is always the stored,
+sanitised one. Two facts the rules need but the answer does not show (the author's id, the
+row's version) ride along as private attributes, never serialised.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, PrivateAttr, StringConstraints
 
 from mainspring.blog.models import (
     BODY_MAX,
@@ -23,6 +26,7 @@ from mainspring.blog.models import (
     ArticleStatus,
 )
 from mainspring.blog.tags import normalize_tags
+from mainspring.core.conditional import make_etag
 from mainspring.core.schemas import Input, Schema
 
 TagName = Annotated[
@@ -73,6 +77,9 @@ class Author(Schema):
 class ArticleSummary(Schema):
     """An article in a list: everything but the body."""
 
+    _author_id: uuid.UUID = PrivateAttr()
+    _version: int = PrivateAttr(default=0)
+
     id: uuid.UUID
     slug: str = Field(examples=["how-to-train-your-dragon"])
     title: str
@@ -86,6 +93,28 @@ class ArticleSummary(Schema):
     favorites_count: int = Field(ge=0)
     favorited: bool = Field(description="Whether the viewer favorited the article.")
     author: Author
+
+    @classmethod
+    def of_row(cls, fields: dict[str, Any], *, author_id: uuid.UUID, version: int) -> Self:
+        """The schema of one selected row: ``fields`` validated once, the private facts set."""
+        article = cls.model_validate(fields)
+        article._author_id, article._version = author_id, version
+        return article
+
+    @property
+    def author_id(self) -> uuid.UUID:
+        return self._author_id
+
+    @property
+    def version(self) -> int:
+        """The row's optimistic-lock version: it moves with every edit."""
+        return self._version
+
+    @property
+    def etag(self) -> str:
+        """The weak ETag of what this reader sees: the version, the counter, the reader's flags
+        (a favorite is not an edit: it changes the count, not the version)."""
+        return make_etag(self._version, self.favorites_count, self.favorited, self.author.following)
 
 
 class Article(ArticleSummary):
@@ -108,6 +137,9 @@ class CommentUpdate(Input):
 
 class Comment(Schema):
     id: uuid.UUID
+    number: int = Field(
+        ge=1, description="The comment's number within its article: 1, 2, 3... in order."
+    )
     parent_id: uuid.UUID | None = Field(description="The comment this one replies to.")
     body: str
     body_html: str

@@ -21,6 +21,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.accounts.models import User
+from mainspring.blog.caching import articles_changed
 from mainspring.blog.models import Article, ArticleStatus, ArticleTag, Comment, Favorite, Tag
 from mainspring.blog.slugs import slugify
 from mainspring.core.db import utcnow, uuid7
@@ -87,6 +88,7 @@ async def seed_demo(
     await _insert(session, ArticleTag, blog.taggings)
     await _insert(session, Comment, blog.comments)
     await _insert(session, Favorite, blog.favorites)
+    articles_changed(session)  # cached lists (a running server's) are stale once this commits
 
 
 class _Blog:

@@ -10,7 +10,9 @@ the handler). Authorisation is decided here, on the object, for every access:
 - comments and favorites go to published articles only.
 
 Both the blog API and the RealWorld adapter call these services, so the two APIs cannot
-disagree on a rule.
+disagree on a rule. Reads return the response schemas the repository builds; every write ends
+with that same read, and marks what it changed as stale in the cache once it commits
+(``caching.articles_changed``).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from typing import TypedDict
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
+from mainspring.blog import schemas
+from mainspring.blog.caching import articles_changed
 from mainspring.blog.errors import (
-    ArticleChanged,
     ArticleNotFound,
     ArticleNotPublished,
     AuthorNotFound,
@@ -37,7 +40,6 @@ from mainspring.blog.errors import (
 )
 from mainspring.blog.filters import ArticleFilter
 from mainspring.blog.models import Article, ArticleStatus, Comment
-from mainspring.blog.records import ArticleRecord, CommentRecord, TagRecord
 from mainspring.blog.repository import (
     NEWEST_DRAFTS_FIRST,
     NEWEST_FIRST,
@@ -47,10 +49,11 @@ from mainspring.blog.repository import (
 )
 from mainspring.blog.slugs import candidates, derived_from, slugify
 from mainspring.blog.tags import normalize_tag
-from mainspring.core.auth import Principal
+from mainspring.core.auth import Principal, Viewer
+from mainspring.core.conditional import Conditional
 from mainspring.core.db import utcnow
 from mainspring.core.markdown import render_markdown
-from mainspring.core.pagination import CursorCodec, CursorParams, PageParams
+from mainspring.core.pagination import CursorSlice, PageSlice
 from mainspring.social.notifications.service import notification_service
 
 MODERATE = "content:moderate"
@@ -81,23 +84,8 @@ class ArticleChanges(TypedDict, total=False):
     refresh_slug: bool
 
 
-def _viewer(principal: Principal | None) -> uuid.UUID | None:
-    return principal.user_id if principal else None
-
-
-def _may_manage(article: Article, principal: Principal | None) -> bool:
-    return principal is not None and (
-        principal.user_id == article.author_id or principal.can(MODERATE)
-    )
-
-
-def _check_if_match(if_match: str | None, etag: str) -> None:
-    """``If-Match: "a", "b"`` or ``*``: the update proceeds only on a current version."""
-    if if_match is None:
-        return
-    tags = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
-    if "*" not in tags and etag not in tags:
-        raise ArticleChanged("The article changed since you read it; reload it and try again.")
+def _may_manage(author_id: uuid.UUID, viewer: Viewer) -> bool:
+    return viewer.is_user(author_id) or viewer.can(MODERATE)
 
 
 class ArticleService:
@@ -105,58 +93,54 @@ class ArticleService:
 
     # --- reading ---
 
-    async def visible(
-        self, session: AsyncSession, slug: str, principal: Principal | None
-    ) -> Article:
-        """The article at ``slug`` if the caller may see it; ``ArticleNotFound`` otherwise."""
+    async def visible(self, session: AsyncSession, slug: str, viewer: Viewer) -> Article:
+        """The article row at ``slug`` if the caller may see it (for a write, which changes
+        it); ``ArticleNotFound`` otherwise."""
         article = await ArticleRepository(session).by_slug(slug)
         if article is None or (
-            article.status != ArticleStatus.PUBLISHED and not _may_manage(article, principal)
+            article.status != ArticleStatus.PUBLISHED and not _may_manage(article.author_id, viewer)
         ):
             raise ArticleNotFound(f"No article is published at {slug!r}.")
         return article
 
-    async def get(
-        self, session: AsyncSession, slug: str, principal: Principal | None
-    ) -> ArticleRecord:
-        article = await self.visible(session, slug, principal)
-        return await ArticleRepository(session).record(article.id, _viewer(principal))
+    async def get(self, session: AsyncSession, slug: str, viewer: Viewer) -> schemas.Article:
+        """The article at ``slug`` as ``viewer`` sees it: published, or their own draft (or
+        anyone's, for a moderator). Two statements."""
+        article = await ArticleRepository(session).article(viewer.user_id, slug=slug)
+        if article is None or (
+            article.status != ArticleStatus.PUBLISHED and not _may_manage(article.author_id, viewer)
+        ):
+            raise ArticleNotFound(f"No article is published at {slug!r}.")
+        return article
 
     async def page(
         self,
         session: AsyncSession,
         filters: ArticleFilter,
-        params: CursorParams,
-        codec: CursorCodec,
-        principal: Principal | None,
+        listing: CursorSlice,
+        viewer: Viewer,
         *,
         status: ArticleStatus = ArticleStatus.PUBLISHED,
-    ) -> tuple[list[ArticleRecord], str | None]:
+    ) -> tuple[list[schemas.ArticleSummary], str | None]:
         """Published articles matching ``filters``, newest first; or, with another ``status``,
         the caller's own drafts or scheduled articles (newest first by creation)."""
         repository = ArticleRepository(session)
         where = repository.conditions(filters)
         keys = NEWEST_FIRST
         if status != ArticleStatus.PUBLISHED:
-            if principal is None:
+            if viewer.user_id is None:
                 return [], None
-            where.append(Article.author_id == principal.user_id)
+            where.append(Article.author_id == viewer.user_id)
             keys = NEWEST_DRAFTS_FIRST
         where.append(Article.status == status)
-        return await repository.keyset(
-            where, keys=keys, params=params, codec=codec, viewer_id=_viewer(principal)
-        )
+        return await repository.keyset(where, keys=keys, listing=listing, viewer_id=viewer.user_id)
 
     async def feed(
-        self,
-        session: AsyncSession,
-        params: CursorParams,
-        codec: CursorCodec,
-        principal: Principal,
-    ) -> tuple[list[ArticleRecord], str | None]:
+        self, session: AsyncSession, listing: CursorSlice, principal: Principal
+    ) -> tuple[list[schemas.ArticleSummary], str | None]:
         """Published articles by the authors the caller follows, newest first."""
         return await self.page(
-            session, ArticleFilter(followed_by=principal.user_id), params, codec, principal
+            session, ArticleFilter(followed_by=principal.user_id), listing, Viewer(principal)
         )
 
     async def window(
@@ -166,18 +150,16 @@ class ArticleService:
         *,
         offset: int,
         limit: int,
-        principal: Principal | None,
-    ) -> tuple[list[ArticleRecord], int]:
+        viewer: Viewer,
+    ) -> tuple[list[schemas.ArticleSummary], int]:
         """Published articles by offset, with the total count (the RealWorld API's lists)."""
         repository = ArticleRepository(session)
         where = [*repository.conditions(filters), Article.status == ArticleStatus.PUBLISHED]
-        return await repository.window(
-            where, offset=offset, limit=limit, viewer_id=_viewer(principal)
-        )
+        return await repository.window(where, offset=offset, limit=limit, viewer_id=viewer.user_id)
 
     async def latest_by_author(
         self, session: AsyncSession, username: str
-    ) -> tuple[str, list[ArticleRecord]]:
+    ) -> tuple[str, list[schemas.Article]]:
         """The author's exact username and their latest published articles (an Atom feed)."""
         repository = ArticleRepository(session)
         author = await repository.author(username)
@@ -189,7 +171,7 @@ class ArticleService:
 
     async def latest_by_tag(
         self, session: AsyncSession, tag: str
-    ) -> tuple[str, list[ArticleRecord]]:
+    ) -> tuple[str, list[schemas.Article]]:
         """The tag's normalized name and its latest published articles (an Atom feed)."""
         name = normalize_tag(tag)
         if not await TagRepository(session).exists(name):
@@ -203,7 +185,7 @@ class ArticleService:
 
     async def create(
         self, session: AsyncSession, principal: Principal, draft: ArticleDraft
-    ) -> ArticleRecord:
+    ) -> schemas.Article:
         repository = ArticleRepository(session)
         now = utcnow()
         article = Article(
@@ -217,7 +199,8 @@ class ArticleService:
         _set_status(article, draft.status, draft.publish_at, now)
         await repository.add(article)
         await repository.set_tags(article.id, draft.tags)
-        return await repository.record(article.id, principal.user_id)
+        articles_changed(session, article.slug)
+        return await self._read(repository, article.id, principal)
 
     async def update(
         self,
@@ -226,12 +209,14 @@ class ArticleService:
         principal: Principal,
         changes: ArticleChanges,
         *,
-        if_match: str | None = None,
-    ) -> ArticleRecord:
+        conditional: Conditional | None = None,
+    ) -> schemas.Article:
+        """Apply ``changes``; with ``conditional``, only if its ``If-Match`` names the state
+        the caller sees now (412 otherwise)."""
         repository = ArticleRepository(session)
         article = await self.managed(session, slug, principal)
-        if if_match is not None:
-            _check_if_match(if_match, (await repository.record(article.id, principal.user_id)).etag)
+        await self._check(repository, article, principal, conditional)
+        old_slug = article.slug
         if "title" in changes:
             article.title = changes["title"]
             if changes.get("refresh_slug"):
@@ -250,7 +235,8 @@ class ArticleService:
             await repository.set_tags(article.id, changes["tags"])
             article.updated_at = utcnow()  # the tags are part of the article: a new version
         await _flush(session)
-        return await repository.record(article.id, principal.user_id)
+        articles_changed(session, old_slug, article.slug)
+        return await self._read(repository, article.id, principal)
 
     async def delete(
         self,
@@ -258,45 +244,67 @@ class ArticleService:
         slug: str,
         principal: Principal,
         *,
-        if_match: str | None = None,
+        conditional: Conditional | None = None,
     ) -> None:
         repository = ArticleRepository(session)
         article = await self.managed(session, slug, principal)
-        if if_match is not None:
-            _check_if_match(if_match, (await repository.record(article.id, principal.user_id)).etag)
+        await self._check(repository, article, principal, conditional)
         await session.delete(article)
         await _flush(session)
+        articles_changed(session, article.slug)
 
     async def favorite(
         self, session: AsyncSession, slug: str, principal: Principal, *, on: bool
-    ) -> ArticleRecord:
+    ) -> schemas.Article:
         """Favorite (``on``) or unfavorite the article; doing it twice changes nothing."""
         article = await self.published(session, slug, principal)
         repository = ArticleRepository(session)
         if on:
-            await repository.add_favorite(principal.user_id, article.id)
+            changed = await repository.add_favorite(principal.user_id, article.id)
         else:
-            await repository.remove_favorite(principal.user_id, article.id)
-        return await repository.record(article.id, principal.user_id)
+            changed = await repository.remove_favorite(principal.user_id, article.id)
+        if changed:  # the count moved: every list and the article show it
+            articles_changed(session, article.slug)
+        return await self._read(repository, article.id, principal)
 
     async def publish_due(self, session: AsyncSession) -> int:
         """Publish the scheduled articles whose time has come (the background schedule)."""
-        return await ArticleRepository(session).publish_due(utcnow())
+        slugs = await ArticleRepository(session).publish_due(utcnow())
+        if slugs:
+            articles_changed(session, *slugs)
+        return len(slugs)
 
     # --- access ---
 
+    async def _read(
+        self, repository: ArticleRepository, article_id: uuid.UUID, principal: Principal
+    ) -> schemas.Article:
+        """The end of every write: the article as the writer now sees it (the GET's read)."""
+        article = await repository.article(principal.user_id, article_id=article_id)
+        assert article is not None  # we hold the row: it was just written
+        return article
+
+    async def _check(
+        self,
+        repository: ArticleRepository,
+        article: Article,
+        principal: Principal,
+        conditional: Conditional | None,
+    ) -> None:
+        """412 unless the request's ``If-Match`` (if any) names the state the caller sees."""
+        if conditional is not None and conditional.if_match is not None:
+            conditional.check((await self._read(repository, article.id, principal)).etag)
+
     async def managed(self, session: AsyncSession, slug: str, principal: Principal) -> Article:
         """The article at ``slug`` if the caller may change it (its author or a moderator)."""
-        article = await self.visible(session, slug, principal)
-        if not _may_manage(article, principal):
+        article = await self.visible(session, slug, Viewer(principal))
+        if not _may_manage(article.author_id, Viewer(principal)):
             raise NotTheAuthor("Only the author or a moderator may change this article.")
         return article
 
-    async def published(
-        self, session: AsyncSession, slug: str, principal: Principal | None
-    ) -> Article:
+    async def published(self, session: AsyncSession, slug: str, principal: Principal) -> Article:
         """The visible article at ``slug``, which must be published (comments, favorites)."""
-        article = await self.visible(session, slug, principal)
+        article = await self.visible(session, slug, Viewer(principal))
         if article.status != ArticleStatus.PUBLISHED:
             raise ArticleNotPublished("Publish the article first.")
         return article
@@ -354,25 +362,20 @@ class CommentService:
     """Comments and their replies (one level deep)."""
 
     async def page(
-        self,
-        session: AsyncSession,
-        slug: str,
-        params: CursorParams,
-        codec: CursorCodec,
-        principal: Principal | None,
-    ) -> tuple[list[CommentRecord], str | None]:
-        article = await article_service.visible(session, slug, principal)
+        self, session: AsyncSession, slug: str, listing: CursorSlice, viewer: Viewer
+    ) -> tuple[list[schemas.Comment], str | None]:
+        article = await article_service.visible(session, slug, viewer)
         return await CommentRepository(session).threads(
-            article.id, params=params, codec=codec, viewer_id=_viewer(principal)
+            article.id, listing=listing, viewer_id=viewer.user_id
         )
 
     async def latest(
-        self, session: AsyncSession, slug: str, principal: Principal | None, *, limit: int
-    ) -> list[CommentRecord]:
+        self, session: AsyncSession, slug: str, viewer: Viewer, *, limit: int
+    ) -> list[schemas.Comment]:
         """The article's latest comments, newest first (the RealWorld API's list)."""
-        article = await article_service.visible(session, slug, principal)
+        article = await article_service.visible(session, slug, viewer)
         return await CommentRepository(session).latest(
-            article.id, limit=limit, viewer_id=_viewer(principal)
+            article.id, limit=limit, viewer_id=viewer.user_id
         )
 
     async def create(
@@ -383,7 +386,7 @@ class CommentService:
         body: str,
         *,
         parent_id: uuid.UUID | None = None,
-    ) -> CommentRecord:
+    ) -> schemas.Comment:
         article = await article_service.published(session, slug, principal)
         comments = CommentRepository(session)
         thread_number: int | None = None
@@ -416,7 +419,7 @@ class CommentService:
                 subject_id=article.id,
                 data={"slug": article.slug, "title": article.title, "comment_id": str(comment.id)},
             )
-        return await comments.record(comment.id, principal.user_id)
+        return await comments.comment(comment.id, principal.user_id)
 
     async def update(
         self,
@@ -425,13 +428,13 @@ class CommentService:
         comment_id: uuid.UUID,
         principal: Principal,
         body: str,
-    ) -> CommentRecord:
+    ) -> schemas.Comment:
         comment = await self._find(session, slug, comment_id, principal)
         if comment.author_id != principal.user_id:
             raise NotTheAuthor("Only its author may edit a comment.")
         comment.body, comment.body_html = body, render_markdown(body)
         await session.flush()
-        return await CommentRepository(session).record(comment.id, principal.user_id)
+        return await CommentRepository(session).comment(comment.id, principal.user_id)
 
     async def delete(
         self, session: AsyncSession, slug: str, comment_id: uuid.UUID, principal: Principal
@@ -444,7 +447,7 @@ class CommentService:
         self, session: AsyncSession, slug: str, number: int, principal: Principal
     ) -> None:
         """Delete the comment numbered ``number`` in the article (the RealWorld comment id)."""
-        article = await article_service.visible(session, slug, principal)
+        article = await article_service.visible(session, slug, Viewer(principal))
         comment = await CommentRepository(session).by_number(article.id, number)
         if comment is None:
             raise CommentNotFound(f"The article has no comment {number}.")
@@ -453,7 +456,7 @@ class CommentService:
     async def _find(
         self, session: AsyncSession, slug: str, comment_id: uuid.UUID, principal: Principal
     ) -> Comment:
-        article = await article_service.visible(session, slug, principal)
+        article = await article_service.visible(session, slug, Viewer(principal))
         comment = await CommentRepository(session).in_article(article.id, comment_id)
         if comment is None:
             raise CommentNotFound("The article has no such comment.")
@@ -466,9 +469,11 @@ class CommentService:
 
 
 class TagService:
-    async def usage(self, session: AsyncSession, params: PageParams) -> tuple[list[TagRecord], int]:
+    async def usage(
+        self, session: AsyncSession, listing: PageSlice
+    ) -> tuple[list[schemas.TagUsage], int]:
         """Tags of published articles, the most used first, with their counts."""
-        return await TagRepository(session).usage(params)
+        return await TagRepository(session).usage(listing)
 
 
 article_service = ArticleService()

@@ -35,6 +35,18 @@ being computed makes that value stale instead of letting it live until its TTL.
 Invalidate after the transaction commits: a reader that loads between the invalidation and the
 commit would otherwise cache the old data under the new versions.
 
+Cached responses: ``get_or_set_bytes`` keeps a body as the bytes it is sent as (a serialised
+JSON answer, say) with a small JSON ``meta`` next to it (an ETag, a cursor), so that a hit costs
+no decoding and no re-serialisation, and its ``version`` (a weak ETag of the versions of its tags
+when it was computed) changes with every invalidation of any of them.
+
+Invalidating after the commit: a service that changes what cached entries show calls
+``invalidate_after_commit(session, *tags)`` inside the transaction. The tags are kept on the
+session and invalidated when it commits, *inside* the commit (SQLAlchemy's ``after_commit``
+event runs in the greenlet of ``await session.commit()``, which can wait for the cache): the
+commit returns, and the response goes out, only once the entries are stale. A rollback drops
+them. A session of a database without an installed cache (a script's) invalidates nothing.
+
 A Redis outage is a miss, never an error: the loader runs, the client gets its answer, writes and
 invalidations are skipped. A warning is logged (at most once a minute), the failures are counted
 in ``mainspring_cache_backend_errors_total``, and Redis is left alone for a few seconds before
@@ -48,7 +60,8 @@ import secrets
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Annotated, Any, TypeVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import cashews
 import orjson
@@ -56,13 +69,22 @@ import structlog
 from cashews.exceptions import CacheBackendInteractionError
 from fastapi import Depends, FastAPI, Request
 from prometheus_client import Counter
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+from sqlalchemy.util.concurrency import await_only, in_greenlet
 
+from mainspring.core.conditional import make_etag
 from mainspring.core.config import Settings
 from mainspring.core.health import register_readiness_check
+
+if TYPE_CHECKING:
+    from mainspring.core.db import Database
 
 logger = structlog.get_logger("mainspring.cache")
 
 KEY_PREFIX = "mainspring:cache:"
+BYTES_PREFIX = "mainspring:cache-bytes:"
 TAG_PREFIX = "mainspring:cache-tag:"
 LOCK_PREFIX = "mainspring:cache-lock:"
 TAG_TTL_SECONDS = 7 * 86_400
@@ -95,6 +117,71 @@ class _Missing:
 _MISSING = _Missing()
 
 
+@dataclass(frozen=True)
+class CachedBytes:
+    """A body kept as the bytes it is sent as, with a small JSON ``meta`` (headers' values).
+
+    ``version`` is set by the cache: a weak ETag of the versions its tags had when it was
+    computed (it changes with every invalidation of one of them); empty when the backend was
+    unreachable."""
+
+    body: bytes
+    meta: dict[str, Any] = field(default_factory=dict)
+    version: str = ""
+
+
+BytesLoader = Callable[[], Awaitable[CachedBytes]]
+
+
+@dataclass(frozen=True)
+class _Codec:
+    """How one kind of entry is kept: its key prefix, and the value to and from bytes."""
+
+    prefix: str
+    encode: Callable[[Any, dict[str, str], str], bytes]
+    decode: Callable[[bytes], tuple[dict[str, str], Any]]
+    result: Callable[[Any, bytes], Any]
+    """What a miss answers, from the loader's value and its encoded entry."""
+
+
+def _encode_json(value: Any, stamps: dict[str, str], _key: str) -> bytes:
+    # The value is encoded once and spliced into the entry.
+    return b'{"t":' + orjson.dumps(stamps) + b',"v":' + orjson.dumps(value) + b"}"
+
+
+def _decode_json(raw: bytes) -> tuple[dict[str, str], Any]:
+    entry = orjson.loads(raw)
+    return entry["t"], entry["v"]
+
+
+def _result_json(_value: Any, raw: bytes) -> Any:
+    return _decode_json(raw)[1]  # the JSON form, as a hit gives it
+
+
+def _version(key: str, stamps: dict[str, str]) -> str:
+    return make_etag(key, *stamps.values()) if stamps else ""
+
+
+def _encode_bytes(value: CachedBytes, stamps: dict[str, str], key: str) -> bytes:
+    # One line of JSON (orjson never writes a raw newline), then the body as it is.
+    head = {"t": stamps, "m": value.meta, "e": _version(key, stamps)}
+    return orjson.dumps(head) + b"\n" + value.body
+
+
+def _decode_bytes(raw: bytes) -> tuple[dict[str, str], CachedBytes]:
+    head, _, body = raw.partition(b"\n")
+    entry = orjson.loads(head)
+    return entry["t"], CachedBytes(body, entry["m"], entry["e"])
+
+
+def _result_bytes(_value: CachedBytes, raw: bytes) -> CachedBytes:
+    return _decode_bytes(raw)[1]
+
+
+_JSON = _Codec(KEY_PREFIX, _encode_json, _decode_json, _result_json)
+_BYTES = _Codec(BYTES_PREFIX, _encode_bytes, _decode_bytes, _result_bytes)
+
+
 class Cache:
     """One app's cache on one backend (``mem://`` or ``redis://``)."""
 
@@ -115,6 +202,7 @@ class Cache:
             raise ValueError(f"cache backend {scheme!r}: use mem:// or redis://")
         self.shared = not url.startswith("mem://")
         self._flights: dict[str, asyncio.Future[Any]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
         self._retry_redis_at = 0.0
         self._warn_at = 0.0
         self._degraded = False
@@ -137,17 +225,17 @@ class Cache:
 
     async def get(self, key: str, default: Any = None) -> Any:
         """The cached value of ``key``, or ``default``."""
-        value = await self._read(key)
+        value = await self._read(key, _JSON)
         _count(key, value)
         return default if value is _MISSING else value
 
     async def set(self, key: str, value: Any, *, ttl: float, tags: Iterable[str] = ()) -> None:
         """Cache ``value`` under ``key`` for ``ttl`` seconds, invalidated with any of ``tags``."""
         _positive(ttl)
-        payload = orjson.dumps(value)
+        orjson.dumps(value)  # a value JSON cannot hold fails here, whatever the backend does
         stamps = await self._stamps(tags)
         if stamps is not None:
-            await self._write(key, payload, ttl, stamps)
+            await self._write(key, _JSON.encode(value, stamps, key), ttl, _JSON)
 
     async def delete(self, key: str) -> None:
         """Remove ``key`` (on every replica, with Redis)."""
@@ -159,6 +247,17 @@ class Cache:
         if keys:
             await self._call(lambda backend: backend.delete_many(*keys), None)
 
+    def invalidate_in_background(self, tags: Iterable[str]) -> None:
+        """``invalidate_tags`` from a task of the running loop (from synchronous code)."""
+        tags = list(tags)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop, no cache client to reach: the TTLs bound what stays
+        task = loop.create_task(self.invalidate_tags(*tags))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def get_or_set(
         self, key: str, loader: Loader, *, ttl: float, tags: Iterable[str] = ()
     ) -> Any:
@@ -167,20 +266,34 @@ class Cache:
         Concurrent misses of one key run ``loader`` once (see the module docstring); if it
         raises, every caller waiting on it gets the exception.
         """
+        return await self._get_or_set(key, loader, ttl, tags, _JSON)
+
+    async def get_or_set_bytes(
+        self, key: str, loader: BytesLoader, *, ttl: float, tags: Iterable[str] = ()
+    ) -> CachedBytes:
+        """``get_or_set`` for a body kept as bytes (see ``CachedBytes``): the same single
+        flight, lock and tags; a hit is the stored bytes, never decoded or re-encoded."""
+        cached: CachedBytes = await self._get_or_set(key, loader, ttl, tags, _BYTES)
+        return cached
+
+    async def _get_or_set(
+        self, key: str, loader: Loader, ttl: float, tags: Iterable[str], codec: _Codec
+    ) -> Any:
         _positive(ttl)
-        value = await self._read(key)
+        value = await self._read(key, codec)
         _count(key, value)
         if value is not _MISSING:
             return value
-        while (flight := self._flights.get(key)) is not None:
+        flights = codec.prefix + key
+        while (flight := self._flights.get(flights)) is not None:
             await asyncio.wait([flight])
             if not flight.cancelled():
                 return flight.result()
             # The caller computing it was cancelled (its client went away): take over.
         flight = asyncio.get_running_loop().create_future()
-        self._flights[key] = flight
+        self._flights[flights] = flight
         try:
-            value = await self._load(key, loader, ttl, tags)
+            value = await self._load(key, loader, ttl, tags, codec)
         except asyncio.CancelledError:
             flight.cancel()
             raise
@@ -192,17 +305,16 @@ class Cache:
             flight.set_result(value)
             return value
         finally:
-            del self._flights[key]
+            del self._flights[flights]
 
     # --- entries and tag versions -----------------------------------------------------------
 
-    async def _read(self, key: str) -> Any:
+    async def _read(self, key: str, codec: _Codec) -> Any:
         """The value of a fresh entry, or _MISSING (absent, expired, stale or unreachable)."""
-        raw = await self._call(lambda backend: backend.get(KEY_PREFIX + key), None)
+        raw = await self._call(lambda backend: backend.get(codec.prefix + key), None)
         if raw is None:
             return _MISSING
-        entry = orjson.loads(raw)
-        stamps: dict[str, str] = entry["t"]
+        stamps, value = codec.decode(raw)
         if stamps:
             keys = [TAG_PREFIX + tag for tag in stamps]
             current = await self._call(lambda backend: backend.get_many(*keys), None)
@@ -211,7 +323,7 @@ class Cache:
                 for version, stamp in zip(current, stamps.values(), strict=True)
             ):
                 return _MISSING
-        return entry["v"]
+        return value
 
     async def _stamps(self, tags: Iterable[str]) -> dict[str, str] | None:
         """The current version of each tag, created when missing; None when unreachable."""
@@ -240,29 +352,30 @@ class Cache:
                 version = await self._call(lambda backend: backend.get(tag_key), None)
         return None if version is None else version.decode()
 
-    async def _write(self, key: str, payload: bytes, ttl: float, stamps: dict[str, str]) -> None:
-        # The value is encoded once (by the caller) and spliced into the entry.
-        entry = b'{"t":' + orjson.dumps(stamps) + b',"v":' + payload + b"}"
-        await self._call(lambda backend: backend.set(KEY_PREFIX + key, entry, expire=ttl), False)
+    async def _write(self, key: str, entry: bytes, ttl: float, codec: _Codec) -> None:
+        await self._call(lambda backend: backend.set(codec.prefix + key, entry, expire=ttl), False)
 
-    async def _load(self, key: str, loader: Loader, ttl: float, tags: Iterable[str]) -> Any:
+    async def _load(
+        self, key: str, loader: Loader, ttl: float, tags: Iterable[str], codec: _Codec
+    ) -> Any:
         """Compute a missing value, once across replicas, and store it."""
         stamps = await self._stamps(tags)  # before the loader: see "Tags" above
-        lock, token = LOCK_PREFIX + key, secrets.token_hex(8)
+        lock, token = LOCK_PREFIX + codec.prefix + key, secrets.token_hex(8)
         while not await self._call(
             lambda backend: backend.set_lock(lock, token, expire=LOCK_SECONDS), True
         ):
             # Another replica computes it: wait for its value (or for its lock to expire).
             await asyncio.sleep(LOCK_POLL_SECONDS)
-            if (value := await self._read(key)) is not _MISSING:
+            if (value := await self._read(key, codec)) is not _MISSING:
                 return value
         try:
-            if (value := await self._read(key)) is not _MISSING:
+            if (value := await self._read(key, codec)) is not _MISSING:
                 return value  # stored by the replica that held the lock just before us
-            payload = orjson.dumps(await loader())
+            value = await loader()
+            entry = codec.encode(value, stamps or {}, key)
             if stamps is not None:
-                await self._write(key, payload, ttl, stamps)
-            return orjson.loads(payload)
+                await self._write(key, entry, ttl, codec)
+            return codec.result(value, entry)
         finally:
             await self._call(lambda backend: backend.unlock(lock, token), False)
 
@@ -306,7 +419,54 @@ def _count(key: str, value: Any) -> None:
     LOOKUPS.labels(key.partition(":")[0], "miss" if value is _MISSING else "hit").inc()
 
 
-def get_cache(request: Request) -> Cache:
+# --- invalidating after the commit ---------------------------------------------------------------
+
+_SESSION_CACHE = "mainspring.cache"
+_SESSION_TAGS = "mainspring.cache.invalidate"
+
+
+def invalidate_after_commit(session: AsyncSession | Session, *tags: str) -> None:
+    """Invalidate ``tags`` once ``session`` commits (see the module docstring); nothing when
+    it rolls back, or when its database has no cache installed."""
+    sync = session.sync_session if isinstance(session, AsyncSession) else session
+    if not isinstance(sync.info.get(_SESSION_CACHE), Cache):
+        return
+    pending: set[str] | None = sync.info.get(_SESSION_TAGS)
+    if pending is None:
+        pending = sync.info[_SESSION_TAGS] = set()
+        event.listen(sync, "after_commit", _invalidate_pending)
+        event.listen(sync, "after_rollback", _discard_pending)
+    pending.update(tags)
+
+
+def _invalidate_pending(session: Session) -> None:
+    pending: set[str] = session.info[_SESSION_TAGS]
+    if not pending:
+        return
+    tags, cache = sorted(pending), session.info[_SESSION_CACHE]
+    pending.clear()
+    if in_greenlet():  # ``await session.commit()``: wait for the invalidation (see above)
+        try:
+            await_only(cache.invalidate_tags(*tags))
+        except Exception:  # the transaction is committed: never fail its request
+            logger.exception("cache_invalidation_failed", tags=tags)
+    else:  # a synchronous commit (no event loop to wait on): on the running loop, if any
+        cache.invalidate_in_background(tags)
+
+
+def _discard_pending(session: Session) -> None:
+    session.info[_SESSION_TAGS].clear()
+
+
+def _attach_to_sessions(database: Database, cache: Cache) -> None:
+    """Every read-write session of ``database`` carries ``cache`` in ``session.info``."""
+    info = dict(database.sessionmaker.kw.get("info") or {})
+    info[_SESSION_CACHE] = cache
+    database.sessionmaker.configure(info=info)
+
+
+async def get_cache(request: Request) -> Cache:
+    """The app's cache (a coroutine: FastAPI runs a plain function in a worker thread)."""
     cache: Cache = request.app.state.cache
     return cache
 
@@ -318,6 +478,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     """Put the cache on ``app.state.cache``, open it at start-up, close it at shutdown."""
     cache = Cache(settings.backend_url(settings.cache_url, "mem://"))
     app.state.cache = cache
+    _attach_to_sessions(app.state.db, cache)
     app.state.startup_hooks.append(cache.start)
     app.state.shutdown_hooks.append(cache.close)
     if cache.shared:

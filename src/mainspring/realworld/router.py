@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from mainspring.blog import caching
 from mainspring.blog.deps import ArticleQuota, CommentQuota, Publisher
 from mainspring.blog.filters import ArticleFilter
 from mainspring.blog.models import ArticleStatus
@@ -30,9 +32,11 @@ from mainspring.blog.service import (
     tag_service,
 )
 from mainspring.blog.tags import normalize_tags
-from mainspring.core.auth import CurrentPrincipal, OptionalPrincipal
+from mainspring.core.auth import CurrentPrincipal, Viewer, ViewerDep
+from mainspring.core.cache import CachedBytes
+from mainspring.core.conditional import ConditionalDep
 from mainspring.core.deps import ReadSessionDep, SessionDep
-from mainspring.core.pagination import MAX_LIMIT, PageParams
+from mainspring.core.pagination import MAX_LIMIT, PageSlice
 from mainspring.realworld import schemas
 from mainspring.realworld.route import RealWorldRoute
 from mainspring.realworld.users import router as users_router
@@ -64,11 +68,10 @@ def _profile(profile: Profile) -> schemas.ProfileResponse:
 
 @router.get("/profiles/{username}", summary="Get a profile")
 async def get_profile(
-    username: Username, session: ReadSessionDep, principal: OptionalPrincipal
+    username: Username, session: ReadSessionDep, viewer: ViewerDep
 ) -> schemas.ProfileResponse:
     """A user's profile; `following` says whether the caller follows them."""
-    viewer = principal.user_id if principal else None
-    return _profile(await profile_service.get_profile(session, username, viewer))
+    return _profile(await profile_service.get_profile(session, username, viewer.user_id))
 
 
 @router.post("/profiles/{username}/follow", summary="Follow a user")
@@ -90,6 +93,17 @@ async def unfollow(
 # --- articles -----------------------------------------------------------------------------------
 
 
+async def _window(
+    session: AsyncSession, filters: ArticleFilter, offset: int, limit: int, viewer: Viewer
+) -> schemas.ArticlesResponse:
+    articles, total = await article_service.window(
+        session, filters, offset=offset, limit=min(limit, MAX_LIMIT), viewer=viewer
+    )
+    return schemas.ArticlesResponse(
+        articles=[schemas.ArticleInList.of(article) for article in articles], articles_count=total
+    )
+
+
 @router.get("/articles/feed", summary="Articles by the users I follow")
 async def feed(
     session: ReadSessionDep,
@@ -98,39 +112,35 @@ async def feed(
     limit: Limit = 20,
 ) -> schemas.ArticlesResponse:
     """Published articles by the users the caller follows, newest first."""
-    records, total = await article_service.window(
-        session,
-        ArticleFilter(followed_by=principal.user_id),
-        offset=offset,
-        limit=min(limit, MAX_LIMIT),
-        principal=principal,
-    )
-    return schemas.ArticlesResponse(
-        articles=[schemas.ArticleInList.of(record) for record in records], articles_count=total
-    )
+    filters = ArticleFilter(followed_by=principal.user_id)
+    return await _window(session, filters, offset, limit, Viewer(principal))
 
 
-@router.get("/articles", summary="List articles")
+@router.get("/articles", summary="List articles", response_model=schemas.ArticlesResponse)
 async def list_articles(
-    session: ReadSessionDep,
-    principal: OptionalPrincipal,
+    request: Request,
+    viewer: ViewerDep,
+    conditional: ConditionalDep,
     tag: Annotated[str | None, Query(max_length=40)] = None,
     author: Annotated[str | None, Query(max_length=32)] = None,
     favorited: Annotated[str | None, Query(max_length=32)] = None,
     offset: Offset = 0,
     limit: Limit = 20,
-) -> schemas.ArticlesResponse:
-    """Published articles, newest first, by tag, author or the user who favorited them."""
-    records, total = await article_service.window(
-        session,
-        ArticleFilter(tag=tag, author=author, favorited_by=favorited),
-        offset=offset,
-        limit=min(limit, MAX_LIMIT),
-        principal=principal,
-    )
-    return schemas.ArticlesResponse(
-        articles=[schemas.ArticleInList.of(record) for record in records], articles_count=total
-    )
+) -> schemas.ArticlesResponse | Response:
+    """Published articles, newest first, by tag, author or the user who favorited them; an
+    anonymous answer is the blog's cached one (``blog/caching.py``)."""
+    filters = ArticleFilter(tag=tag, author=author, favorited_by=favorited)
+    if not viewer.anonymous:
+        async with caching.read_session(request) as session:  # a hit needs none
+            return await _window(session, filters, offset, limit, viewer)
+
+    async def load(session: AsyncSession) -> CachedBytes:
+        answer = await _window(session, filters, offset, limit, viewer)
+        return CachedBytes(answer.model_dump_json().encode())
+
+    key = caching.list_key("realworld-articles", filters, offset, min(limit, MAX_LIMIT))
+    cached = await caching.lookup(request, key, [caching.ARTICLES_TAG], load)
+    return caching.respond(cached, conditional)
 
 
 @router.post("/articles", status_code=201, summary="Create an article")
@@ -150,17 +160,31 @@ async def create_article(
         tags=normalize_tags(article.tag_list),
         status=ArticleStatus.PUBLISHED,
     )
-    record = await article_service.create(session, principal, draft)
-    return schemas.ArticleResponse(article=schemas.Article.of(record))
+    created = await article_service.create(session, principal, draft)
+    return schemas.ArticleResponse(article=schemas.Article.of(created))
 
 
-@router.get("/articles/{slug}", summary="Get an article")
+@router.get("/articles/{slug}", summary="Get an article", response_model=schemas.ArticleResponse)
 async def get_article(
-    slug: Slug, session: ReadSessionDep, principal: OptionalPrincipal
-) -> schemas.ArticleResponse:
-    """One article."""
-    record = await article_service.get(session, slug, principal)
-    return schemas.ArticleResponse(article=schemas.Article.of(record))
+    slug: Slug,
+    request: Request,
+    viewer: ViewerDep,
+    conditional: ConditionalDep,
+) -> schemas.ArticleResponse | Response:
+    """One article; an anonymous answer is the blog's cached one (``blog/caching.py``)."""
+    if not viewer.anonymous:
+        async with caching.read_session(request) as session:  # a hit needs none
+            article = await article_service.get(session, slug, viewer)
+        return schemas.ArticleResponse(article=schemas.Article.of(article))
+
+    async def load(session: AsyncSession) -> CachedBytes:
+        article = await article_service.get(session, slug, viewer)
+        answer = schemas.ArticleResponse(article=schemas.Article.of(article))
+        return CachedBytes(answer.model_dump_json().encode(), {"etag": article.etag})
+
+    key = f"realworld-article:{slug}"
+    cached = await caching.lookup(request, key, [caching.article_tag(slug)], load)
+    return caching.respond(cached, conditional)
 
 
 @router.put("/articles/{slug}", summary="Update an article")
@@ -182,8 +206,8 @@ async def update_article(
         changes["body"] = article.body
     if article.tag_list is not None:
         changes["tags"] = normalize_tags(article.tag_list)
-    record = await article_service.update(session, slug, principal, changes)
-    return schemas.ArticleResponse(article=schemas.Article.of(record))
+    updated = await article_service.update(session, slug, principal, changes)
+    return schemas.ArticleResponse(article=schemas.Article.of(updated))
 
 
 @router.delete("/articles/{slug}", status_code=204, summary="Delete an article")
@@ -197,8 +221,8 @@ async def favorite(
     slug: Slug, session: SessionDep, principal: CurrentPrincipal
 ) -> schemas.ArticleResponse:
     """Add the article to the caller's favorites."""
-    record = await article_service.favorite(session, slug, principal, on=True)
-    return schemas.ArticleResponse(article=schemas.Article.of(record))
+    article = await article_service.favorite(session, slug, principal, on=True)
+    return schemas.ArticleResponse(article=schemas.Article.of(article))
 
 
 @router.delete("/articles/{slug}/favorite", summary="Unfavorite an article")
@@ -206,8 +230,8 @@ async def unfavorite(
     slug: Slug, session: SessionDep, principal: CurrentPrincipal
 ) -> schemas.ArticleResponse:
     """Remove the article from the caller's favorites."""
-    record = await article_service.favorite(session, slug, principal, on=False)
-    return schemas.ArticleResponse(article=schemas.Article.of(record))
+    article = await article_service.favorite(session, slug, principal, on=False)
+    return schemas.ArticleResponse(article=schemas.Article.of(article))
 
 
 # --- comments and tags --------------------------------------------------------------------------
@@ -215,11 +239,11 @@ async def unfavorite(
 
 @router.get("/articles/{slug}/comments", summary="Comments of an article")
 async def list_comments(
-    slug: Slug, session: ReadSessionDep, principal: OptionalPrincipal
+    slug: Slug, session: ReadSessionDep, viewer: ViewerDep
 ) -> schemas.CommentsResponse:
     """The article's 100 latest comments, newest first (RealWorld lists have no pages)."""
-    records = await comment_service.latest(session, slug, principal, limit=MAX_LIMIT)
-    return schemas.CommentsResponse(comments=[schemas.Comment.of(record) for record in records])
+    comments = await comment_service.latest(session, slug, viewer, limit=MAX_LIMIT)
+    return schemas.CommentsResponse(comments=[schemas.Comment.of(comment) for comment in comments])
 
 
 @router.post("/articles/{slug}/comments", status_code=201, summary="Comment on an article")
@@ -232,8 +256,8 @@ async def create_comment(
     _quota: CommentQuota,
 ) -> schemas.CommentResponse:
     """Add a comment; the article's author is notified."""
-    record = await comment_service.create(session, slug, principal, payload.comment.body)
-    return schemas.CommentResponse(comment=schemas.Comment.of(record))
+    comment = await comment_service.create(session, slug, principal, payload.comment.body)
+    return schemas.CommentResponse(comment=schemas.Comment.of(comment))
 
 
 @router.delete("/articles/{slug}/comments/{id}", status_code=204, summary="Delete a comment")
@@ -250,5 +274,5 @@ async def delete_comment(
 @router.get("/tags", summary="Tags")
 async def list_tags(session: ReadSessionDep) -> schemas.TagsResponse:
     """The 100 most used tags of published articles, the most used first."""
-    records, _ = await tag_service.usage(session, PageParams(page=1, page_size=MAX_LIMIT))
-    return schemas.TagsResponse(tags=[record.name for record in records])
+    tags, _ = await tag_service.usage(session, PageSlice(page=1, page_size=MAX_LIMIT))
+    return schemas.TagsResponse(tags=[tag.name for tag in tags])

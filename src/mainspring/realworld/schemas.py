@@ -25,8 +25,8 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from mainspring.accounts.schemas import Email, Password, Username
+from mainspring.blog import schemas as blog
 from mainspring.blog.models import BODY_MAX, COMMENT_MAX, DESCRIPTION_MAX, TAG_MAX, TITLE_MAX
-from mainspring.blog.records import ArticleRecord, AuthorRecord, CommentRecord
 
 
 def _timestamp(moment: datetime) -> str:
@@ -114,7 +114,7 @@ class Profile(Camel):
     following: bool
 
     @classmethod
-    def of(cls, author: AuthorRecord) -> Profile:
+    def of(cls, author: blog.Author) -> Profile:
         return cls(
             username=author.username, bio=author.bio, image=author.image, following=author.following
         )
@@ -166,31 +166,39 @@ class ArticleInList(Camel):
     author: Profile
 
     @classmethod
-    def fields_of(cls, record: ArticleRecord) -> dict[str, object]:
+    def fields_of(cls, article: blog.ArticleSummary) -> dict[str, object]:
+        author = article.author
         return {
-            "slug": record.slug,
-            "title": record.title,
-            "description": record.description,
+            "slug": article.slug,
+            "title": article.title,
+            "description": article.description,
             # The RealWorld test suite expects tags in alphabetical order.
-            "tag_list": sorted(record.tags),
-            "created_at": record.created_at,
-            "updated_at": record.updated_at,
-            "favorited": record.favorited,
-            "favorites_count": record.favorites_count,
-            "author": Profile.of(record.author),
+            "tag_list": sorted(article.tags),
+            "created_at": article.created_at,
+            "updated_at": article.updated_at,
+            "favorited": article.favorited,
+            "favorites_count": article.favorites_count,
+            "author": {
+                "username": author.username,
+                "bio": author.bio,
+                "image": author.image,
+                "following": author.following,
+            },
         }
 
     @classmethod
-    def of(cls, record: ArticleRecord) -> ArticleInList:
-        return cls.model_validate(cls.fields_of(record))
+    def of(cls, article: blog.ArticleSummary) -> ArticleInList:
+        """The RealWorld shape of the blog's list item (validated once)."""
+        return cls.model_validate(cls.fields_of(article))
 
 
 class Article(ArticleInList):
     body: str
 
     @classmethod
-    def of(cls, record: ArticleRecord) -> Article:
-        return cls.model_validate({**cls.fields_of(record), "body": record.body})
+    def of(cls, article: blog.ArticleSummary) -> Article:
+        assert isinstance(article, blog.Article)  # the one with a body
+        return cls.model_validate({**cls.fields_of(article), "body": article.body})
 
 
 class ArticleResponse(Camel):
@@ -221,13 +229,13 @@ class Comment(Camel):
     author: Profile
 
     @classmethod
-    def of(cls, record: CommentRecord) -> Comment:
+    def of(cls, comment: blog.Comment) -> Comment:
         return cls(
-            id=record.number,
-            created_at=record.created_at,
-            updated_at=record.updated_at,
-            body=record.body,
-            author=Profile.of(record.author),
+            id=comment.number,
+            created_at=comment.created_at,
+            updated_at=comment.updated_at,
+            body=comment.body,
+            author=Profile.of(comment.author),
         )
 
 

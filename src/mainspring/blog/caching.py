@@ -1,0 +1,145 @@
+"""What the blog caches, under which tags, and every write that makes an entry stale.
+
+Anonymous readers all see the same thing, so their answers are kept whole, as the JSON bytes
+they are sent as (``Cache.get_or_set_bytes``, core/cache.py), in the kernel cache: in-process by
+default, in Redis (shared by every replica) at scale. A hit costs no SQL and no serialisation.
+Signed-in readers see their own ``favorited`` and ``following`` flags (and their own drafts):
+they are never served from these entries, and their answers say ``Cache-Control: private``.
+
+Entries (key: what it holds; its tags):
+
+- ``blog-articles:<digest of the query>``: a slice of ``GET /api/v1/articles``;
+  ``blog:articles``, ``blog:authors``;
+- ``blog-article:<slug>``: ``GET /api/v1/articles/{slug}``; ``blog:article:<slug>``,
+  ``blog:authors``;
+- ``realworld-articles:<digest>`` and ``realworld-article:<slug>``: the RealWorld adapter's
+  list and article (``realworld/router.py``), under the same tags.
+
+Invalidation, always after the commit (``invalidate_after_commit``), so that no reader can
+cache the old state again in between, and before the response of the write goes out:
+
+- every write of an article through ``ArticleService`` (create, update, delete, favorite,
+  unfavorite; from the blog API, the RealWorld adapter or anything else that calls it)
+  invalidates ``blog:articles`` and ``blog:article:<slug>`` (the old and the new slug);
+- the background schedule (``publish_due``) does the same for each article it publishes;
+- the author's profile is shown in every answer and lives in other modules' tables (the
+  account's ``username``/``display_name``, the social profile's ``bio``/``image``): a flush that
+  changes one of those columns invalidates ``blog:articles`` and ``blog:authors``
+  (``_authors_changed``, a SQLAlchemy ``before_flush`` listener, since those modules' services
+  know nothing of the blog's cache).
+
+Comments are not cached and no cached answer shows them (nor their count). What a write made
+outside these paths (SQL by hand, a seed script on another process) is seen after the TTL.
+Clients and proxies may keep an anonymous answer ``MAX_AGE_SECONDS`` and then revalidate it with
+its ``ETag`` (304): the answers carry ``Vary: Authorization``, so a signed-in request is never
+answered from a proxy's anonymous copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import Request, Response
+from sqlalchemy import event, inspect
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from mainspring.accounts.models import User
+from mainspring.core.cache import Cache, CachedBytes, invalidate_after_commit
+from mainspring.core.conditional import Conditional
+from mainspring.core.deps import get_database
+from mainspring.social.models import ProfileDetails
+
+ARTICLES_TAG = "blog:articles"
+"""Every list of articles (the blog's and the RealWorld adapter's)."""
+AUTHORS_TAG = "blog:authors"
+"""Every cached answer shows its authors' profiles."""
+TTL_SECONDS = 60
+"""How long an entry lives at most: the bound for a write made outside the services."""
+MAX_AGE_SECONDS = 5
+PUBLIC = f"public, max-age={MAX_AGE_SECONDS}"
+"""``Cache-Control`` of an anonymous answer: anyone may keep it a few seconds."""
+PRIVATE = "private, no-cache"
+"""``Cache-Control`` of a signed-in reader's answer: theirs only, revalidated before reuse."""
+JSON = "application/json"
+
+
+def article_tag(slug: str) -> str:
+    return f"blog:article:{slug}"
+
+
+def list_key(kind: str, *query: object) -> str:
+    """The key of a list's entry: its kind and a digest of every parameter that shapes it."""
+    digest = hashlib.blake2b(repr(query).encode(), digest_size=16)
+    return f"{kind}:{digest.hexdigest()}"
+
+
+async def lookup(
+    request: Request,
+    key: str,
+    tags: list[str],
+    load: Callable[[AsyncSession], Awaitable[CachedBytes]],
+) -> CachedBytes:
+    """The anonymous answer kept under ``key``, stale once any of ``tags`` (or the authors'
+    tag) is invalidated, and after ``TTL_SECONDS`` at most. On a miss, ``load`` computes it
+    in a read session opened for it: a hit opens no session at all. (The app's cache and
+    database are read from ``request``: two more dependencies would each cost a worker thread
+    hop, the price FastAPI puts on a plain function.)"""
+    cache: Cache = request.app.state.cache
+
+    async def miss() -> CachedBytes:
+        async with read_session(request) as session:
+            return await load(session)
+
+    return await cache.get_or_set_bytes(key, miss, ttl=TTL_SECONDS, tags=[*tags, AUTHORS_TAG])
+
+
+def articles_changed(session: Any, *slugs: str) -> None:
+    """After ``session`` commits: every list, and the articles at ``slugs``, are stale."""
+    invalidate_after_commit(session, ARTICLES_TAG, *(article_tag(slug) for slug in slugs))
+
+
+def read_session(request: Request) -> AbstractAsyncContextManager[AsyncSession]:
+    """The request's read session, for a handler that opens it only when it needs it: a
+    signed-in reader, or a miss (``lookup``); an anonymous hit needs none."""
+    return get_database(request).read_session()
+
+
+def respond(cached: CachedBytes, conditional: Conditional) -> Response:
+    """The anonymous answer ``cached`` (304 when the client's ``If-None-Match`` names it), with
+    the headers already set on ``conditional.response`` (``Link``). Its ETag is the loader's
+    ``meta["etag"]``, else the entry's version (which moves with every invalidation)."""
+    etag = cached.meta.get("etag") or cached.version
+    if etag and conditional.fresh(etag):
+        answer = conditional.not_modified()
+    else:
+        answer = Response(cached.body, media_type=JSON)
+        for name in ("ETag", "Vary", "Link"):
+            if name in conditional.response.headers:
+                answer.headers[name] = conditional.response.headers[name]
+    answer.headers["Cache-Control"] = PUBLIC
+    return answer
+
+
+# --- the authors' profiles ----------------------------------------------------------------------
+
+_SHOWN = {User: ("username", "display_name"), ProfileDetails: ("bio", "image")}
+
+
+@event.listens_for(Session, "before_flush")
+def _authors_changed(session: Session, _context: Any, _instances: Any) -> None:
+    """A flush that changes what an answer shows of an author makes the cached answers stale."""
+    # A new account is shown nowhere yet; a new social profile shows a bio or an image.
+    created = (instance for instance in session.new if type(instance) is ProfileDetails)
+    for instance in (*created, *session.deleted):
+        if type(instance) in _SHOWN:
+            invalidate_after_commit(session, ARTICLES_TAG, AUTHORS_TAG)
+            return
+    for instance in session.dirty:
+        shown = _SHOWN.get(type(instance))
+        if shown and any(inspect(instance).attrs[name].history.has_changes() for name in shown):
+            invalidate_after_commit(session, ARTICLES_TAG, AUTHORS_TAG)
+            return
