@@ -28,15 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from mainspring.accounts.models import User
-from mainspring.core.pagination import CursorCodec, CursorParams, SortKey, keyset_page
+from mainspring.core.pagination import CursorSlice, SortKey, keyset_page
 from mainspring.social.models import Like, Post, PostHashtag, ProfileDetails
-from mainspring.social.profiles.repository import (
-    author_columns,
-    author_of,
-    blocked_with,
-    insert_ignoring_duplicates,
-)
-from mainspring.social.schemas import EntityOut, PostFields
+from mainspring.social.profiles.repository import blocked_with, insert_ignoring_duplicates
 from mainspring.social.schemas import Post as PostOut
 
 API_PREFIX = "/api/v1"
@@ -91,79 +85,115 @@ def _reposted(post: Any, viewer_id: uuid.UUID | None) -> ColumnElement[bool]:
     )
 
 
+def _post_columns(post: Any, user: Any, details: Any, viewer_id: uuid.UUID | None) -> list[Any]:
+    """The columns of one ``PostFields``, in the order ``_fields`` reads them."""
+    return [
+        post.id,
+        post.kind,
+        post.body,
+        post.entities,
+        post.reply_to_id,
+        post.like_count,
+        post.reply_count,
+        post.repost_count,
+        post.quote_count,
+        post.created_at,
+        user.username,
+        user.display_name,
+        details.image,
+        _liked(post, viewer_id),
+        _reposted(post, viewer_id),
+    ]
+
+
+_WIDTH = 15
+"""Columns per post in a display row: the post's, then its original's."""
+
+
 def display_select(viewer_id: uuid.UUID | None) -> Select[Any]:
-    """Everything a post shows, as ``viewer_id`` sees it; the caller chooses the posts."""
+    """Everything a post shows, as ``viewer_id`` sees it; the caller chooses the posts. Columns
+    only (no ORM entity): a row is the post's ``_WIDTH`` columns, then its original's."""
     return (
         select(
-            Post,
-            *author_columns(_Author, _AuthorDetails, "author"),
-            _liked(Post, viewer_id).label("liked"),
-            _reposted(Post, viewer_id).label("reposted"),
-            Original,
-            *author_columns(_OriginalAuthor, _OriginalDetails, "original"),
-            _liked(Original, viewer_id).label("original_liked"),
-            _reposted(Original, viewer_id).label("original_reposted"),
+            *_post_columns(Post, _Author, _AuthorDetails, viewer_id),
+            *_post_columns(Original, _OriginalAuthor, _OriginalDetails, viewer_id),
         )
         .join(_Author, _Author.id == Post.author_id)
         .outerjoin(_AuthorDetails, _AuthorDetails.user_id == Post.author_id)
         .outerjoin(Original, Original.id == func.coalesce(Post.repost_of_id, Post.quote_of_id))
         .outerjoin(_OriginalAuthor, _OriginalAuthor.id == Original.author_id)
         .outerjoin(_OriginalDetails, _OriginalDetails.user_id == Original.author_id)
-        # Counters change with UPDATE statements the session's objects do not see: refresh them.
-        .execution_options(populate_existing=True)
     )
 
 
-def entities_out(entities: dict[str, Any]) -> list[EntityOut]:
-    """The stored hashtags and mentions as links, in order of appearance."""
-    out = [
-        EntityOut(
-            kind="hashtag",
-            start=item["start"],
-            end=item["end"],
-            value=item["value"],
-            href=f"{API_PREFIX}/hashtags/{quote(item['value'])}/posts",
-        )
-        for item in entities.get("hashtags", [])
-    ] + [
-        EntityOut(
-            kind="mention",
-            start=item["start"],
-            end=item["end"],
-            value=item["value"],
-            href=f"{API_PREFIX}/profiles/{item['value']}",
-        )
-        for item in entities.get("mentions", [])
+def entities_of(entities: dict[str, Any]) -> list[dict[str, Any]]:
+    """The stored hashtags and mentions as links (``TextEntity`` fields), in order of
+    appearance."""
+    links = [
+        {
+            "kind": "hashtag",
+            "start": item["start"],
+            "end": item["end"],
+            "value": item["value"],
+            "href": f"{API_PREFIX}/hashtags/{quote(item['value'])}/posts",
+        }
+        for item in entities.get("hashtags", ())
     ]
-    return sorted(out, key=lambda entity: entity.start)
+    links += [
+        {
+            "kind": "mention",
+            "start": item["start"],
+            "end": item["end"],
+            "value": item["value"],
+            "href": f"{API_PREFIX}/profiles/{item['value']}",
+        }
+        for item in entities.get("mentions", ())
+    ]
+    links.sort(key=lambda link: link["start"])
+    return links
 
 
-def _fields(post: Post, row: Row[Any], prefix: str, liked: bool, reposted: bool) -> PostFields:
-    return PostFields(
-        id=post.id,
-        kind=post.kind,
-        author=author_of(row, prefix),
-        body=post.body,
-        entities=entities_out(post.entities),
-        reply_to_id=post.reply_to_id,
-        like_count=post.like_count,
-        reply_count=post.reply_count,
-        repost_count=post.repost_count,
-        quote_count=post.quote_count,
-        liked=bool(liked),
-        reposted=bool(reposted),
-        created_at=post.created_at,
-    )
+def _fields(row: Sequence[Any]) -> dict[str, Any]:
+    """The ``PostFields`` of ``_WIDTH`` columns of a display row."""
+    (
+        id_,
+        kind,
+        body,
+        entities,
+        reply_to_id,
+        like_count,
+        reply_count,
+        repost_count,
+        quote_count,
+        created_at,
+        username,
+        display_name,
+        image,
+        liked,
+        reposted,
+    ) = row
+    return {
+        "id": id_,
+        "kind": kind,
+        "author": {"username": username, "display_name": display_name, "image": image},
+        "body": body,
+        "entities": entities_of(entities) if entities else [],
+        "reply_to_id": reply_to_id,
+        "like_count": like_count,
+        "reply_count": reply_count,
+        "repost_count": repost_count,
+        "quote_count": quote_count,
+        "liked": bool(liked),
+        "reposted": bool(reposted),
+        "created_at": created_at,
+    }
 
 
 def to_post(row: Row[Any]) -> PostOut:
-    """A row of ``display_select`` as the response model."""
-    post, original = row.Post, row.original
-    fields = _fields(post, row, "author", row.liked, row.reposted)
-    embedded = None
-    if original is not None:
-        embedded = _fields(original, row, "original", row.original_liked, row.original_reposted)
-    return PostOut(**fields.model_dump(), original=embedded)
+    """A row of ``display_select`` as the response model, validated once."""
+    fields = _fields(row[:_WIDTH])
+    fields["original"] = None if row[_WIDTH] is None else _fields(row[_WIDTH:])
+    return PostOut.model_validate(fields)
 
 
 async def load_posts(
@@ -173,16 +203,15 @@ async def load_posts(
     if not ids:
         return []
     rows = (await session.execute(display_select(viewer_id).where(Post.id.in_(ids)))).all()
-    by_id = {row.Post.id: to_post(row) for row in rows}
-    return [by_id[id_] for id_ in ids if id_ in by_id]
+    by_id = {row[0]: row for row in rows}
+    return [to_post(by_id[id_]) for id_ in ids if id_ in by_id]
 
 
 async def post_page(
     session: AsyncSession,
     stmt: Select[Any],
     viewer_id: uuid.UUID | None,
-    params: CursorParams,
-    codec: CursorCodec,
+    listing: CursorSlice,
     *,
     keys: Sequence[SortKey] = NEWEST_FIRST,
 ) -> tuple[list[PostOut], str | None]:
@@ -193,8 +222,7 @@ async def post_page(
         session,
         stmt,
         keys,
-        params,
-        codec,
+        listing,
         scalars=False,
         key_of=lambda row: (row.created_at, row.id),
     )
@@ -220,13 +248,12 @@ class PostRepository:
         self,
         post_id: uuid.UUID,
         viewer_id: uuid.UUID | None,
-        params: CursorParams,
-        codec: CursorCodec,
+        listing: CursorSlice,
     ) -> tuple[list[PostOut], str | None]:
         """Direct replies, oldest first: a thread reads top-down
         (``ix_posts_reply_to_id_created_at``)."""
         stmt = candidates().where(Post.reply_to_id == post_id, *visible_to(viewer_id))
-        return await post_page(self.session, stmt, viewer_id, params, codec, keys=OLDEST_FIRST)
+        return await post_page(self.session, stmt, viewer_id, listing, keys=OLDEST_FIRST)
 
     async def add(self, post: Post, tags: list[str]) -> Post:
         """Insert the post and its hashtags; flushed, so that its id is known."""

@@ -32,7 +32,7 @@ from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from mainspring.accounts.models import User
 from mainspring.core.db import utcnow
-from mainspring.core.pagination import CursorCodec, CursorParams, SortKey, keyset_page
+from mainspring.core.pagination import CursorSlice, SortKey, keyset_page
 from mainspring.social.models import Block, Follow, Like, Post, ProfileDetails
 from mainspring.social.schemas import Author, Profile
 
@@ -180,8 +180,7 @@ class ProfileRepository:
         stmt: Select[Any],
         created_at: InstrumentedAttribute[datetime],
         other_id: InstrumentedAttribute[uuid.UUID],
-        params: CursorParams,
-        codec: CursorCodec,
+        listing: CursorSlice,
     ) -> tuple[list[Profile], str | None]:
         stmt = stmt.add_columns(created_at.label("since"))
         keys = [SortKey(created_at), SortKey(other_id)]
@@ -189,8 +188,7 @@ class ProfileRepository:
             self.session,
             stmt,
             keys,
-            params,
-            codec,
+            listing,
             scalars=False,
             key_of=lambda row: (row.since, row.id),
         )
@@ -200,8 +198,7 @@ class ProfileRepository:
         self,
         user_id: uuid.UUID,
         viewer_id: uuid.UUID | None,
-        params: CursorParams,
-        codec: CursorCodec,
+        listing: CursorSlice,
     ) -> tuple[list[Profile], str | None]:
         """Who follows ``user_id``, most recent first (``ix_follows_followee_id_created_at``)."""
         stmt = (
@@ -209,14 +206,13 @@ class ProfileRepository:
             .join(Follow, Follow.follower_id == User.id)
             .where(Follow.followee_id == user_id)
         )
-        return await self._profile_page(stmt, Follow.created_at, Follow.follower_id, params, codec)
+        return await self._profile_page(stmt, Follow.created_at, Follow.follower_id, listing)
 
     async def following(
         self,
         user_id: uuid.UUID,
         viewer_id: uuid.UUID | None,
-        params: CursorParams,
-        codec: CursorCodec,
+        listing: CursorSlice,
     ) -> tuple[list[Profile], str | None]:
         """Whom ``user_id`` follows, most recent first (``ix_follows_follower_id_created_at``)."""
         followee = aliased(Follow)
@@ -225,16 +221,13 @@ class ProfileRepository:
             .join(followee, followee.followee_id == User.id)
             .where(followee.follower_id == user_id)
         )
-        return await self._profile_page(
-            stmt, followee.created_at, followee.followee_id, params, codec
-        )
+        return await self._profile_page(stmt, followee.created_at, followee.followee_id, listing)
 
     async def likers(
         self,
         post_id: uuid.UUID,
         viewer_id: uuid.UUID | None,
-        params: CursorParams,
-        codec: CursorCodec,
+        listing: CursorSlice,
     ) -> tuple[list[Profile], str | None]:
         """Who liked ``post_id``, most recent first (``ix_post_likes_post_id_created_at``),
         leaving out the users on the other side of a block from the viewer."""
@@ -245,10 +238,10 @@ class ProfileRepository:
         )
         if viewer_id is not None:
             stmt = stmt.where(User.id.not_in(blocked_with(viewer_id)))
-        return await self._profile_page(stmt, Like.created_at, Like.user_id, params, codec)
+        return await self._profile_page(stmt, Like.created_at, Like.user_id, listing)
 
     async def blocked_by(
-        self, blocker_id: uuid.UUID, params: CursorParams, codec: CursorCodec
+        self, blocker_id: uuid.UUID, listing: CursorSlice
     ) -> tuple[list[Profile], str | None]:
         """Whom ``blocker_id`` blocked, most recent first (``ix_blocks_blocker_id_created_at``)."""
         stmt = (
@@ -256,7 +249,7 @@ class ProfileRepository:
             .join(Block, Block.blocked_id == User.id)
             .where(Block.blocker_id == blocker_id)
         )
-        return await self._profile_page(stmt, Block.created_at, Block.blocked_id, params, codec)
+        return await self._profile_page(stmt, Block.created_at, Block.blocked_id, listing)
 
     # --- details ---------------------------------------------------------------------------------
 

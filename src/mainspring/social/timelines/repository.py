@@ -28,7 +28,7 @@ from sqlalchemy import Subquery, func, literal, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.core.errors import BadRequest
-from mainspring.core.pagination import CursorCodec, CursorParams, SortKey
+from mainspring.core.pagination import CursorSlice, SortKey
 from mainspring.social.models import Follow, Post, PostHashtag
 from mainspring.social.posts.repository import (
     NEWEST_FIRST,
@@ -45,7 +45,7 @@ class TimelineRepository:
         self.session = session
 
     async def home(
-        self, viewer_id: uuid.UUID, params: CursorParams, codec: CursorCodec
+        self, viewer_id: uuid.UUID, listing: CursorSlice
     ) -> tuple[list[PostOut], str | None]:
         """Posts, replies, quotes and reposts by the viewer and the users the viewer follows."""
         authors = (
@@ -55,57 +55,54 @@ class TimelineRepository:
         )
         if self.session.get_bind().dialect.name != "postgresql":
             stmt = candidates().where(Post.author_id.in_(authors), *visible_to(viewer_id))
-            return await post_page(self.session, stmt, viewer_id, params, codec)
-        return await self._home_by_author(authors.subquery("authors"), viewer_id, params, codec)
+            return await post_page(self.session, stmt, viewer_id, listing)
+        return await self._home_by_author(authors.subquery("authors"), viewer_id, listing)
 
     async def _home_by_author(
         self,
         authors: Subquery,
         viewer_id: uuid.UUID,
-        params: CursorParams,
-        codec: CursorCodec,
+        listing: CursorSlice,
     ) -> tuple[list[PostOut], str | None]:
         """The PostgreSQL form: the keyset condition and the limit go inside each author's
         ``LATERAL`` range, so the cursor is applied here rather than by ``keyset_page``."""
         recent = candidates().where(Post.author_id == authors.c.author_id, *visible_to(viewer_id))
-        if params.cursor:
-            after = codec.decode(params.cursor)
+        after = listing.after()
+        if after is not None:
             if len(after) != len(NEWEST_FIRST):
                 raise BadRequest("The cursor does not belong to this list.")
             recent = recent.where(tuple_(Post.created_at, Post.id) < tuple_(*after))
-        newest = recent.order_by(Post.created_at.desc(), Post.id.desc()).limit(params.limit + 1)
+        newest = recent.order_by(Post.created_at.desc(), Post.id.desc()).limit(listing.limit + 1)
         per_author = newest.lateral("recent")
         stmt = (
             select(per_author.c.id, per_author.c.created_at)
             .select_from(authors)
             .join(per_author, true())
             .order_by(per_author.c.created_at.desc(), per_author.c.id.desc())
-            .limit(params.limit + 1)
+            .limit(listing.limit + 1)
         )
         rows = (await self.session.execute(stmt)).all()
-        page = rows[: params.limit]
+        page = rows[: listing.limit]
         next_cursor = None
-        if len(rows) > params.limit:
-            next_cursor = codec.encode([page[-1].created_at, page[-1].id])
+        if len(rows) > listing.limit:
+            next_cursor = listing.cursor_for([page[-1].created_at, page[-1].id])
         return await load_posts(self.session, [row.id for row in page], viewer_id), next_cursor
 
     async def of_user(
         self,
         author_id: uuid.UUID,
         viewer_id: uuid.UUID | None,
-        params: CursorParams,
-        codec: CursorCodec,
+        listing: CursorSlice,
     ) -> tuple[list[PostOut], str | None]:
         """What one user wrote and reposted, newest first (``ix_posts_author_id_created_at``)."""
         stmt = candidates().where(Post.author_id == author_id, *visible_to(viewer_id))
-        return await post_page(self.session, stmt, viewer_id, params, codec)
+        return await post_page(self.session, stmt, viewer_id, listing)
 
     async def hashtag(
         self,
         tag: str,
         viewer_id: uuid.UUID | None,
-        params: CursorParams,
-        codec: CursorCodec,
+        listing: CursorSlice,
     ) -> tuple[list[PostOut], str | None]:
         """Posts with ``#tag``, newest first. The order is that of the tag's own index
         (``ix_post_hashtags_tag_created_at``: tag, time, post), joined to the posts it names."""
@@ -115,7 +112,7 @@ class TimelineRepository:
             .where(PostHashtag.tag == tag.casefold(), *visible_to(viewer_id))
         )
         keys = [SortKey(PostHashtag.created_at), SortKey(PostHashtag.post_id)]
-        return await post_page(self.session, stmt, viewer_id, params, codec, keys=keys)
+        return await post_page(self.session, stmt, viewer_id, listing, keys=keys)
 
     async def trending(self, since: datetime, limit: int) -> list[tuple[str, int]]:
         """The hashtags used by the most posts since ``since``, with their counts.
