@@ -34,7 +34,7 @@ from mainspring.accounts.models import User
 from mainspring.core.db import utcnow
 from mainspring.core.pagination import CursorSlice, SortKey, keyset_page
 from mainspring.social.models import Block, Follow, Like, Post, ProfileDetails
-from mainspring.social.schemas import Author, Profile
+from mainspring.social.schemas import Profile
 
 
 def insert_ignoring_duplicates(session: AsyncSession, model: type[Any]) -> Any:
@@ -47,25 +47,6 @@ def insert_ignoring_duplicates(session: AsyncSession, model: type[Any]) -> Any:
     dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
     return module.insert(model).on_conflict_do_nothing()
-
-
-def author_columns(user: Any, details: Any, prefix: str) -> list[ColumnElement[Any]]:
-    """The columns of an ``Author`` from ``user`` and its (outer-joined) ``details``, labelled
-    ``<prefix>_username``... so that one row can carry several authors."""
-    return [
-        user.username.label(f"{prefix}_username"),
-        user.display_name.label(f"{prefix}_display_name"),
-        details.image.label(f"{prefix}_image"),
-    ]
-
-
-def author_of(row: Row[Any], prefix: str) -> Author:
-    mapping = row._mapping
-    return Author(
-        username=mapping[f"{prefix}_username"],
-        display_name=mapping[f"{prefix}_display_name"],
-        image=mapping[f"{prefix}_image"],
-    )
 
 
 def blocked_between(a: Any, b: Any) -> ColumnElement[bool]:
@@ -167,13 +148,6 @@ class ProfileRepository:
         )
         rows: Any = (await self.session.execute(stmt)).all()
         return dict(rows)
-
-    async def author(self, user_id: uuid.UUID) -> Author:
-        stmt = select(*author_columns(User, ProfileDetails, "author")).outerjoin(
-            ProfileDetails, ProfileDetails.user_id == User.id
-        )
-        row = (await self.session.execute(stmt.where(User.id == user_id))).one()
-        return author_of(row, "author")
 
     async def _profile_page(
         self,
@@ -314,8 +288,6 @@ class ProfileRepository:
 
 __all__ = [
     "ProfileRepository",
-    "author_columns",
-    "author_of",
     "blocked_between",
     "blocked_with",
     "insert_ignoring_duplicates",
