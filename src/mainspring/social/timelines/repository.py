@@ -34,6 +34,7 @@ from mainspring.core.pagination import CursorSlice, SortKey
 from mainspring.social.models import Follow, Post, PostHashtag
 from mainspring.social.posts.repository import (
     NEWEST_FIRST,
+    VIEWER,
     candidates,
     ordered,
     page_select,
@@ -43,7 +44,6 @@ from mainspring.social.posts.repository import (
 )
 from mainspring.social.schemas import Post as PostOut
 
-VIEWER = bindparam("viewer_id", type_=Follow.follower_id.type)
 SIZE = bindparam("size", type_=Integer)
 AFTER = tuple_(
     bindparam("after_created_at", type_=Post.created_at.type),
