@@ -75,7 +75,7 @@ async def seed_posters(ctx: SeedContext) -> dict[str, SeedValue]:
     its 429s count as errors, as any other unexpected status does.
     """
     from mainspring.core.ratelimit import parse_limit
-    from mainspring.social.posts.router import POSTS_PER_MINUTE
+    from mainspring.social.deps import POSTS_PER_MINUTE
 
     limit = parse_limit(POSTS_PER_MINUTE)
     count = posters_needed(

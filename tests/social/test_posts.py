@@ -244,17 +244,33 @@ async def test_a_post_and_a_profile_answer_304_while_unchanged(
 ) -> None:
     ada, bob = await people(2)
     target = await post(client, ada, "cache me")
-    for path in (f"/api/v1/posts/{target['id']}", f"/api/v1/profiles/{ada.username}"):
+    post_path, profile_path = f"/api/v1/posts/{target['id']}", f"/api/v1/profiles/{ada.username}"
+    etags = {}
+    for path in (post_path, profile_path):
         first = await client.get(path, headers=bob.headers)
-        etag = first.headers["etag"]
-        same = await client.get(path, headers={**bob.headers, "If-None-Match": etag})
-        assert (same.status_code, same.content, same.headers["etag"]) == (304, b"", etag)
+        etags[path] = first.headers["etag"]
+        assert etags[path].startswith('W/"')
+        assert "Authorization" in first.headers["vary"]
+        same = await client.get(path, headers={**bob.headers, "If-None-Match": etags[path]})
+        assert (same.status_code, same.content, same.headers["etag"]) == (304, b"", etags[path])
 
+    # What changes the representation changes the tag: a counter, the viewer's own flag...
     await client.put(f"/api/v1/posts/{target['id']}/like", headers=bob.headers)
-    changed = await client.get(
-        f"/api/v1/posts/{target['id']}", headers={**bob.headers, "If-None-Match": etag}
+    liked = await client.get(post_path, headers={**bob.headers, "If-None-Match": etags[post_path]})
+    assert (liked.status_code, liked.json()["liked"]) == (200, True)
+    # ... and the viewer: Ada does not like her post, so her view of it is another state.
+    as_ada = await client.get(post_path, headers=ada.headers)
+    assert as_ada.headers["etag"] not in (etags[post_path], liked.headers["etag"])
+    await client.put(f"/api/v1/profiles/{ada.username}/follow", headers=bob.headers)
+    followed = await client.get(
+        profile_path, headers={**bob.headers, "If-None-Match": etags[profile_path]}
     )
-    assert changed.status_code == 200
+    assert (followed.status_code, followed.json()["following"]) == (200, True)
+    await client.patch("/api/v1/profiles/me", json={"bio": "new"}, headers=ada.headers)
+    rewritten = await client.get(
+        profile_path, headers={**bob.headers, "If-None-Match": followed.headers["etag"]}
+    )
+    assert (rewritten.status_code, rewritten.json()["bio"]) == (200, "new")
 
 
 async def test_a_retried_post_with_an_idempotency_key_is_written_once(

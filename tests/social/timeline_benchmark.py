@@ -37,7 +37,7 @@ from mainspring.accounts.models import User
 from mainspring.app import create_app
 from mainspring.core import migrations
 from mainspring.core.db import Database
-from mainspring.core.pagination import CursorCodec, CursorParams
+from mainspring.core.pagination import CursorCodec, CursorSlice
 from mainspring.social.models import Block, Follow, Post
 from mainspring.social.posts.service import post_service
 from mainspring.social.schemas import PostCreate
@@ -155,9 +155,7 @@ async def _report(database: Database) -> None:
     async def first_slices() -> None:
         for user_id in sample:
             async with database.read_session() as session:
-                await TimelineRepository(session).home(
-                    user_id, CursorParams(SLICE, None, codec), codec
-                )
+                await TimelineRepository(session).home(user_id, CursorSlice(SLICE, None, codec))
 
     async def deep_slices() -> None:
         for user_id in sample:
@@ -165,14 +163,12 @@ async def _report(database: Database) -> None:
                 repository = TimelineRepository(session)
                 cursor = None
                 for _ in range(5):
-                    _, cursor = await repository.home(
-                        user_id, CursorParams(SLICE, cursor, codec), codec
-                    )
+                    _, cursor = await repository.home(user_id, CursorSlice(SLICE, cursor, codec))
 
     async def busiest_first() -> None:
         async with database.read_session() as session:
             await TimelineRepository(session).home(
-                busiest.follower_id, CursorParams(SLICE, None, codec), codec
+                busiest.follower_id, CursorSlice(SLICE, None, codec)
             )
 
     median, p95 = await _timed(3, first_slices)

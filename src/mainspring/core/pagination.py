@@ -41,6 +41,13 @@ DEFAULT_LIMIT = 20
 # cursor codec lives inside the cursor slice: no other signature carries it.
 
 
+_ANY_CURSOR_PAGE = CursorPage[Any]
+_ANY_PAGE = Page[Any]
+"""The envelopes ``respond`` builds, parametrised once: pydantic keeps its parametrised
+generics in a weak cache, so ``CursorPage[Any]`` written inline was rebuilt (a whole model
+class, about a millisecond) on every list request once the previous one was collected."""
+
+
 @dataclass(frozen=True)
 class _LinkTarget:
     request: Request
@@ -69,7 +76,7 @@ class CursorSlice:
         """The envelope ``{"items", "next_cursor"}`` and its ``Link: rel="next"`` header."""
         if self.links is not None:
             set_cursor_links(self.links.request, self.links.response, next_cursor)
-        return CursorPage[Any].model_construct(items=list(items), next_cursor=next_cursor)
+        return _ANY_CURSOR_PAGE.model_construct(items=list(items), next_cursor=next_cursor)
 
     # Transitional: the shape of the former ``core.deps.CursorSlice`` until every module reads
     # the slice itself. Removed once they do.
@@ -101,7 +108,7 @@ class PageSlice:
         """The envelope ``{"items", "total", "page", "page_size"}`` and its ``Link`` header."""
         if self.links is not None:
             set_page_links(self.links.request, self.links.response, self, total)
-        return Page[Any].model_construct(
+        return _ANY_PAGE.model_construct(
             items=list(items), total=total, page=self.page, page_size=self.page_size
         )
 

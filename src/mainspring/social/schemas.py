@@ -1,7 +1,9 @@
-"""Request and response models of the social module.
+"""Request and response models of the social module: the read model.
 
-Responses are built from explicit fields (never from a whole ORM row), so that nothing a client
-should not see leaks out. Requests are ``Input`` models: unknown fields are refused.
+The repositories select the columns a response shows and validate each row into these models
+once; services and handlers pass them on untouched, and FastAPI serialises them straight to
+JSON. Nothing is built from a whole ORM row, so nothing a client should not see leaks out.
+Requests are ``Input`` models: unknown fields are refused.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ class ProfileUpdate(Input):
 PostKind = Literal["post", "reply", "quote", "repost"]
 
 
-class EntityOut(Schema):
+class TextEntity(Schema):
     """A link in a post's text: ``body[start:end]`` (Unicode code points) is the hashtag or
     mention; ``href`` is the API path of what it links to."""
 
@@ -74,7 +76,7 @@ class PostFields(Schema):
     kind: PostKind
     author: Author
     body: str = Field(examples=["Hello #python, hello @ada"])
-    entities: list[EntityOut]
+    entities: list[TextEntity]
     reply_to_id: uuid.UUID | None = Field(
         description="The post this one replies to; null when it is not a reply or that post "
         "was deleted."
@@ -127,7 +129,7 @@ class Trending(Schema):
 # --- notifications ------------------------------------------------------------------------------
 
 
-class NotificationOut(Schema):
+class Notification(Schema):
     """``actor`` did ``kind`` to the subject (``subject_type`` + ``subject_id``)."""
 
     id: uuid.UUID

@@ -3,40 +3,54 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, delete, func, select, update
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.accounts.models import User
 from mainspring.core.db import utcnow
-from mainspring.core.pagination import CursorCodec, CursorParams, SortKey, keyset_page
+from mainspring.core.pagination import CursorSlice, SortKey, keyset_page
+from mainspring.social import schemas
 from mainspring.social.models import Notification, ProfileDetails
-from mainspring.social.profiles.repository import author_columns, author_of
-from mainspring.social.schemas import NotificationOut
 
 
 def _with_actor() -> Select[Any]:
-    """Notifications with their actor's author fields: one statement for a whole page."""
+    """Notifications with their actor's author fields, columns only: one statement for a
+    whole page."""
     return (
-        select(Notification, *author_columns(User, ProfileDetails, "actor"))
+        select(
+            Notification.id,
+            Notification.kind,
+            User.username,
+            User.display_name,
+            ProfileDetails.image,
+            Notification.subject_type,
+            Notification.subject_id,
+            Notification.data,
+            Notification.read_at,
+            Notification.created_at,
+        )
         .join(User, User.id == Notification.actor_id)
         .outerjoin(ProfileDetails, ProfileDetails.user_id == Notification.actor_id)
     )
 
 
-def to_notification(row: Row[Any]) -> NotificationOut:
-    notification: Notification = row.Notification
-    return NotificationOut(
-        id=notification.id,
-        kind=notification.kind,
-        actor=author_of(row, "actor"),
-        subject_type=notification.subject_type,
-        subject_id=notification.subject_id,
-        data=notification.data,
-        read=notification.read_at is not None,
-        created_at=notification.created_at,
+def to_notification(row: Sequence[Any]) -> schemas.Notification:
+    """A row of ``_with_actor`` as the response model, validated once."""
+    (id_, kind, username, display_name, image, subject_type, subject_id, data, read_at, at) = row
+    return schemas.Notification.model_validate(
+        {
+            "id": id_,
+            "kind": kind,
+            "actor": {"username": username, "display_name": display_name, "image": image},
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            "data": data,
+            "read": read_at is not None,
+            "created_at": at,
+        }
     )
 
 
@@ -44,7 +58,7 @@ class NotificationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, notification: Notification) -> NotificationOut:
+    async def add(self, notification: Notification) -> schemas.Notification:
         """Insert the notification and read it back with its actor."""
         self.session.add(notification)
         await self.session.flush()
@@ -55,9 +69,8 @@ class NotificationRepository:
         self,
         recipient_id: uuid.UUID,
         unread_only: bool,
-        params: CursorParams,
-        codec: CursorCodec,
-    ) -> tuple[list[NotificationOut], str | None]:
+        listing: CursorSlice,
+    ) -> tuple[list[schemas.Notification], str | None]:
         """Newest first (``ix_notifications_recipient_id_created_at``)."""
         stmt = _with_actor().where(Notification.recipient_id == recipient_id)
         if unread_only:
@@ -67,10 +80,9 @@ class NotificationRepository:
             self.session,
             stmt,
             keys,
-            params,
-            codec,
+            listing,
             scalars=False,
-            key_of=lambda row: (row.Notification.created_at, row.Notification.id),
+            key_of=lambda row: (row.created_at, row.id),
         )
         return [to_notification(row) for row in rows], next_cursor
 

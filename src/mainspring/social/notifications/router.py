@@ -13,7 +13,7 @@ from mainspring.core.errors import problem_responses
 from mainspring.core.schemas import CursorPage
 from mainspring.social.notifications.live import notifications_socket
 from mainspring.social.notifications.service import notification_service
-from mainspring.social.schemas import MarkedRead, NotificationOut, UnreadCount
+from mainspring.social.schemas import MarkedRead, Notification, UnreadCount
 
 router = APIRouter(prefix="/notifications", tags=["social: notifications"])
 router.add_api_websocket_route("/ws", notifications_socket, name="notifications_socket")
@@ -25,14 +25,14 @@ async def list_notifications(
     listing: CursorSliceDep,
     principal: CurrentPrincipal,
     unread: Annotated[bool, Query(description="Only the unread ones.")] = False,
-) -> CursorPage[NotificationOut]:
+) -> CursorPage[Notification]:
     """Newest first, keyset-paginated. Kinds: `follow`, `like`, `reply`, `mention`, `repost`,
     `quote`, `article_comment`. The same notifications arrive live on
     `/api/v1/notifications/ws`."""
     items, next_cursor = await notification_service.page(
-        session, principal.user_id, unread_only=unread, params=listing.params, codec=listing.codec
+        session, principal.user_id, unread_only=unread, listing=listing
     )
-    return listing.page(items, next_cursor)
+    return listing.respond(items, next_cursor)
 
 
 @router.get(

@@ -14,13 +14,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mainspring.core.pagination import CursorCodec, CursorParams
+from mainspring.core.pagination import CursorSlice
 from mainspring.core.pubsub import publish_after_commit
+from mainspring.social import schemas
 from mainspring.social.errors import NotificationNotFound
 from mainspring.social.models import Notification
 from mainspring.social.notifications.repository import NotificationRepository
 from mainspring.social.profiles.repository import ProfileRepository
-from mainspring.social.schemas import NotificationOut
 
 
 def channel_of(user_id: uuid.UUID) -> str:
@@ -38,7 +38,7 @@ class NotificationService:
         subject_type: str,
         subject_id: uuid.UUID | None,
         data: dict[str, Any],
-    ) -> NotificationOut | None:
+    ) -> schemas.Notification | None:
         """Tell ``recipient_id`` that ``actor_id`` did ``kind`` to the subject.
 
         Nothing is created when the recipient is the actor (liking one's own post) or when the
@@ -72,10 +72,9 @@ class NotificationService:
         recipient_id: uuid.UUID,
         *,
         unread_only: bool,
-        params: CursorParams,
-        codec: CursorCodec,
-    ) -> tuple[list[NotificationOut], str | None]:
-        return await NotificationRepository(session).page(recipient_id, unread_only, params, codec)
+        listing: CursorSlice,
+    ) -> tuple[list[schemas.Notification], str | None]:
+        return await NotificationRepository(session).page(recipient_id, unread_only, listing)
 
     async def unread_count(self, session: AsyncSession, recipient_id: uuid.UUID) -> int:
         return await NotificationRepository(session).unread_count(recipient_id)

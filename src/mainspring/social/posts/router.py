@@ -6,19 +6,17 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from mainspring.core.auth import CurrentPrincipal, OptionalPrincipal
+from mainspring.core.auth import CurrentPrincipal, ViewerDep
+from mainspring.core.conditional import NOT_MODIFIED, ConditionalDep
 from mainspring.core.deps import CursorSliceDep, ReadSessionDep, SessionDep
 from mainspring.core.errors import problem_responses
 from mainspring.core.idempotency import IdempotencyDep, IdempotentRoute
-from mainspring.core.ratelimit import rate_limit
 from mainspring.core.schemas import CursorPage
-from mainspring.social.deps import NOT_MODIFIED, IfNoneMatch, conditional
-from mainspring.social.posts.service import post_service
+from mainspring.social.deps import PostingLimit
+from mainspring.social.posts.service import post_etag, post_service
 from mainspring.social.schemas import Post, PostCreate, Profile
 
 router = APIRouter(prefix="/posts", tags=["social: posts"], route_class=IdempotentRoute)
-
-POSTS_PER_MINUTE = "30/minute"
 
 
 def _location(post: Post) -> str:
@@ -30,7 +28,7 @@ def _location(post: Post) -> str:
     status_code=201,
     summary="Write a post, a reply or a quote",
     responses=problem_responses(401, 403, 404, 409, 429),
-    dependencies=[rate_limit(POSTS_PER_MINUTE, by="user", scope="social.posts")],
+    dependencies=[PostingLimit],
 )
 async def create_post(
     body: PostCreate,
@@ -57,17 +55,17 @@ async def create_post(
 )
 async def get_post(
     post_id: uuid.UUID,
-    response: Response,
     session: ReadSessionDep,
-    principal: OptionalPrincipal,
-    if_none_match: IfNoneMatch = None,
+    viewer: ViewerDep,
+    conditional: ConditionalDep,
 ) -> Post | Response:
     """The post with its counters and, for a signed-in viewer, whether the viewer liked or
     reposted it. A repost or a quote carries its `original`. With its `ETag`: send it back in
     `If-None-Match` for a 304 while nothing you would see changed."""
-    viewer = principal.user_id if principal else None
     post = await post_service.view(session, post_id, viewer)
-    return conditional(post, response, if_none_match) or post
+    if conditional.fresh(post_etag(post)):
+        return conditional.not_modified()
+    return post
 
 
 @router.delete(
@@ -88,17 +86,11 @@ async def delete_post(post_id: uuid.UUID, session: SessionDep, principal: Curren
     responses=problem_responses(400, 401, 403, 404),
 )
 async def replies(
-    post_id: uuid.UUID,
-    session: ReadSessionDep,
-    listing: CursorSliceDep,
-    principal: OptionalPrincipal,
+    post_id: uuid.UUID, session: ReadSessionDep, listing: CursorSliceDep, viewer: ViewerDep
 ) -> CursorPage[Post]:
     """Direct replies, oldest first (a thread reads top-down); keyset-paginated."""
-    viewer = principal.user_id if principal else None
-    items, next_cursor = await post_service.replies(
-        session, post_id, viewer, listing.params, listing.codec
-    )
-    return listing.page(items, next_cursor)
+    items, next_cursor = await post_service.replies(session, post_id, viewer, listing)
+    return listing.respond(items, next_cursor)
 
 
 @router.get(
@@ -107,22 +99,20 @@ async def replies(
     responses=problem_responses(400, 401, 403, 404),
 )
 async def likes(
-    post_id: uuid.UUID,
-    session: ReadSessionDep,
-    listing: CursorSliceDep,
-    principal: OptionalPrincipal,
+    post_id: uuid.UUID, session: ReadSessionDep, listing: CursorSliceDep, viewer: ViewerDep
 ) -> CursorPage[Profile]:
     """The profiles of the users who liked the post (its original, for a repost), most recent
     first; keyset-paginated. Users on the other side of a block from you are left out."""
-    viewer = principal.user_id if principal else None
-    items, next_cursor = await post_service.likers(
-        session, post_id, viewer, listing.params, listing.codec
-    )
-    return listing.page(items, next_cursor)
+    items, next_cursor = await post_service.likers(session, post_id, viewer, listing)
+    return listing.respond(items, next_cursor)
 
 
 @router.put("/{post_id}/like", summary="Like a post", responses=problem_responses(401, 403, 404))
-async def like(post_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal) -> Post:
+async def like(
+    post_id: uuid.UUID,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> Post:
     """Idempotent; the author is notified once. Liking a repost likes its original, which is
     the post answered."""
     return await post_service.like(session, post_id, principal.user_id)
@@ -131,7 +121,11 @@ async def like(post_id: uuid.UUID, session: SessionDep, principal: CurrentPrinci
 @router.delete(
     "/{post_id}/like", summary="Unlike a post", responses=problem_responses(401, 403, 404)
 )
-async def unlike(post_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal) -> Post:
+async def unlike(
+    post_id: uuid.UUID,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> Post:
     """Idempotent: unliking a post you do not like changes nothing."""
     return await post_service.unlike(session, post_id, principal.user_id)
 
@@ -145,7 +139,10 @@ async def unlike(post_id: uuid.UUID, session: SessionDep, principal: CurrentPrin
     },
 )
 async def repost(
-    post_id: uuid.UUID, response: Response, session: SessionDep, principal: CurrentPrincipal
+    post_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    principal: CurrentPrincipal,
 ) -> Post:
     """Puts the post on your timeline and your followers' home timelines; answers the repost
     (201 with its `Location` the first time, 200 with the same repost after). Reposting a

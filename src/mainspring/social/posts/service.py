@@ -21,8 +21,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mainspring.core.auth import Principal
-from mainspring.core.pagination import CursorCodec, CursorParams
+from mainspring.core.auth import Principal, Viewer
+from mainspring.core.conditional import make_etag
+from mainspring.core.pagination import CursorSlice
 from mainspring.social.entities import find_mentions, stored_entities, unique
 from mainspring.social.errors import Blocked, NotYourPost, PostNotFound
 from mainspring.social.models import Post
@@ -30,7 +31,7 @@ from mainspring.social.notifications.service import notification_service
 from mainspring.social.posts.repository import PostRepository
 from mainspring.social.profiles.repository import ProfileRepository
 from mainspring.social.schemas import Post as PostOut
-from mainspring.social.schemas import PostCreate, Profile
+from mainspring.social.schemas import PostCreate, PostFields, Profile
 
 MODERATE = "content:moderate"
 EXCERPT_LENGTH = 80
@@ -50,6 +51,32 @@ async def _entities(session: AsyncSession, body: str) -> tuple[dict[str, Any], l
     return entities, unique([hashtag["value"] for hashtag in entities["hashtags"]])
 
 
+def _state(post: PostFields) -> tuple[object, ...]:
+    """What changes in a post's representation: its text never does (posts are not edited);
+    its counters, the viewer's flags, its author's name and image, and its link to the post
+    it replied to (cut when that post is deleted) do."""
+    author = post.author
+    return (
+        post.id,
+        post.like_count,
+        post.reply_count,
+        post.repost_count,
+        post.quote_count,
+        post.liked,
+        post.reposted,
+        post.reply_to_id,
+        author.display_name,
+        author.image,
+    )
+
+
+def post_etag(post: PostOut) -> str:
+    """The weak ``ETag`` of a post as one viewer sees it, and of its original (which may be
+    deleted, liked, counted...)."""
+    original = _state(post.original) if post.original is not None else ("-",)
+    return make_etag(*_state(post), *original)
+
+
 class PostService:
     async def _target(self, session: AsyncSession, post_id: uuid.UUID, user_id: uuid.UUID) -> Post:
         """The post that ``user_id`` acts on: ``post_id``, or its original if it is a repost.
@@ -64,10 +91,14 @@ class PostService:
             raise Blocked("A block stands between you and this post's author.")
         return post
 
-    async def view(
+    async def view(self, session: AsyncSession, post_id: uuid.UUID, viewer: Viewer) -> PostOut:
+        """The post as the viewer sees it; 404 if missing, 403 if a block hides it."""
+        return await self._read(session, post_id, viewer.user_id)
+
+    async def _read(
         self, session: AsyncSession, post_id: uuid.UUID, viewer_id: uuid.UUID | None
     ) -> PostOut:
-        """The post as the viewer sees it; 404 if missing, 403 if a block hides it."""
+        """The read every path ends with (the GET's representation): 404, 403 or the post."""
         post = await PostRepository(session).view(post_id, viewer_id)
         if post is None:
             if viewer_id is not None and await PostRepository(session).get(post_id):
@@ -118,7 +149,7 @@ class PostService:
                 await notification_service.notify(
                     session, recipient, author_id, "mention", "post", post.id, about
                 )
-        return await self.view(session, post.id, author_id)
+        return await self._read(session, post.id, author_id)
 
     async def delete(self, session: AsyncSession, post_id: uuid.UUID, principal: Principal) -> None:
         """Delete a post: its author, or a moderator."""
@@ -153,7 +184,7 @@ class PostService:
                 post.id,
                 {"excerpt": excerpt(post.body)},
             )
-        return await self.view(session, post.id, user_id)
+        return await self._read(session, post.id, user_id)
 
     async def unlike(
         self, session: AsyncSession, post_id: uuid.UUID, user_id: uuid.UUID
@@ -162,7 +193,7 @@ class PostService:
         repository = PostRepository(session)
         if await repository.unlike(post.id, user_id):
             await repository.change_count(post.id, "like_count", -1)
-        return await self.view(session, post.id, user_id)
+        return await self._read(session, post.id, user_id)
 
     async def repost(
         self, session: AsyncSession, post_id: uuid.UUID, user_id: uuid.UUID
@@ -173,7 +204,7 @@ class PostService:
         repository = PostRepository(session)
         existing = await repository.repost_of(post.id, user_id)
         if existing is not None:
-            return await self.view(session, existing.id, user_id), False
+            return await self._read(session, existing.id, user_id), False
         repost = await repository.add(
             Post(
                 author_id=user_id,
@@ -194,7 +225,7 @@ class PostService:
             post.id,
             {"excerpt": excerpt(post.body)},
         )
-        return await self.view(session, repost.id, user_id), True
+        return await self._read(session, repost.id, user_id), True
 
     async def unrepost(self, session: AsyncSession, post_id: uuid.UUID, user_id: uuid.UUID) -> None:
         """Undo the user's repost of the post (nothing happens if there is none)."""
@@ -209,27 +240,25 @@ class PostService:
         self,
         session: AsyncSession,
         post_id: uuid.UUID,
-        viewer_id: uuid.UUID | None,
-        params: CursorParams,
-        codec: CursorCodec,
+        viewer: Viewer,
+        listing: CursorSlice,
     ) -> tuple[list[PostOut], str | None]:
-        """The direct replies to a post, oldest first."""
-        await self.view(session, post_id, viewer_id)
-        return await PostRepository(session).replies(post_id, viewer_id, params, codec)
+        """The direct replies to a post, oldest first; 404 or 403 as for reading the post."""
+        await self.view(session, post_id, viewer)
+        return await PostRepository(session).replies(post_id, viewer.user_id, listing)
 
     async def likers(
         self,
         session: AsyncSession,
         post_id: uuid.UUID,
-        viewer_id: uuid.UUID | None,
-        params: CursorParams,
-        codec: CursorCodec,
+        viewer: Viewer,
+        listing: CursorSlice,
     ) -> tuple[list[Profile], str | None]:
         """Who liked the post (for a repost: its original, which is what was liked), most
         recent first; 404 or 403 as for reading the post."""
-        post = await self.view(session, post_id, viewer_id)
+        post = await self.view(session, post_id, viewer)
         liked_id = post.original.id if post.kind == "repost" and post.original else post.id
-        return await ProfileRepository(session).likers(liked_id, viewer_id, params, codec)
+        return await ProfileRepository(session).likers(liked_id, viewer.user_id, listing)
 
 
 post_service = PostService()

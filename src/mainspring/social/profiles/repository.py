@@ -32,9 +32,9 @@ from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from mainspring.accounts.models import User
 from mainspring.core.db import utcnow
-from mainspring.core.pagination import CursorCodec, CursorParams, SortKey, keyset_page
+from mainspring.core.pagination import CursorSlice, SortKey, keyset_page
 from mainspring.social.models import Block, Follow, Like, Post, ProfileDetails
-from mainspring.social.schemas import Author, Profile
+from mainspring.social.schemas import Profile
 
 
 def insert_ignoring_duplicates(session: AsyncSession, model: type[Any]) -> Any:
@@ -47,25 +47,6 @@ def insert_ignoring_duplicates(session: AsyncSession, model: type[Any]) -> Any:
     dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
     return module.insert(model).on_conflict_do_nothing()
-
-
-def author_columns(user: Any, details: Any, prefix: str) -> list[ColumnElement[Any]]:
-    """The columns of an ``Author`` from ``user`` and its (outer-joined) ``details``, labelled
-    ``<prefix>_username``... so that one row can carry several authors."""
-    return [
-        user.username.label(f"{prefix}_username"),
-        user.display_name.label(f"{prefix}_display_name"),
-        details.image.label(f"{prefix}_image"),
-    ]
-
-
-def author_of(row: Row[Any], prefix: str) -> Author:
-    mapping = row._mapping
-    return Author(
-        username=mapping[f"{prefix}_username"],
-        display_name=mapping[f"{prefix}_display_name"],
-        image=mapping[f"{prefix}_image"],
-    )
 
 
 def blocked_between(a: Any, b: Any) -> ColumnElement[bool]:
@@ -168,20 +149,12 @@ class ProfileRepository:
         rows: Any = (await self.session.execute(stmt)).all()
         return dict(rows)
 
-    async def author(self, user_id: uuid.UUID) -> Author:
-        stmt = select(*author_columns(User, ProfileDetails, "author")).outerjoin(
-            ProfileDetails, ProfileDetails.user_id == User.id
-        )
-        row = (await self.session.execute(stmt.where(User.id == user_id))).one()
-        return author_of(row, "author")
-
     async def _profile_page(
         self,
         stmt: Select[Any],
         created_at: InstrumentedAttribute[datetime],
         other_id: InstrumentedAttribute[uuid.UUID],
-        params: CursorParams,
-        codec: CursorCodec,
+        listing: CursorSlice,
     ) -> tuple[list[Profile], str | None]:
         stmt = stmt.add_columns(created_at.label("since"))
         keys = [SortKey(created_at), SortKey(other_id)]
@@ -189,8 +162,7 @@ class ProfileRepository:
             self.session,
             stmt,
             keys,
-            params,
-            codec,
+            listing,
             scalars=False,
             key_of=lambda row: (row.since, row.id),
         )
@@ -200,8 +172,7 @@ class ProfileRepository:
         self,
         user_id: uuid.UUID,
         viewer_id: uuid.UUID | None,
-        params: CursorParams,
-        codec: CursorCodec,
+        listing: CursorSlice,
     ) -> tuple[list[Profile], str | None]:
         """Who follows ``user_id``, most recent first (``ix_follows_followee_id_created_at``)."""
         stmt = (
@@ -209,14 +180,13 @@ class ProfileRepository:
             .join(Follow, Follow.follower_id == User.id)
             .where(Follow.followee_id == user_id)
         )
-        return await self._profile_page(stmt, Follow.created_at, Follow.follower_id, params, codec)
+        return await self._profile_page(stmt, Follow.created_at, Follow.follower_id, listing)
 
     async def following(
         self,
         user_id: uuid.UUID,
         viewer_id: uuid.UUID | None,
-        params: CursorParams,
-        codec: CursorCodec,
+        listing: CursorSlice,
     ) -> tuple[list[Profile], str | None]:
         """Whom ``user_id`` follows, most recent first (``ix_follows_follower_id_created_at``)."""
         followee = aliased(Follow)
@@ -225,16 +195,13 @@ class ProfileRepository:
             .join(followee, followee.followee_id == User.id)
             .where(followee.follower_id == user_id)
         )
-        return await self._profile_page(
-            stmt, followee.created_at, followee.followee_id, params, codec
-        )
+        return await self._profile_page(stmt, followee.created_at, followee.followee_id, listing)
 
     async def likers(
         self,
         post_id: uuid.UUID,
         viewer_id: uuid.UUID | None,
-        params: CursorParams,
-        codec: CursorCodec,
+        listing: CursorSlice,
     ) -> tuple[list[Profile], str | None]:
         """Who liked ``post_id``, most recent first (``ix_post_likes_post_id_created_at``),
         leaving out the users on the other side of a block from the viewer."""
@@ -245,10 +212,10 @@ class ProfileRepository:
         )
         if viewer_id is not None:
             stmt = stmt.where(User.id.not_in(blocked_with(viewer_id)))
-        return await self._profile_page(stmt, Like.created_at, Like.user_id, params, codec)
+        return await self._profile_page(stmt, Like.created_at, Like.user_id, listing)
 
     async def blocked_by(
-        self, blocker_id: uuid.UUID, params: CursorParams, codec: CursorCodec
+        self, blocker_id: uuid.UUID, listing: CursorSlice
     ) -> tuple[list[Profile], str | None]:
         """Whom ``blocker_id`` blocked, most recent first (``ix_blocks_blocker_id_created_at``)."""
         stmt = (
@@ -256,7 +223,7 @@ class ProfileRepository:
             .join(Block, Block.blocked_id == User.id)
             .where(Block.blocker_id == blocker_id)
         )
-        return await self._profile_page(stmt, Block.created_at, Block.blocked_id, params, codec)
+        return await self._profile_page(stmt, Block.created_at, Block.blocked_id, listing)
 
     # --- details ---------------------------------------------------------------------------------
 
@@ -321,8 +288,6 @@ class ProfileRepository:
 
 __all__ = [
     "ProfileRepository",
-    "author_columns",
-    "author_of",
     "blocked_between",
     "blocked_with",
     "insert_ignoring_duplicates",

@@ -6,12 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from mainspring.core.auth import CurrentPrincipal, OptionalPrincipal
+from mainspring.core.auth import CurrentPrincipal, ViewerDep
+from mainspring.core.conditional import NOT_MODIFIED, ConditionalDep
 from mainspring.core.deps import CursorSliceDep, ReadSessionDep, SessionDep
 from mainspring.core.errors import problem_responses
 from mainspring.core.schemas import CursorPage
-from mainspring.social.deps import NOT_MODIFIED, IfNoneMatch, conditional
-from mainspring.social.profiles.service import block_service, follow_service, profile_service
+from mainspring.social.profiles.service import (
+    block_service,
+    follow_service,
+    profile_etag,
+    profile_service,
+)
 from mainspring.social.schemas import Profile, ProfileUpdate
 
 router = APIRouter(prefix="/profiles", tags=["social: profiles"])
@@ -44,10 +49,8 @@ async def my_blocks(
     principal: CurrentPrincipal,
 ) -> CursorPage[Profile]:
     """Most recently blocked first; keyset-paginated. Only you see this list."""
-    items, next_cursor = await block_service.blocked(
-        session, principal.user_id, listing.params, listing.codec
-    )
-    return listing.page(items, next_cursor)
+    items, next_cursor = await block_service.blocked(session, principal.user_id, listing)
+    return listing.respond(items, next_cursor)
 
 
 @router.get(
@@ -58,17 +61,17 @@ async def my_blocks(
 )
 async def get_profile(
     username: Username,
-    response: Response,
     session: ReadSessionDep,
-    principal: OptionalPrincipal,
-    if_none_match: IfNoneMatch = None,
+    viewer: ViewerDep,
+    conditional: ConditionalDep,
 ) -> Profile | Response:
     """Username, display name, bio, image, the counts of followers, following and posts, and,
     for a signed-in viewer, whether the viewer follows or blocks this user. With its `ETag`:
     send it back in `If-None-Match` for a 304 while nothing you would see changed."""
-    viewer = principal.user_id if principal else None
     profile = await profile_service.get_profile(session, username, viewer)
-    return conditional(profile, response, if_none_match) or profile
+    if conditional.fresh(profile_etag(profile)):
+        return conditional.not_modified()
+    return profile
 
 
 @router.put(
@@ -113,14 +116,11 @@ async def followers(
     username: Username,
     session: ReadSessionDep,
     listing: CursorSliceDep,
-    principal: OptionalPrincipal,
+    viewer: ViewerDep,
 ) -> CursorPage[Profile]:
     """Most recent followers first; keyset-paginated (`?limit=&cursor=`)."""
-    viewer = principal.user_id if principal else None
-    items, next_cursor = await profile_service.followers(
-        session, username, viewer, listing.params, listing.codec
-    )
-    return listing.page(items, next_cursor)
+    items, next_cursor = await profile_service.followers(session, username, viewer, listing)
+    return listing.respond(items, next_cursor)
 
 
 @router.get(
@@ -132,11 +132,8 @@ async def following(
     username: Username,
     session: ReadSessionDep,
     listing: CursorSliceDep,
-    principal: OptionalPrincipal,
+    viewer: ViewerDep,
 ) -> CursorPage[Profile]:
     """Most recently followed first; keyset-paginated (`?limit=&cursor=`)."""
-    viewer = principal.user_id if principal else None
-    items, next_cursor = await profile_service.following(
-        session, username, viewer, listing.params, listing.codec
-    )
-    return listing.page(items, next_cursor)
+    items, next_cursor = await profile_service.following(session, username, viewer, listing)
+    return listing.respond(items, next_cursor)

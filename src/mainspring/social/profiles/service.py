@@ -17,7 +17,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mainspring.core.pagination import CursorCodec, CursorParams
+from mainspring.core.auth import Viewer
+from mainspring.core.conditional import make_etag
+from mainspring.core.pagination import CursorSlice
 from mainspring.social.errors import Blocked, ProfileNotFound, SelfInteraction, UnblockFirst
 from mainspring.social.notifications.service import notification_service
 from mainspring.social.profiles.repository import ProfileRepository
@@ -32,11 +34,31 @@ async def user_id_of(session: AsyncSession, username: str) -> uuid.UUID:
     return user_id
 
 
+def profile_etag(profile: Profile) -> str:
+    """The weak ``ETag`` of a profile as one viewer sees it: what the user tells about
+    themselves, the three counts, and the viewer's two flags."""
+    return make_etag(
+        profile.username,
+        profile.display_name,
+        profile.image,
+        profile.bio,
+        profile.followers_count,
+        profile.following_count,
+        profile.posts_count,
+        profile.following,
+        profile.blocking,
+    )
+
+
 class ProfileService:
     async def get_profile(
-        self, session: AsyncSession, username: str, viewer_id: uuid.UUID | None
+        self, session: AsyncSession, username: str, viewer: Viewer | uuid.UUID | None
     ) -> Profile:
-        """``username``'s profile as ``viewer_id`` (None: anonymous) sees it; 404 if none."""
+        """``username``'s profile as ``viewer`` sees it; 404 if none.
+
+        Other modules may name the viewer by user id (None: anonymous) instead of a ``Viewer``:
+        the blog and the RealWorld adapter call this with whichever they hold."""
+        viewer_id = viewer.user_id if isinstance(viewer, Viewer) else viewer
         profile = await ProfileRepository(session).profile(username, viewer_id)
         if profile is None:
             raise ProfileNotFound(f"There is no user called {username!r}.")
@@ -46,23 +68,21 @@ class ProfileService:
         self,
         session: AsyncSession,
         username: str,
-        viewer_id: uuid.UUID | None,
-        params: CursorParams,
-        codec: CursorCodec,
+        viewer: Viewer,
+        listing: CursorSlice,
     ) -> tuple[list[Profile], str | None]:
         user_id = await user_id_of(session, username)
-        return await ProfileRepository(session).followers(user_id, viewer_id, params, codec)
+        return await ProfileRepository(session).followers(user_id, viewer.user_id, listing)
 
     async def following(
         self,
         session: AsyncSession,
         username: str,
-        viewer_id: uuid.UUID | None,
-        params: CursorParams,
-        codec: CursorCodec,
+        viewer: Viewer,
+        listing: CursorSlice,
     ) -> tuple[list[Profile], str | None]:
         user_id = await user_id_of(session, username)
-        return await ProfileRepository(session).following(user_id, viewer_id, params, codec)
+        return await ProfileRepository(session).following(user_id, viewer.user_id, listing)
 
     async def get_profile_by_id(self, session: AsyncSession, user_id: uuid.UUID) -> Profile:
         """A user's own profile (404 once the account is deleted)."""
@@ -132,11 +152,10 @@ class BlockService:
         self,
         session: AsyncSession,
         blocker_id: uuid.UUID,
-        params: CursorParams,
-        codec: CursorCodec,
+        listing: CursorSlice,
     ) -> tuple[list[Profile], str | None]:
         """The users ``blocker_id`` blocked, most recent first (only they see this list)."""
-        return await ProfileRepository(session).blocked_by(blocker_id, params, codec)
+        return await ProfileRepository(session).blocked_by(blocker_id, listing)
 
 
 profile_service = ProfileService()

@@ -13,31 +13,77 @@ post is created. Each database gets the form it runs best, both reading only
   newest posts after the cursor (an index range scan with ``LIMIT``), and the newest ``n`` of
   those; at most ``n`` rows per followed author are read, however long their history.
 
-Then the slice's posts are loaded for display (``posts/repository.py``: two statements in all).
+Around that slice, the same statement joins what its posts show (``posts/repository.py``):
+one statement in all.
 ``docs/architecture.md`` ("Social: timelines") gives the measurements behind fan-out on read
 and where the balance would tip towards fan-out on write.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Subquery, func, literal, select, true, tuple_
+from sqlalchemy import Integer, Select, bindparam, func, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.core.errors import BadRequest
-from mainspring.core.pagination import CursorCodec, CursorParams, SortKey
+from mainspring.core.pagination import CursorSlice, SortKey
 from mainspring.social.models import Follow, Post, PostHashtag
 from mainspring.social.posts.repository import (
     NEWEST_FIRST,
+    VIEWER,
     candidates,
-    load_posts,
+    ordered,
+    page_select,
     post_page,
+    run_page,
     visible_to,
 )
 from mainspring.social.schemas import Post as PostOut
+
+SIZE = bindparam("size", type_=Integer)
+AFTER = tuple_(
+    bindparam("after_created_at", type_=Post.created_at.type),
+    bindparam("after_id", type_=Post.id.type),
+)
+
+
+@functools.cache
+def home_select(lateral: bool, after: bool) -> Select[Any]:
+    """The home timeline's one statement, in the form for its database (``lateral`` on
+    PostgreSQL) and with or without a cursor, built once: every value in it is a bound
+    parameter (``viewer_id``, ``size``, ``after_created_at``, ``after_id``), so a request
+    neither builds the statement again nor has SQLAlchemy compute its cache key again (both
+    cost more CPU than the database spends answering it)."""
+    authors = (
+        select(Follow.followee_id.label("author_id"))
+        .where(Follow.follower_id == VIEWER)
+        .union_all(select(VIEWER))
+    )
+    newest = ordered(NEWEST_FIRST, Post.created_at, Post.id)
+    if not lateral:
+        slice_ = candidates().where(Post.author_id.in_(authors), *visible_to(VIEWER))
+        if after:
+            slice_ = slice_.where(tuple_(Post.created_at, Post.id) < AFTER)
+        page = slice_.order_by(*newest).limit(SIZE).subquery("page")
+        return page_select(page, VIEWER, NEWEST_FIRST)
+    by_author = authors.subquery("authors")
+    recent = candidates().where(Post.author_id == by_author.c.author_id, *visible_to(VIEWER))
+    if after:
+        recent = recent.where(tuple_(Post.created_at, Post.id) < AFTER)
+    per_author = recent.order_by(*newest).limit(SIZE).lateral("recent")
+    page = (
+        select(per_author.c.id, per_author.c.created_at)
+        .select_from(by_author)
+        .join(per_author, true())
+        .order_by(*ordered(NEWEST_FIRST, per_author.c.created_at, per_author.c.id))
+        .limit(SIZE)
+        .subquery("page")
+    )
+    return page_select(page, VIEWER, NEWEST_FIRST)
 
 
 class TimelineRepository:
@@ -45,67 +91,37 @@ class TimelineRepository:
         self.session = session
 
     async def home(
-        self, viewer_id: uuid.UUID, params: CursorParams, codec: CursorCodec
+        self, viewer_id: uuid.UUID, listing: CursorSlice
     ) -> tuple[list[PostOut], str | None]:
-        """Posts, replies, quotes and reposts by the viewer and the users the viewer follows."""
-        authors = (
-            select(Follow.followee_id.label("author_id"))
-            .where(Follow.follower_id == viewer_id)
-            .union_all(select(literal(viewer_id, Follow.followee_id.type)))
-        )
-        if self.session.get_bind().dialect.name != "postgresql":
-            stmt = candidates().where(Post.author_id.in_(authors), *visible_to(viewer_id))
-            return await post_page(self.session, stmt, viewer_id, params, codec)
-        return await self._home_by_author(authors.subquery("authors"), viewer_id, params, codec)
-
-    async def _home_by_author(
-        self,
-        authors: Subquery,
-        viewer_id: uuid.UUID,
-        params: CursorParams,
-        codec: CursorCodec,
-    ) -> tuple[list[PostOut], str | None]:
-        """The PostgreSQL form: the keyset condition and the limit go inside each author's
-        ``LATERAL`` range, so the cursor is applied here rather than by ``keyset_page``."""
-        recent = candidates().where(Post.author_id == authors.c.author_id, *visible_to(viewer_id))
-        if params.cursor:
-            after = codec.decode(params.cursor)
+        """Posts, replies, quotes and reposts by the viewer and the users the viewer follows,
+        in one statement (``home_select``). On PostgreSQL the keyset condition and the limit
+        go inside each author's ``LATERAL`` range; the newest ``limit + 1`` of those are the
+        slice."""
+        lateral = self.session.get_bind().dialect.name == "postgresql"
+        parameters: dict[str, Any] = {"viewer_id": viewer_id, "size": listing.limit + 1}
+        after = listing.after()
+        if after is not None:
             if len(after) != len(NEWEST_FIRST):
                 raise BadRequest("The cursor does not belong to this list.")
-            recent = recent.where(tuple_(Post.created_at, Post.id) < tuple_(*after))
-        newest = recent.order_by(Post.created_at.desc(), Post.id.desc()).limit(params.limit + 1)
-        per_author = newest.lateral("recent")
-        stmt = (
-            select(per_author.c.id, per_author.c.created_at)
-            .select_from(authors)
-            .join(per_author, true())
-            .order_by(per_author.c.created_at.desc(), per_author.c.id.desc())
-            .limit(params.limit + 1)
-        )
-        rows = (await self.session.execute(stmt)).all()
-        page = rows[: params.limit]
-        next_cursor = None
-        if len(rows) > params.limit:
-            next_cursor = codec.encode([page[-1].created_at, page[-1].id])
-        return await load_posts(self.session, [row.id for row in page], viewer_id), next_cursor
+            parameters |= {"after_created_at": after[0], "after_id": after[1]}
+        stmt = home_select(lateral, after is not None)
+        return await run_page(self.session, stmt, listing, parameters)
 
     async def of_user(
         self,
         author_id: uuid.UUID,
         viewer_id: uuid.UUID | None,
-        params: CursorParams,
-        codec: CursorCodec,
+        listing: CursorSlice,
     ) -> tuple[list[PostOut], str | None]:
         """What one user wrote and reposted, newest first (``ix_posts_author_id_created_at``)."""
         stmt = candidates().where(Post.author_id == author_id, *visible_to(viewer_id))
-        return await post_page(self.session, stmt, viewer_id, params, codec)
+        return await post_page(self.session, stmt, viewer_id, listing)
 
     async def hashtag(
         self,
         tag: str,
         viewer_id: uuid.UUID | None,
-        params: CursorParams,
-        codec: CursorCodec,
+        listing: CursorSlice,
     ) -> tuple[list[PostOut], str | None]:
         """Posts with ``#tag``, newest first. The order is that of the tag's own index
         (``ix_post_hashtags_tag_created_at``: tag, time, post), joined to the posts it names."""
@@ -115,7 +131,7 @@ class TimelineRepository:
             .where(PostHashtag.tag == tag.casefold(), *visible_to(viewer_id))
         )
         keys = [SortKey(PostHashtag.created_at), SortKey(PostHashtag.post_id)]
-        return await post_page(self.session, stmt, viewer_id, params, codec, keys=keys)
+        return await post_page(self.session, stmt, viewer_id, listing, keys=keys)
 
     async def trending(self, since: datetime, limit: int) -> list[tuple[str, int]]:
         """The hashtags used by the most posts since ``since``, with their counts.

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from mainspring.core.auth import CurrentPrincipal, OptionalPrincipal
+from mainspring.core.auth import CurrentPrincipal, ViewerDep
 from mainspring.core.cache import CacheDep
 from mainspring.core.deps import CursorSliceDep, ReadSessionDep
 from mainspring.core.errors import problem_responses
@@ -25,10 +25,8 @@ async def home_timeline(
 ) -> CursorPage[Post]:
     """Posts, replies, quotes and reposts by you and the users you follow, newest first.
     Keyset-paginated: posts published while you page down never shift the next slice."""
-    items, next_cursor = await timeline_service.home(
-        session, principal.user_id, listing.params, listing.codec
-    )
-    return listing.page(items, next_cursor)
+    items, next_cursor = await timeline_service.home(session, principal.user_id, listing)
+    return listing.respond(items, next_cursor)
 
 
 @router.get(
@@ -40,15 +38,12 @@ async def user_timeline(
     username: Annotated[str, Path(min_length=1, max_length=32, examples=["ada"])],
     session: ReadSessionDep,
     listing: CursorSliceDep,
-    principal: OptionalPrincipal,
+    viewer: ViewerDep,
 ) -> CursorPage[Post]:
     """What the user posted, replied, quoted and reposted, newest first. 403 when a block
     stands between you and the user."""
-    viewer = principal.user_id if principal else None
-    items, next_cursor = await timeline_service.of_user(
-        session, username, viewer, listing.params, listing.codec
-    )
-    return listing.page(items, next_cursor)
+    items, next_cursor = await timeline_service.of_user(session, username, viewer, listing)
+    return listing.respond(items, next_cursor)
 
 
 @router.get(
@@ -83,11 +78,8 @@ async def hashtag_timeline(
     ],
     session: ReadSessionDep,
     listing: CursorSliceDep,
-    principal: OptionalPrincipal,
+    viewer: ViewerDep,
 ) -> CursorPage[Post]:
     """Posts with `#tag` (compared case-insensitively), newest first; keyset-paginated."""
-    viewer = principal.user_id if principal else None
-    items, next_cursor = await timeline_service.hashtag(
-        session, tag, viewer, listing.params, listing.codec
-    )
-    return listing.page(items, next_cursor)
+    items, next_cursor = await timeline_service.hashtag(session, tag, viewer, listing)
+    return listing.respond(items, next_cursor)

@@ -8,19 +8,20 @@ slice returns, and the tenth slice costs what the first does.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mainspring.core.auth import Viewer
 from mainspring.core.cache import Cache
 from mainspring.core.db import utcnow
-from mainspring.core.pagination import CursorCodec, CursorParams
+from mainspring.core.pagination import CursorSlice
 from mainspring.social.errors import Blocked
 from mainspring.social.profiles.repository import ProfileRepository
 from mainspring.social.profiles.service import user_id_of
 from mainspring.social.schemas import Post as PostOut
-from mainspring.social.schemas import Trending, TrendingHashtag
+from mainspring.social.schemas import Trending
 from mainspring.social.timelines.repository import TimelineRepository
 
 TRENDING_WINDOW = timedelta(hours=24)
@@ -37,36 +38,34 @@ class TimelineService:
         self,
         session: AsyncSession,
         viewer_id: uuid.UUID,
-        params: CursorParams,
-        codec: CursorCodec,
+        listing: CursorSlice,
     ) -> tuple[list[PostOut], str | None]:
-        return await TimelineRepository(session).home(viewer_id, params, codec)
+        return await TimelineRepository(session).home(viewer_id, listing)
 
     async def of_user(
         self,
         session: AsyncSession,
         username: str,
-        viewer_id: uuid.UUID | None,
-        params: CursorParams,
-        codec: CursorCodec,
+        viewer: Viewer,
+        listing: CursorSlice,
     ) -> tuple[list[PostOut], str | None]:
         """A user's posts; 403 for a viewer the user blocked (or who blocked the user)."""
         author_id = await user_id_of(session, username)
+        viewer_id = viewer.user_id
         if viewer_id is not None and await ProfileRepository(session).blocked_either_way(
             author_id, viewer_id
         ):
             raise Blocked("A block stands between you and this user.")
-        return await TimelineRepository(session).of_user(author_id, viewer_id, params, codec)
+        return await TimelineRepository(session).of_user(author_id, viewer_id, listing)
 
     async def hashtag(
         self,
         session: AsyncSession,
         tag: str,
-        viewer_id: uuid.UUID | None,
-        params: CursorParams,
-        codec: CursorCodec,
+        viewer: Viewer,
+        listing: CursorSlice,
     ) -> tuple[list[PostOut], str | None]:
-        return await TimelineRepository(session).hashtag(tag, viewer_id, params, codec)
+        return await TimelineRepository(session).hashtag(tag, viewer.user_id, listing)
 
     async def trending(self, session: AsyncSession, cache: Cache, limit: int) -> Trending:
         """The ``limit`` hashtags used by the most posts over the last 24 hours, cached for a
@@ -84,10 +83,7 @@ class TimelineService:
         cached = await cache.get_or_set(
             trending_cache_key(limit), count, ttl=TRENDING_CACHE_SECONDS
         )
-        return Trending(
-            since=datetime.fromisoformat(cached["since"]),
-            items=[TrendingHashtag(**item) for item in cached["items"]],
-        )
+        return Trending.model_validate(cached)
 
 
 timeline_service = TimelineService()
