@@ -206,12 +206,9 @@ class Server:
         return False
 
 
-@contextmanager
-def serve(
-    argv: Sequence[str], *, env: dict[str, str], cwd: Path, port: int, ready_path: str
-) -> Iterator[Server]:
-    """Start ``argv`` (a server listening on ``port``), wait until ``ready_path`` answers 200,
-    and stop its whole process group when the block ends, normally or not."""
+def spawn(argv: Sequence[str], *, env: dict[str, str], cwd: Path, port: int) -> Server:
+    """Start ``argv``, a server that will listen on ``port``, in a process group of its own
+    (so that ``Server.stop`` ends its workers too), its output piped for the harness to read."""
     process = subprocess.Popen(
         list(argv),
         env=env,
@@ -221,7 +218,16 @@ def serve(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    server = Server(process, f"http://127.0.0.1:{port}")
+    return Server(process, f"http://127.0.0.1:{port}")
+
+
+@contextmanager
+def serve(
+    argv: Sequence[str], *, env: dict[str, str], cwd: Path, port: int, ready_path: str
+) -> Iterator[Server]:
+    """Start ``argv`` (a server listening on ``port``), wait until ``ready_path`` answers 200,
+    and stop its whole process group when the block ends, normally or not."""
+    server = spawn(argv, env=env, cwd=cwd, port=port)
     try:
         server.wait_ready(ready_path)
         yield server

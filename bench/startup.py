@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ import httpx
 from bench import backends
 from bench.errors import BenchError
 from bench.machine import PROJECT_ROOT
-from bench.processes import Server, free_port, group_members
+from bench.processes import Server, free_port, group_members, spawn
 
 POLL_SECONDS = 0.01
 TIMEOUT_SECONDS = 60.0
@@ -89,16 +88,7 @@ def start_once(workers: int, env: dict[str, str], workdir: Path) -> Startup:
         "--no-demo",
     ]
     started = time.perf_counter()
-    process = subprocess.Popen(
-        argv,
-        env=env,
-        cwd=workdir,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    server = Server(process, f"http://127.0.0.1:{port}")
+    server = spawn(argv, env=env, cwd=workdir, port=port)
     try:
         elapsed = _first_200(server, started)
         _wait_for_workers(server, workers)
@@ -106,8 +96,8 @@ def start_once(workers: int, env: dict[str, str], workdir: Path) -> Startup:
         members = server.members()
         supervisor = None
         if workers > 1:
-            supervisor = resident_mib(process.pid)
-            members = [pid for pid in members if pid != process.pid]
+            supervisor = resident_mib(server.process.pid)
+            members = [pid for pid in members if pid != server.process.pid]
         return Startup(
             seconds_to_first_200=elapsed,
             worker_rss_mib=tuple(sorted(round(resident_mib(pid), 1) for pid in members)),
