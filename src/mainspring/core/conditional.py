@@ -114,7 +114,7 @@ class Conditional:
             response.headers["Vary"] = "Authorization"
 
 
-def get_conditional(
+async def get_conditional(
     response: Response,
     if_none_match: Annotated[
         str | None,

@@ -113,7 +113,7 @@ class PageSlice:
         )
 
 
-def get_cursor_slice(
+async def get_cursor_slice(
     request: Request,
     response: Response,
     limit: Annotated[
@@ -128,7 +128,7 @@ def get_cursor_slice(
     return CursorSlice(limit, cursor, codec, _LinkTarget(request, response))
 
 
-def get_page_slice(
+async def get_page_slice(
     request: Request,
     response: Response,
     page: Annotated[int, Query(ge=1, le=100_000, description="Page number, from 1.")] = 1,
