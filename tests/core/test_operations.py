@@ -38,6 +38,7 @@ async def test_readyz_is_503_when_a_backend_fails(app: FastAPI, client: httpx.As
         "status": "fail",
         "latency_ms": body["checks"]["redis"]["latency_ms"],
         "error": "ConnectionRefusedError",
+        "detail": None,
     }
     assert body["checks"]["database"]["status"] == "ok"
 
