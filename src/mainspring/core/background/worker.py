@@ -54,6 +54,7 @@ from mainspring.core.db import utcnow
 SCHEDULE_TICK_SECONDS = 1.0
 SHUTDOWN_GRACE_SECONDS = 10.0
 RELEASE_TIMEOUT_SECONDS = 5.0
+STOP_TIMEOUT_SECONDS = 5.0
 _METRIC_OUTCOME = {"done": "done", "retry": "failed", "dead": "dead", "lost": "lost"}
 
 logger = structlog.get_logger("mainspring.jobs")
@@ -117,7 +118,10 @@ class Worker:
         loops: list[Coroutine[Any, Any, None]] = [self._poll(), self._tick()]
         if self.background.stream is not None:
             loops.append(self._listen())
-        tasks = [asyncio.create_task(loop) for loop in loops]
+        tasks = [
+            asyncio.create_task(loop, name=f"worker {name}")
+            for name, loop in zip(("poll", "tick", "listen"), loops, strict=False)
+        ]
         logger.info(
             "worker_started",
             worker=self.name,
@@ -129,14 +133,14 @@ class Worker:
             await self._stopping.wait()
             for loop_task in tasks:
                 loop_task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await _settle(tasks)
             if self._running:
                 await asyncio.wait(list(self._running), timeout=self._grace)
             # A graceful stop gives back the leases of the jobs that did not finish in time.
             unfinished = dict(self._running)
             for running in unfinished:
                 running.cancel()
-            await asyncio.gather(*unfinished, return_exceptions=True)
+            await _settle(unfinished)
             await self._release(list(unfinished.values()))
         finally:
             # Cancelled itself (not stopped): whatever still runs is abandoned as by kill -9;
@@ -144,7 +148,7 @@ class Worker:
             leftovers = [*tasks, *self._running]
             for leftover in leftovers:
                 leftover.cancel()
-            await asyncio.gather(*leftovers, return_exceptions=True)
+            await _settle(leftovers)
             logger.info("worker_stopped", worker=self.name)
 
     async def _release(self, jobs: list[ClaimedJob]) -> None:
@@ -302,6 +306,16 @@ class Worker:
         while True:
             await self.scheduler.tick(utcnow())
             await asyncio.sleep(SCHEDULE_TICK_SECONDS)
+
+
+async def _settle(tasks: Iterable[asyncio.Task[None]]) -> None:
+    """Wait for cancelled tasks to end, but not forever: a call stuck on a dependency (a Redis
+    connection that never answers) must not hold up the process's shutdown."""
+    pending = [task for task in tasks if not task.done()]
+    if pending:
+        _, stuck = await asyncio.wait(pending, timeout=STOP_TIMEOUT_SECONDS)
+        if stuck:
+            logger.warning("worker_tasks_abandoned", tasks=sorted(t.get_name() for t in stuck))
 
 
 def _log(outcome: JobOutcome, worker: str, duration_ms: float) -> None:
