@@ -10,7 +10,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # Use uv from PATH when there is one; otherwise the copy installed into .venv.
 UV := $(shell command -v uv 2>/dev/null || echo $(BIN)/uv)
 
-.PHONY: run test lint format bench openapi clean
+.PHONY: run test lint format bench faults openapi clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,17 +31,21 @@ test: $(VENV)/.synced
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.synced
-	$(BIN)/ruff check src tests migrations bench
-	$(BIN)/ruff format --check src tests migrations bench
+	$(BIN)/ruff check src tests migrations bench faults
+	$(BIN)/ruff format --check src tests migrations bench faults
 	$(BIN)/mypy
 
 format: $(VENV)/.synced
-	$(BIN)/ruff format src tests migrations bench
-	$(BIN)/ruff check --fix src tests migrations bench
+	$(BIN)/ruff format src tests migrations bench faults
+	$(BIN)/ruff check --fix src tests migrations bench faults
 
 # `make bench BENCH_ARGS="health readyz --duration 5"`: see docs/performance.md.
 bench: $(VENV)/.synced
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The fault suite: its own PostgreSQL + Redis, real kills and restarts (docs/operations.md).
+faults: $(VENV)/.synced
+	$(BIN)/python -m faults $(FAULTS_ARGS)
 
 openapi: $(VENV)/.synced
 	$(BIN)/mainspring openapi --output docs/openapi.json

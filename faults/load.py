@@ -86,9 +86,13 @@ class Load:
         except httpx.HTTPError as exc:
             record = Record(kind, started, time.monotonic(), None, type(exc).__name__)
         else:
+            failed = None
+            if kind == "readyz" and response.status_code == 503:
+                checks = response.json().get("checks", {})
+                failed = ",".join(n for n, c in checks.items() if c.get("status") != "ok")
             record = Record(
                 kind, started, time.monotonic(), response.status_code,
-                None, response.headers.get("retry-after"),
+                failed, response.headers.get("retry-after"),
             )  # fmt: skip
         self.records.append(record)
         return record

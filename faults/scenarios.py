@@ -54,6 +54,8 @@ class Fault:
     service_down: bool = False
     """The service itself stops: requests without an answer are expected meanwhile."""
     readyz_must_fail: bool = False
+    readyz_back_within: float | None = None
+    """Judge /readyz's own return separately with this bound (None: it counts in recovery)."""
 
 
 def _pg_restart(suite: Suite) -> tuple[float, float]:
@@ -99,7 +101,8 @@ def _kill_9(suite: Suite) -> tuple[float, float]:
 FAULTS = [
     Fault("pg-restart", _pg_restart, readyz_must_fail=False),
     Fault("pg-stop", _pg_stop, readyz_must_fail=True),
-    Fault("redis-kill", _redis_kill, readyz_must_fail=True),
+    # Redis clients reconnect with their own backoff: readiness gets its own, looser bound.
+    Fault("redis-kill", _redis_kill, readyz_must_fail=True, readyz_back_within=10.0),
     Fault("sigterm", _sigterm, service_down=True),
     Fault("kill-9", _kill_9, service_down=True),
 ]
@@ -134,12 +137,10 @@ def judge(
     outcome.slowest_seconds = round(max((r.seconds for r in answered), default=0.0), 2)
 
     server_errors = [
-        r for r in records if r.status is not None and r.status >= 500 and r.status != 503
+        r.status for r in records if r.status is not None and r.status >= 500 and r.status != 503
     ]
     if server_errors:
-        outcome.failures.append(
-            f"{len(server_errors)} answers {sorted({r.status for r in server_errors})}"
-        )
+        outcome.failures.append(f"{len(server_errors)} answers {sorted(set(server_errors))}")
     no_retry_after = [r for r in records if r.status == 503 and not r.retry_after]
     if no_retry_after:
         outcome.failures.append(f"{len(no_retry_after)} 503 without Retry-After")
@@ -164,6 +165,11 @@ def judge(
 
     readyz = [r for r in records if r.kind == "readyz" and r.status is not None]
     outcome.notes["readyz_503"] = sum(r.status == 503 for r in readyz)
+    outcome.notes["readyz_failed"] = dict(Counter(r.error for r in readyz if r.status == 503))
+    outcome.notes["readyz_back_seconds"] = round(
+        max((r.ended - back_at for r in readyz if r.status == 503 and r.started >= fault_at),
+            default=0.0), 2
+    )  # fmt: skip
     if fault.readyz_must_fail and not any(
         r.status == 503 and fault_at <= r.started <= back_at for r in readyz
     ):
@@ -171,7 +177,16 @@ def judge(
 
     # Recovery: from the dependency (or the service) being back to the end of the last request
     # that did not succeed; no failure after the fault at all is a recovery of 0 s.
-    watched = traffic + (readyz if not fault.service_down else [])
+    in_recovery = not fault.service_down and fault.readyz_back_within is None
+    watched = traffic + (readyz if in_recovery else [])
+    if (
+        fault.readyz_back_within is not None
+        and outcome.notes["readyz_back_seconds"] > fault.readyz_back_within
+    ):
+        outcome.failures.append(
+            f"/readyz back {outcome.notes['readyz_back_seconds']} s after the dependency, "
+            f"bound {fault.readyz_back_within} s"
+        )
     bad_after = [r for r in watched if r.started >= fault_at and not r.ok]
     last_bad = max((r.ended for r in bad_after), default=back_at)
     outcome.recovery_seconds = round(max(0.0, last_bad - back_at), 2)

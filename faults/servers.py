@@ -7,6 +7,7 @@ root, its commands run as the ``postgres`` user, like ``.ci/run`` does.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -178,10 +179,8 @@ class Service:
 
     def cleanup(self) -> None:
         if self.process is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.process.wait(10)
             self.process = None
 

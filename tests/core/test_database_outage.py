@@ -261,6 +261,7 @@ class TcpProxy:
 async def proxy() -> AsyncIterator[TcpProxy]:
     if not TEST_DATABASE_URL:
         not_configured("PostgreSQL behaviour (MAINSPRING_TEST_DATABASE_URL is not set)")
+    assert TEST_DATABASE_URL is not None
     url = httpx.URL(TEST_DATABASE_URL.replace("postgresql+asyncpg", "postgresql"))
     tcp = TcpProxy(url.port or 5432)
     await tcp.up()
