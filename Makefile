@@ -23,7 +23,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(BIN)/uv)
 # `make test PYTEST_WORKERS=0` runs the suite in one process (pytest-xdist's -n 0).
 PYTEST_WORKERS ?= auto
 
-.PHONY: run install dev test lint format bench openapi clean
+.PHONY: run install dev test lint format bench faults openapi clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,18 +57,22 @@ test: $(VENV)/.synced
 
 # lint-imports: the import contracts of pyproject.toml ([tool.importlinter]).
 lint: $(VENV)/.synced
-	$(BIN)/ruff check src tests migrations bench
-	$(BIN)/ruff format --check src tests migrations bench
+	$(BIN)/ruff check src tests migrations bench faults
+	$(BIN)/ruff format --check src tests migrations bench faults
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 format: $(VENV)/.synced
-	$(BIN)/ruff format src tests migrations bench
-	$(BIN)/ruff check --fix src tests migrations bench
+	$(BIN)/ruff format src tests migrations bench faults
+	$(BIN)/ruff check --fix src tests migrations bench faults
 
 # `make bench BENCH_ARGS="health readyz --duration 5"`: see docs/performance.md.
 bench: $(VENV)/.synced
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The fault suite: its own PostgreSQL + Redis, real kills and restarts (docs/operations.md).
+faults: $(VENV)/.synced
+	$(BIN)/python -m faults $(FAULTS_ARGS)
 
 openapi: $(VENV)/.synced-run
 	$(BIN)/mainspring openapi --output docs/openapi.json

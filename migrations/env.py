@@ -54,7 +54,8 @@ def _run(connection: Connection) -> None:
 
 
 async def run_migrations_online() -> None:
-    engine = create_engine(settings.database_url, settings)
+    # No statement timeout: a schema change may rightly take longer than a request.
+    engine = create_engine(settings.database_url, settings, statement_timeout_ms=0)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.cursor_codec = CursorCodec(settings.secret_key.get_secret_value())
     app.state.readiness = ReadinessProbe(
         reuse_seconds=settings.readiness_cache_seconds,
-        timeout_seconds=settings.readiness_check_timeout_seconds,
+        timeout=settings.readiness_timeout_seconds,
     )
     app.state.readiness.add("database", database.ping)
     app.state.startup_hooks = []

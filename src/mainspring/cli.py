@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -72,13 +73,27 @@ def serve(
             "outside production)."
         ),
     ] = None,
+    grace: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="On SIGTERM: seconds for in-flight requests, then for running jobs "
+            "(default MAINSPRING_SHUTDOWN_GRACE_SECONDS).",
+        ),
+    ] = None,
 ) -> None:
-    """Serve the API (docs at /docs)."""
+    """Serve the API (docs at /docs). SIGTERM drains: stop accepting, finish in-flight
+    requests within the grace period, then stop the in-process worker (its unfinished jobs'
+    leases are given back) — what a rolling restart needs."""
     import asyncio
 
     import uvicorn
 
     settings = _settings()
+    if grace is not None:
+        # The workers build their app from the environment: hand them the same grace.
+        os.environ["MAINSPRING_SHUTDOWN_GRACE_SECONDS"] = str(grace)
+        settings = settings.model_copy(update={"shutdown_grace_seconds": grace})
     # Alembic and the demo data are imported only when they run: with one worker this process
     # becomes the worker, and what it imported stays in its memory (tens of MiB).
     if migrate if migrate is not None else settings.is_sqlite:
@@ -109,6 +124,7 @@ def serve(
         access_log=False,  # the app writes one structured line per request
         server_header=False,
         log_config=None,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 

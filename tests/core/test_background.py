@@ -484,3 +484,22 @@ async def test_metrics_count_jobs_by_outcome(
     assert delta("record", "done") == 1
     assert delta("explode", "failed") == 1
     assert delta("explode_once", "dead") == 1  # its own max_attempts=1
+
+
+async def test_a_graceful_stop_gives_back_the_leases_of_unfinished_jobs(
+    client: httpx.AsyncClient, jobs_app: FastAPI, drain_jobs: DrainJobs
+) -> None:
+    GATES["stopped"] = gate = Gate()
+    job_id = await _post(client, task_name="tests.background.gated", n=7, gate="stopped")
+    stopping = Worker(jobs_app.state.background, concurrency=1, name="stopping", schedules=())
+    await stopping.start()
+    await asyncio.wait_for(gate.started.wait(), 10)
+    await stopping.stop(grace=0)  # SIGTERM with no time left for the job
+
+    job = await _job(jobs_app, job_id)
+    assert job is not None
+    assert (job.status, job.attempts, job.locked_by) == ("queued", 0, None)
+    gate.opened.set()
+    [outcome] = await drain_jobs()  # due at once: no lease to wait for
+    assert (outcome.status, outcome.attempt) == ("done", 1)
+    assert [(run.n, run.attempt) for run in await _runs(jobs_app)] == [(7, 1)]

@@ -9,6 +9,7 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
+from mainspring.core.config import Settings
 from mainspring.core.errors import Conflict, NotFound
 
 PROBLEM = "application/problem+json"
@@ -131,3 +132,32 @@ async def test_valid_request_passes(client: httpx.AsyncClient, routes: FastAPI) 
     response = await client.post("/_test/items", json={"name": "bolt", "quantity": 3})
     assert response.status_code == 201
     assert response.json() == {"name": "bolt", "quantity": 3}
+
+
+async def test_text_the_database_cannot_store_is_refused_not_a_500(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """PostgreSQL text cannot hold U+0000 and no schema forbids it: the database's refusal is
+    the client's 400 (RealWorld: 422), in the form body of the token endpoint as in JSON. SQLite
+    stores it, so there the request is simply judged (wrong credentials)."""
+    token = await client.post(
+        "/api/v1/auth/token", data={"grant_type": "password", "username": "\x00a", "password": "x"}
+    )
+    login = await client.post(
+        "/api/v1/auth/login", json={"identifier": "bob\x00", "password": "a long password"}
+    )
+    realworld = await client.post(
+        "/realworld/api/users/login",
+        json={"user": {"email": "a\x00@example.com", "password": "a long password"}},
+    )
+    if settings.is_sqlite:
+        assert token.json()["code"] == "invalid-grant"  # RFC 6749: a 400
+        assert (login.status_code, realworld.status_code) == (401, 401)
+        return
+    for response in (token, login):
+        body = assert_problem(response, 400, "bad-request")
+        assert body["detail"] == "Text cannot contain the NUL character (U+0000)."
+    assert realworld.status_code == 422
+    assert realworld.json() == {
+        "errors": {"body": ["Text cannot contain the NUL character (U+0000)."]}
+    }

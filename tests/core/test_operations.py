@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import httpx
 import pytest
 from fastapi import FastAPI, Request
@@ -38,6 +42,7 @@ async def test_readyz_is_503_when_a_backend_fails(app: FastAPI, client: httpx.As
         "status": "fail",
         "latency_ms": body["checks"]["redis"]["latency_ms"],
         "error": "ConnectionRefusedError",
+        "detail": None,
     }
     assert body["checks"]["database"]["status"] == "ok"
 
@@ -130,60 +135,92 @@ async def test_one_access_log_line_per_request(
     assert event["duration_ms"] >= 0
 
 
-async def test_concurrent_readiness_probes_share_one_run(
-    app: FastAPI, client: httpx.AsyncClient
-) -> None:
-    import asyncio
+# --- readiness under many probes ---------------------------------------------------------------
 
-    calls = 0
 
-    async def slow_backend() -> None:
-        nonlocal calls
-        calls += 1
+class CountingCheck:
+    """A readiness check that counts its runs and answers when ``release`` is set."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.calls = 0
+        self.fail = fail
+        self.release = asyncio.Event()
+        self.release.set()
+
+    async def __call__(self) -> None:
+        self.calls += 1
+        await self.release.wait()
+        if self.fail:
+            raise ConnectionRefusedError("down")
+
+
+@asynccontextmanager
+async def serving(
+    settings: Settings, **overrides: object
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    app = create_app(settings.model_copy(update=overrides))
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+    ):
+        yield app, client
+
+
+async def test_concurrent_readiness_probes_share_one_round_of_checks(settings: Settings) -> None:
+    async with serving(settings, readiness_cache_seconds=60) as (app, client):
+        check = CountingCheck()
+        check.release.clear()
+        register_readiness_check(app, "slow", check)
+        probes = [asyncio.create_task(client.get("/readyz")) for _ in range(64)]
         await asyncio.sleep(0.05)
+        check.release.set()
+        responses = await asyncio.gather(*probes)
+        assert [response.status_code for response in responses] == [200] * 64
+        assert check.calls == 1
+        assert app.state.readiness.rounds == 1
+        # Within the reuse time the result is reused: a dependency that fails now is not seen.
+        check.fail = True
+        again = await client.get("/readyz")
+        assert again.status_code == 200
+        assert again.headers["cache-control"] == "no-store"
+        assert check.calls == 1
 
-    register_readiness_check(app, "slow", slow_backend)
-    answers = await asyncio.gather(*(client.get("/readyz") for _ in range(64)))
-    assert {answer.status_code for answer in answers} == {200}
-    assert calls == 1  # 64 probes, one round trip to the backend
-    assert app.state.readiness.runs == 1
-    assert answers[0].headers["cache-control"] == "no-store"
+
+async def test_readiness_without_reuse_sees_an_outage_at_once(settings: Settings) -> None:
+    async with serving(settings, readiness_cache_seconds=0) as (app, client):
+        check = CountingCheck()
+        register_readiness_check(app, "redis", check)
+        assert (await client.get("/readyz")).status_code == 200
+        check.fail = True
+        failed = await client.get("/readyz")
+        assert failed.status_code == 503
+        assert failed.headers["retry-after"] == "1"
+        assert failed.json()["checks"]["redis"]["error"] == "ConnectionRefusedError"
+        assert failed.json()["checks"]["database"]["status"] == "ok"
+        assert check.calls == 2
 
 
-async def test_readiness_reuses_its_result_then_sees_an_outage(
-    app: FastAPI, client: httpx.AsyncClient
+async def test_a_hung_check_fails_by_its_deadline_and_is_not_started_again(
+    settings: Settings,
 ) -> None:
-    import asyncio
-
-    down = False
-
-    async def backend() -> None:
-        if down:
-            raise ConnectionRefusedError("stopped")
-
-    app.state.readiness.reuse_seconds = 0.2
-    register_readiness_check(app, "redis", backend)
-    assert (await client.get("/readyz")).status_code == 200
-    down = True
-    assert (await client.get("/readyz")).status_code == 200  # within the reuse time
-    await asyncio.sleep(0.25)
-    response = await client.get("/readyz")
-    assert response.status_code == 503
-    assert response.headers["retry-after"] == "1"
-    assert response.json()["checks"]["redis"]["status"] == "fail"
-    assert response.json()["checks"]["database"]["status"] == "ok"
-
-
-async def test_a_hung_dependency_is_reported_within_the_check_timeout(
-    app: FastAPI, client: httpx.AsyncClient
-) -> None:
-    import asyncio
-
-    async def hung() -> None:
-        await asyncio.sleep(30)
-
-    app.state.readiness.timeout_seconds = 0.1
-    register_readiness_check(app, "hung", hung)
-    response = await client.get("/readyz")
-    assert response.status_code == 503
-    assert response.json()["checks"]["hung"]["error"] == "TimeoutError"
+    async with serving(settings, readiness_cache_seconds=0, readiness_timeout_seconds=0.05) as (
+        app,
+        client,
+    ):
+        check = CountingCheck()
+        check.release.clear()  # never answers until released
+        register_readiness_check(app, "redis", check)
+        for _ in range(3):
+            response = await client.get("/readyz")
+            assert response.status_code == 503
+            assert response.json()["checks"]["redis"] == {
+                "status": "fail",
+                "latency_ms": response.json()["checks"]["redis"]["latency_ms"],
+                "error": "TimeoutError",
+                "detail": "no answer within 0.05 s",
+            }
+        assert check.calls == 1  # later probes joined the pending check
+        check.release.set()
+        await asyncio.sleep(0)
+        assert (await client.get("/readyz")).status_code == 200

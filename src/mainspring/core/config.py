@@ -139,14 +139,44 @@ class Settings(BaseSettings):
     database_max_overflow: int = Field(10, ge=0, le=200, description="Extra connections allowed.")
     database_echo: bool = Field(False, description="Log every SQL statement (development only).")
     sqlite_busy_timeout_ms: int = Field(5000, ge=0, description="SQLite busy timeout.")
+    # Outages: every wait on the database is bounded; docs/operations.md explains each default.
+    database_connect_timeout_seconds: float = Field(
+        2.0, gt=0, le=60, description="Longest wait to open a PostgreSQL connection."
+    )
+    database_pool_timeout_seconds: float = Field(
+        2.0, gt=0, le=60, description="Longest wait for a free pooled connection."
+    )
+    database_statement_timeout_ms: int = Field(
+        5000,
+        ge=0,
+        description="PostgreSQL `statement_timeout` of every statement (0: none); the client "
+        "gives up 1 s after it if the server stays silent.",
+    )
+    database_circuit_failures: int = Field(
+        3, ge=1, le=1000, description="Failed connection attempts in a row that open the circuit."
+    )
+    database_circuit_open_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=300,
+        description="An open circuit refuses at once (503) for this long, then lets one "
+        "connection attempt probe the database.",
+    )
+    readiness_timeout_seconds: float = Field(
+        1.0, gt=0, le=30, description="Deadline of each `/readyz` dependency check."
+    )
     readiness_cache_seconds: float = Field(
         1.0,
         ge=0,
         le=60,
-        description="How long `/readyz` reuses its last result; concurrent probes share one check.",
+        description="`/readyz` reuses its last result this long; concurrent probes share one "
+        "check.",
     )
-    readiness_check_timeout_seconds: float = Field(
-        2.0, gt=0, le=30, description="Time allowed to each dependency check of `/readyz`."
+    shutdown_grace_seconds: int = Field(
+        10,
+        ge=0,
+        le=3600,
+        description="On SIGTERM, time given to in-flight requests, then to running jobs.",
     )
 
     redis_url: str | None = Field(

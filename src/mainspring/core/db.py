@@ -4,10 +4,17 @@ SQLite (aiosqlite) is the embedded default: WAL, foreign keys on, a busy timeout
 ``BEGIN IMMEDIATE`` for read-write sessions so that concurrent writers queue on the busy timeout
 instead of failing on a lock upgrade. PostgreSQL (asyncpg) is the production database, with an
 optional read replica for read-only sessions.
+
+Outages (docs/operations.md): every wait on the database is bounded (connect, pool and
+statement timeouts); every failure to reach or use it becomes a ``DatabaseUnavailable`` or a
+SQLAlchemy error that ``errors.database_fault`` classifies, so the API answers 503 with
+``Retry-After``, never 500 or a hang. A disconnect invalidates the whole pool, and a
+``Circuit`` stops the service from queueing on a database that refuses connections.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import time
@@ -21,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import JSON, DateTime, Dialect, MetaData, Uuid, event, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, ExceptionContext
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -33,6 +40,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 from mainspring.core.config import Settings
+from mainspring.core.errors import DatabaseUnavailable, database_fault
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -156,8 +164,68 @@ def _sqlite_begin_mode(conn: Connection) -> str:
     return "DEFERRED" if conn.get_execution_options().get("mainspring_readonly") else "IMMEDIATE"
 
 
-def create_engine(url: str, settings: Settings) -> AsyncEngine:
-    """An async engine for ``url`` with Mainspring's per-dialect set-up."""
+class Circuit:
+    """Fails fast while the database refuses connections, instead of queueing on it.
+
+    Closed, every connection attempt goes ahead. After ``failures`` failed attempts in a row it
+    opens: attempts fail at once with ``DatabaseUnavailable`` for ``open_seconds``. Then it lets
+    one attempt through as a probe (others still fail fast): the probe's success closes the
+    circuit, its failure opens it again. One circuit per engine, used from its event loop only.
+    """
+
+    def __init__(self, failures: int, open_seconds: float) -> None:
+        self.failures = failures
+        self.open_seconds = open_seconds
+        self._failed = 0
+        self._open_until: float | None = None
+        self._probing = False
+
+    @property
+    def state(self) -> str:
+        """``closed``, ``open`` or ``half-open`` (open, its wait over: the next attempt probes)."""
+        if self._open_until is None:
+            return "closed"
+        return "open" if self._probing or time.monotonic() < self._open_until else "half-open"
+
+    def retry_after(self) -> int:
+        """Seconds a client should wait before trying again (at least 1)."""
+        if self._open_until is None:
+            return 1
+        return max(1, math.ceil(self._open_until - time.monotonic()))
+
+    def before_connect(self) -> None:
+        """Raise ``DatabaseUnavailable`` unless a connection attempt may go ahead now."""
+        if self._open_until is None:
+            return
+        if self._probing or time.monotonic() < self._open_until:
+            raise DatabaseUnavailable("circuit open", retry_after=self.retry_after())
+        self._probing = True  # this attempt is the probe
+
+    def succeeded(self) -> None:
+        self._failed = 0
+        self._open_until = None
+        self._probing = False
+
+    def failed(self) -> None:
+        self._failed += 1
+        self._probing = False
+        if self._failed >= self.failures:
+            self._open_until = time.monotonic() + self.open_seconds
+
+
+def create_engine(
+    url: str,
+    settings: Settings,
+    *,
+    circuit: Circuit | None = None,
+    statement_timeout_ms: int | None = None,
+) -> AsyncEngine:
+    """An async engine for ``url`` with Mainspring's per-dialect set-up and outage handling.
+
+    Connections are opened through ``circuit`` (a new one from the settings by default).
+    ``statement_timeout_ms`` overrides ``MAINSPRING_DATABASE_STATEMENT_TIMEOUT_MS`` (the
+    migrations pass 0: a schema change may rightly take longer than a request).
+    """
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
@@ -167,6 +235,7 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
             echo=settings.database_echo,
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,
+            pool_timeout=settings.database_pool_timeout_seconds,
             connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
         )
         busy_timeout = settings.sqlite_busy_timeout_ms
@@ -187,15 +256,68 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
             conn.exec_driver_sql(f"BEGIN {_sqlite_begin_mode(conn)}")
 
     else:
+        timeout_ms = (
+            settings.database_statement_timeout_ms
+            if statement_timeout_ms is None
+            else statement_timeout_ms
+        )
+        connect_args: dict[str, Any] = {"timeout": settings.database_connect_timeout_seconds}
+        if timeout_ms:
+            # The server cancels a statement past the timeout (57014, answered 503); the client
+            # gives up a second later if the server says nothing at all (a frozen host).
+            connect_args["server_settings"] = {"statement_timeout": str(timeout_ms)}
+            connect_args["command_timeout"] = timeout_ms / 1000 + 1
         engine = create_async_engine(
             url,
             echo=settings.database_echo,
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,
+            pool_timeout=settings.database_pool_timeout_seconds,
             pool_pre_ping=True,
+            connect_args=connect_args,
         )
+    if circuit is None:
+        circuit = Circuit(
+            settings.database_circuit_failures, settings.database_circuit_open_seconds
+        )
+    _install_fault_handling(engine, circuit)
     event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
     return engine
+
+
+def _install_fault_handling(engine: AsyncEngine, circuit: Circuit) -> None:
+    """Connect through ``circuit``; classify errors, and drop the whole pool on a disconnect."""
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(
+        dialect: Dialect, _record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]
+    ) -> Any:
+        circuit.before_connect()
+        try:
+            connection = dialect.connect(*cargs, **cparams)
+        except Exception as exc:
+            # asyncpg raises OSError (refused), TimeoutError, or a PostgreSQL error ("the
+            # database system is shutting down"), not always wrapped by SQLAlchemy: one type.
+            circuit.failed()
+            raise DatabaseUnavailable("cannot connect", retry_after=circuit.retry_after()) from exc
+        circuit.succeeded()
+        return connection
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _classify(context: ExceptionContext) -> BaseException | None:
+        fault = database_fault(context.original_exception)
+        if fault is None:
+            return None
+        if fault.disconnect:
+            # The connection is unusable, and so, most likely, is every other one in the pool
+            # (the server restarted): SQLAlchemy invalidates the pool, so each connection is
+            # replaced on its next checkout instead of failing one request after another.
+            context.is_disconnect = True
+            context.invalidate_pool_on_disconnect = True
+        if context.sqlalchemy_exception is None and not context.is_pre_ping:
+            # A raw driver error (OSError, TimeoutError) that SQLAlchemy leaves unwrapped.
+            return DatabaseUnavailable(fault.reason)
+        return None
 
 
 class Database:
@@ -208,7 +330,10 @@ class Database:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.engine = create_engine(settings.database_url, settings)
+        self.circuit = Circuit(
+            settings.database_circuit_failures, settings.database_circuit_open_seconds
+        )
+        self.engine = create_engine(settings.database_url, settings, circuit=self.circuit)
         if settings.database_replica_url:
             self.read_engine = create_engine(settings.database_replica_url, settings)
         else:

@@ -1,13 +1,16 @@
 """Liveness, readiness and metrics endpoints (outside ``/api/v1``: they are for machines).
 
-``/readyz`` runs every readiness check registered on the app (the database always; each kernel
-backend registers its own) with a timeout, and answers 503 when any fails, so a load balancer
-stops sending traffic to a replica that cannot serve.
+``/healthz`` touches no dependency: it answers while the event loop runs, whatever the database
+does. ``/readyz`` runs every readiness check registered on the app (the database always; each
+kernel backend registers its own) and answers 503 naming the dependency that failed, so a load
+balancer stops sending traffic to a replica that cannot serve.
 
-A probe must stay cheap under any number of concurrent probes (a load balancer, an orchestrator
-and a monitor all ask, every second, on every replica): concurrent probes share ONE in-flight
-run of the checks, and its result is reused for ``MAINSPRING_READINESS_CACHE_SECONDS``. So 64
-probes at once cost each dependency one round trip, and an outage shows within that time.
+A readiness probe must stay cheap under any number of probers (``ReadinessProbe``): concurrent
+calls share one round of checks, a round's result is reused for
+``MAINSPRING_READINESS_CACHE_SECONDS``, and each check has ``MAINSPRING_READINESS_TIMEOUT_SECONDS``
+to answer. A check still running when its deadline passes is reported as failed and left to
+finish (never cancelled half-way through a database or Redis call); later rounds join it instead
+of starting another, so a hung dependency costs one pending check, not one per probe.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import Field
 
-from mainspring.core.errors import problem_responses
+from mainspring.core.errors import DatabaseUnavailable, problem_responses
 from mainspring.core.observability import require_metrics_scraper
 from mainspring.core.schemas import Schema
 
@@ -36,55 +39,15 @@ class Liveness(Schema):
 class CheckResult(Schema):
     status: str = Field(examples=["ok"])
     latency_ms: float
-    error: str | None = None
+    error: str | None = Field(None, description="The failure's type.", examples=["TimeoutError"])
+    detail: str | None = Field(
+        None, description="What failed, when known.", examples=["no answer within 1.0 s"]
+    )
 
 
 class Readiness(Schema):
     status: str = Field(examples=["ready"])
     checks: dict[str, CheckResult]
-
-
-class ReadinessProbe:
-    """The registered checks, run at most once at a time and reused for a short while."""
-
-    def __init__(self, *, reuse_seconds: float, timeout_seconds: float) -> None:
-        self.checks: dict[str, ReadinessCheck] = {}
-        self.reuse_seconds = reuse_seconds
-        self.timeout_seconds = timeout_seconds
-        self.runs = 0
-        """How many times the checks ran (tests read it)."""
-        self._last: tuple[float, Readiness] | None = None
-        self._running: asyncio.Future[Readiness] | None = None
-
-    def add(self, name: str, check: ReadinessCheck) -> None:
-        self.checks[name] = check
-        self._last = None
-
-    async def report(self) -> Readiness:
-        """The latest result if it is fresh, else the run in flight, else a new run."""
-        if self._last is not None and time.monotonic() - self._last[0] < self.reuse_seconds:
-            return self._last[1]
-        if self._running is None:
-            self._running = asyncio.ensure_future(self._run_all())
-            self._running.add_done_callback(self._finished)
-        # shield: a probe whose client goes away must not cancel the others' shared run.
-        return await asyncio.shield(self._running)
-
-    def _finished(self, run: asyncio.Future[Readiness]) -> None:
-        self._running = None
-        if not run.cancelled() and run.exception() is None:
-            self._last = (time.monotonic(), run.result())
-
-    async def _run_all(self) -> Readiness:
-        self.runs += 1
-        names = list(self.checks)
-        results = await asyncio.gather(*(self._run(self.checks[name]) for name in names))
-        report = dict(zip(names, results, strict=True))
-        ready = all(result.status == "ok" for result in results)
-        return Readiness(status="ready" if ready else "unready", checks=report)
-
-    async def _run(self, check: ReadinessCheck) -> CheckResult:
-        return await _run(check, self.timeout_seconds)
 
 
 def register_readiness_check(app: FastAPI, name: str, check: ReadinessCheck) -> None:
@@ -93,17 +56,78 @@ def register_readiness_check(app: FastAPI, name: str, check: ReadinessCheck) -> 
     probe.add(name, check)
 
 
-async def _run(check: ReadinessCheck, seconds: float) -> CheckResult:
-    started = time.perf_counter()
-    try:
-        await asyncio.wait_for(check(), seconds)
-    except Exception as exc:  # a failed check is a result, not an error of this endpoint
+class ReadinessProbe:
+    """The checks of one application, run at most once at a time, their result reused briefly."""
+
+    def __init__(self, *, timeout: float, reuse_seconds: float) -> None:
+        self.checks: dict[str, ReadinessCheck] = {}
+        self.timeout = timeout
+        self.reuse_seconds = reuse_seconds
+        self.rounds = 0
+        """Rounds of checks run so far (not answers given: those may reuse a round)."""
+        self._running: dict[str, tuple[float, asyncio.Task[None]]] = {}
+        self._round: asyncio.Future[Readiness] | None = None
+        self._last: tuple[float, Readiness] | None = None
+
+    def add(self, name: str, check: ReadinessCheck) -> None:
+        self.checks[name] = check
+        self._last = None
+
+    async def report(self) -> Readiness:
+        """The last round's result if recent enough, else the round in flight, else a new one."""
+        if self._last is not None and time.monotonic() - self._last[0] < self.reuse_seconds:
+            return self._last[1]
+        if self._round is None or self._round.done():
+            self._round = asyncio.ensure_future(self._check_all())
+        # Shielded: a prober that hangs up does not cancel the round the others wait for.
+        return await asyncio.shield(self._round)
+
+    async def _check_all(self) -> Readiness:
+        self.rounds += 1
+        running = {name: self._start(name) for name in list(self.checks)}
+        if running:
+            await asyncio.wait([task for _, task in running.values()], timeout=self.timeout)
+        now = time.perf_counter()
+        results = {
+            name: self._result(task, round((now - started) * 1000, 2))
+            for name, (started, task) in running.items()
+        }
+        ready = all(result.status == "ok" for result in results.values())
+        report = Readiness(status="ready" if ready else "unready", checks=results)
+        self._last = (time.monotonic(), report)
+        return report
+
+    def _start(self, name: str) -> tuple[float, asyncio.Task[None]]:
+        """The check ``name``: the one still running from an earlier round, or a new one."""
+        current = self._running.get(name)
+        if current is not None and not current[1].done():
+            return current
+        task = asyncio.ensure_future(self.checks[name]())
+        task.add_done_callback(_retrieve)
+        self._running[name] = (time.perf_counter(), task)
+        return self._running[name]
+
+    def _result(self, task: asyncio.Task[None], latency_ms: float) -> CheckResult:
+        if not task.done():
+            return CheckResult(
+                status="fail",
+                latency_ms=latency_ms,
+                error="TimeoutError",
+                detail=f"no answer within {self.timeout:g} s",
+            )
+        error = task.exception() if not task.cancelled() else asyncio.CancelledError()
+        if error is None:
+            return CheckResult(status="ok", latency_ms=latency_ms)
+        detail = error.reason if isinstance(error, DatabaseUnavailable) else None
         return CheckResult(
-            status="fail",
-            latency_ms=round((time.perf_counter() - started) * 1000, 2),
-            error=type(exc).__name__,
+            status="fail", latency_ms=latency_ms, error=type(error).__name__, detail=detail
         )
-    return CheckResult(status="ok", latency_ms=round((time.perf_counter() - started) * 1000, 2))
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    """Mark a check's failure as seen: a round that timed out may never read it."""
+    if not task.cancelled():
+        task.exception()
 
 
 @router.get("/healthz", summary="Liveness: the process is up")
@@ -118,14 +142,14 @@ async def healthz() -> Liveness:
     responses={503: {"model": Readiness, "description": "A backend does not answer."}},
 )
 async def readyz(request: Request, response: Response) -> Readiness:
-    """Checks the database and every configured backend (Redis...); 503 when any fails, with
-    the failed one named. Concurrent probes share one run, reused for a second by default."""
+    """Checks the database and every configured backend (Redis...); 503 names the ones that
+    failed. Concurrent probes share one round of checks, reused for a second by default."""
     probe: ReadinessProbe = request.app.state.readiness
     report = await probe.report()
+    response.headers["Cache-Control"] = "no-store"
     if report.status != "ready":
         response.status_code = 503
         response.headers["Retry-After"] = "1"
-    response.headers["Cache-Control"] = "no-store"
     return report
 
 

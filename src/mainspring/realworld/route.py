@@ -24,13 +24,17 @@ import structlog
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from mainspring.core.errors import MainspringError, validation_errors
+from mainspring.core.errors import (
+    DatabaseUnavailable,
+    MainspringError,
+    database_error,
+    validation_errors,
+)
 
 logger = structlog.get_logger("mainspring.realworld")
 
@@ -89,11 +93,12 @@ async def _integrity_error(_request: Request, exc: Exception) -> Response:
     return errors_response(422, ["The change conflicts with existing data; try again."])
 
 
-async def _database_unavailable(_request: Request, exc: Exception) -> Response:
-    logger.error("database_unavailable", error=type(exc).__name__)
-    return errors_response(
-        503, ["The database is busy or unavailable; try again shortly."], {"Retry-After": "1"}
-    )
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """The kernel decides: text it cannot store (422 here), an outage (503 with Retry-After) or
+    a bug (re-raised: a 500)."""
+    error = database_error(request, exc)
+    status = 422 if error.status in _AS_UNPROCESSABLE else error.status
+    return errors_response(status, _messages(error), error.headers)
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {
@@ -101,8 +106,9 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     RequestValidationError: _validation_error,
     StarletteHTTPException: _http_error,
     IntegrityError: _integrity_error,
-    OperationalError: _database_unavailable,
-    PoolTimeoutError: _database_unavailable,
+    DatabaseUnavailable: _database_error,
+    SQLAlchemyError: _database_error,
+    OSError: _database_error,
 }
 
 

@@ -25,6 +25,8 @@ How it fits together:
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import FastAPI
 
 from mainspring.core.background.broker import Background, enqueue
@@ -58,7 +60,9 @@ def install(app: FastAPI, settings: Settings) -> None:
     if settings.worker_in_process:
         worker = Worker(background, name="in-process")
         app.state.startup_hooks.append(worker.start)
-        app.state.shutdown_hooks.append(worker.stop)
+        # On SIGTERM the server first drains its requests, then gives running jobs the same
+        # grace before giving their leases back.
+        app.state.shutdown_hooks.append(partial(worker.stop, settings.shutdown_grace_seconds))
 
 
 __all__ = [

@@ -41,6 +41,7 @@ from mainspring.core.models import Job
 SESSION_KEY = "mainspring.background"
 _PENDING = "mainspring.background.pending"
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+STOP_TIMEOUT_SECONDS = 5.0
 
 JOBS = Counter(
     "mainspring_jobs_total",
@@ -103,9 +104,15 @@ class Background:
 
     async def stop(self) -> None:
         if self._announcing:
-            await asyncio.gather(*self._announcing, return_exceptions=True)
+            # Bounded: with Redis down an announcement may never go out; its job is in its
+            # row anyway, and the next poll runs it.
+            await asyncio.wait(list(self._announcing), timeout=STOP_TIMEOUT_SECONDS)
         if self.stream is not None:
-            await self.stream.stop()
+            try:
+                async with asyncio.timeout(STOP_TIMEOUT_SECONDS):
+                    await self.stream.stop()
+            except TimeoutError:
+                logger.warning("job_stream_not_closed")
 
     async def ping(self) -> None:
         """Readiness: the Redis stream server when there is one, else the jobs table."""

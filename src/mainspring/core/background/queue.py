@@ -199,6 +199,31 @@ class JobQueue:
         status: Literal["retry", "dead"] = "dead" if retry_at is None else "retry"
         return JobOutcome(job.id, job.task, job.attempt, status, error, retry_at)
 
+    async def release(self, jobs: Sequence[ClaimedJob], now: datetime) -> int:
+        """Give back the leases of claimed jobs this worker will not run (it is stopping): they
+        are due again at once, and the interrupted attempt does not count. How many were
+        still this worker's to give back."""
+        if not jobs:
+            return 0
+        released = 0
+        async with self.database.session() as session:
+            for job in jobs:
+                stmt = (
+                    update(Job)
+                    .where(Job.id == job.id, Job.locked_by == job.lease, Job.status == "running")
+                    .values(
+                        status="queued",
+                        attempts=Job.attempts - 1,
+                        run_at=now,
+                        locked_until=None,
+                        locked_by=None,
+                    )
+                    .returning(Job.id)
+                    .execution_options(synchronize_session=False)
+                )
+                released += (await session.execute(stmt)).first() is not None
+        return released
+
     async def revive(self, session: AsyncSession, job_id: uuid.UUID, now: datetime) -> Job | None:
         """Queue a dead job again with a fresh set of attempts (its last error stays until the
         next run replaces or deletes it)."""

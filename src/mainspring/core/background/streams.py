@@ -15,6 +15,7 @@ died in between) only delays its job until the next database poll picks the row 
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -36,6 +37,7 @@ STREAM_PREFIX = "mainspring:jobs:"
 CONSUMER_GROUP = "mainspring-workers"
 STREAM_MAXLEN = 10_000
 READ_BLOCK_MS = 1000
+CLEANUP_TIMEOUT_SECONDS = 2.0
 
 logger = structlog.get_logger("mainspring.jobs")
 
@@ -123,13 +125,22 @@ class JobStream:
         try:
             yield _deliveries(broker)
         finally:
+            # Bounded: after a Redis restart the pool may have no connection left to give, and
+            # a worker's shutdown must not wait on Redis.
             try:
-                async with Redis(connection_pool=broker.connection_pool) as redis:
-                    for queue in queues:
-                        await redis.xgroup_delconsumer(stream_key(queue), CONSUMER_GROUP, consumer)
-            except (RedisError, OSError) as exc:
+                async with asyncio.timeout(CLEANUP_TIMEOUT_SECONDS):
+                    async with Redis(connection_pool=broker.connection_pool) as redis:
+                        for queue in queues:
+                            await redis.xgroup_delconsumer(
+                                stream_key(queue), CONSUMER_GROUP, consumer
+                            )
+            except (RedisError, OSError) as exc:  # TimeoutError is an OSError
                 logger.warning("stream_consumer_not_removed", consumer=consumer, error=repr(exc))
-            await broker.shutdown()
+            try:
+                async with asyncio.timeout(CLEANUP_TIMEOUT_SECONDS):
+                    await broker.shutdown()
+            except (RedisError, OSError) as exc:
+                logger.warning("stream_consumer_not_closed", consumer=consumer, error=repr(exc))
 
 
 async def _deliveries(broker: RedisStreamBroker) -> AsyncIterator[Delivery]:

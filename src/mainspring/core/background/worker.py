@@ -15,9 +15,12 @@ A job runs in a fresh session with a timeout of one lease; its changes and the d
 row commit together. A failure is recorded in a second transaction (retry or dead).
 
 Stopping: ``stop()`` stops claiming, gives running jobs ``grace`` seconds to finish, then
-cancels the rest. A cancelled or killed run changes nothing in its row; its lease expires and
-another worker runs it again. The lease is the single recovery mechanism, whether a worker was
-stopped, crashed, lost its database connection or was killed with ``kill -9``.
+cancels the rest and gives their leases back (``queue.release``), so another worker runs them
+at once (a rolling restart loses no time). A cancelled or killed run changes nothing in its
+row; if its lease cannot be given back (``kill -9``, the database down) it expires and another
+worker runs the job again. The lease is the single recovery mechanism, whether a worker was
+stopped, crashed, lost its database connection or was killed with ``kill -9``; a database
+outage costs at most one lease of delay, never a job.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ from mainspring.core.db import utcnow
 
 SCHEDULE_TICK_SECONDS = 1.0
 SHUTDOWN_GRACE_SECONDS = 10.0
+RELEASE_TIMEOUT_SECONDS = 5.0
+STOP_TIMEOUT_SECONDS = 5.0
 _METRIC_OUTCOME = {"done": "done", "retry": "failed", "dead": "dead", "lost": "lost"}
 
 logger = structlog.get_logger("mainspring.jobs")
@@ -84,7 +89,7 @@ class Worker:
         self.name = f"{socket.gethostname()}:{os.getpid()}:{label}"[:80]
         self.scheduler = Scheduler(background, self.name, schedules)
         self._slots = asyncio.Semaphore(self.concurrency)
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: dict[asyncio.Task[None], ClaimedJob] = {}
         self._stopping = asyncio.Event()
         self._grace = SHUTDOWN_GRACE_SECONDS
         self._task: asyncio.Task[None] | None = None
@@ -113,7 +118,10 @@ class Worker:
         loops: list[Coroutine[Any, Any, None]] = [self._poll(), self._tick()]
         if self.background.stream is not None:
             loops.append(self._listen())
-        tasks = [asyncio.create_task(loop) for loop in loops]
+        tasks = [
+            asyncio.create_task(loop, name=f"worker {name}")
+            for name, loop in zip(("poll", "tick", "listen"), loops, strict=False)
+        ]
         logger.info(
             "worker_started",
             worker=self.name,
@@ -125,16 +133,34 @@ class Worker:
             await self._stopping.wait()
             for loop_task in tasks:
                 loop_task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await _settle(tasks)
             if self._running:
                 await asyncio.wait(list(self._running), timeout=self._grace)
+            # A graceful stop gives back the leases of the jobs that did not finish in time.
+            unfinished = dict(self._running)
+            for running in unfinished:
+                running.cancel()
+            await _settle(unfinished)
+            await self._release(list(unfinished.values()))
         finally:
-            # Whatever still runs here is abandoned: its lease expires and it runs again.
+            # Cancelled itself (not stopped): whatever still runs is abandoned as by kill -9;
+            # its lease expires and another worker runs the job again.
             leftovers = [*tasks, *self._running]
             for leftover in leftovers:
                 leftover.cancel()
-            await asyncio.gather(*leftovers, return_exceptions=True)
+            await _settle(leftovers)
             logger.info("worker_stopped", worker=self.name)
+
+    async def _release(self, jobs: list[ClaimedJob]) -> None:
+        if not jobs:
+            return
+        try:
+            async with asyncio.timeout(RELEASE_TIMEOUT_SECONDS):
+                released = await self.background.queue.release(jobs, utcnow())
+        except Exception as exc:  # their leases expire instead
+            logger.warning("job_release_failed", worker=self.name, error=repr(exc))
+        else:
+            logger.info("jobs_released", worker=self.name, released=released)
 
     # --- running jobs ----------------------------------------------------------------------
 
@@ -205,8 +231,11 @@ class Worker:
     def _start(self, job: ClaimedJob, ack: Ack | None = None) -> None:
         """Run ``job`` in a task of its own; its slot is already taken."""
         running = asyncio.create_task(self._process(job, ack), name=f"job {job.id}")
-        self._running.add(running)
-        running.add_done_callback(self._running.discard)
+        self._running[running] = job
+        running.add_done_callback(self._forget)
+
+    def _forget(self, running: asyncio.Task[None]) -> None:
+        self._running.pop(running, None)
 
     async def _process(self, job: ClaimedJob, ack: Ack | None) -> None:
         try:
@@ -279,6 +308,16 @@ class Worker:
             await asyncio.sleep(SCHEDULE_TICK_SECONDS)
 
 
+async def _settle(tasks: Iterable[asyncio.Task[None]]) -> None:
+    """Wait for cancelled tasks to end, but not forever: a call stuck on a dependency (a Redis
+    connection that never answers) must not hold up the process's shutdown."""
+    pending = [task for task in tasks if not task.done()]
+    if pending:
+        _, stuck = await asyncio.wait(pending, timeout=STOP_TIMEOUT_SECONDS)
+        if stuck:
+            logger.warning("worker_tasks_abandoned", tasks=sorted(t.get_name() for t in stuck))
+
+
 def _log(outcome: JobOutcome, worker: str, duration_ms: float) -> None:
     """One line per run: ids, task, attempt, outcome; never the payload. Errors are logged by
     their last line ("Type: message"); the full traceback is kept in the job row."""
@@ -310,8 +349,9 @@ async def run_worker(
     async with app.router.lifespan_context(app):
         worker = Worker(app.state.background, concurrency=concurrency, queues=queues)
         loop = asyncio.get_running_loop()
+        grace = float(app.state.settings.shutdown_grace_seconds)
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, worker.request_stop)
+            loop.add_signal_handler(signum, worker.request_stop, grace)
         try:
             await worker.run()
         finally:
