@@ -177,7 +177,7 @@ async def test_a_locked_sqlite_database_answers_503(sqlite_only: None, settings:
 
         @app.post("/_test/write")
         async def write(session: SessionDep) -> None:
-            await session.execute(text("SELECT count(*) FROM users"))  # BEGIN IMMEDIATE: takes the write lock
+            await session.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: takes the write lock
 
         assert settings.sqlite_path is not None
         holder = sqlite3.connect(settings.sqlite_path, isolation_level=None)
