@@ -29,7 +29,7 @@ async def test_create_a_task_with_everything(client: httpx.AsyncClient, team: Te
     assert response.status_code == 201
     task = response.json()
     assert response.headers["location"] == f"/api/v1/tasks/{task['id']}"
-    assert response.headers["etag"] == '"1"'
+    assert response.headers["etag"] == 'W/"1"'
     assert task["status"] == "todo"
     assert task["position"] == 0
     assert task["priority"] == "high"
@@ -85,7 +85,8 @@ async def test_get_answers_304_for_a_current_copy(client: httpx.AsyncClient, tea
     assert same.status_code == 304
     assert same.content == b""
     assert same.headers["etag"] == etag
-    weak = await client.get(url, headers=team.viewer.with_headers(if_none_match=f"W/{etag}"))
+    strong = etag.removeprefix("W/")  # If-None-Match compares weakly: W/ or not, it matches
+    weak = await client.get(url, headers=team.viewer.with_headers(if_none_match=strong))
     assert weak.status_code == 304
     await client.patch(url, json={"title": "New"}, headers=team.owner.with_headers(if_match=etag))
     changed = await client.get(url, headers=team.viewer.with_headers(if_none_match=etag))
@@ -113,7 +114,7 @@ async def test_patch_merges_and_needs_if_match(client: httpx.AsyncClient, team: 
     )
     assert response.status_code == 200
     patched = response.json()
-    assert response.headers["etag"] == '"2"'
+    assert response.headers["etag"] == 'W/"2"'
     assert patched["title"] == "Renamed"
     assert patched["priority"] == "urgent"
     assert patched["due_at"] is None
@@ -145,10 +146,13 @@ async def test_a_stale_if_match_is_refused(client: httpx.AsyncClient, team: Team
     assert second.status_code == 412
     assert second.json()["code"] == "stale-version"
     assert second.headers["etag"] == first.headers["etag"]
-    weak = await client.patch(
-        url, json={"priority": "low"}, headers=team.editor.with_headers(if_match=f"W/{etag}")
+    # The tag names a version: with or without W/, a stale version stays stale.
+    bare = await client.patch(
+        url,
+        json={"priority": "low"},
+        headers=team.editor.with_headers(if_match=etag.removeprefix("W/")),
     )
-    assert weak.status_code == 412  # If-Match compares strongly
+    assert bare.status_code == 412
     assert (await get_task(client, team.owner, task["id"]))["priority"] == "none"
     anyway = await client.patch(
         url, json={"priority": "low"}, headers=team.editor.with_headers(if_match="*")

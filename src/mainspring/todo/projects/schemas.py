@@ -9,7 +9,6 @@ from typing import Annotated, Any, Self
 from pydantic import Field, model_validator
 
 from mainspring.core.schemas import Input, Schema
-from mainspring.todo import models
 from mainspring.todo.merge_patch import refuse_nulls
 from mainspring.todo.roles import Role
 
@@ -46,19 +45,6 @@ class Project(Schema):
     role: Role = Field(description="The caller's role in this project.")
     created_at: datetime
     updated_at: datetime
-
-    @classmethod
-    def build(cls, project: models.Project, role: str) -> Self:
-        return cls(
-            id=project.id,
-            name=project.name,
-            description=project.description,
-            archived=project.archived,
-            is_inbox=project.is_inbox,
-            role=Role(role),
-            created_at=project.created_at,
-            updated_at=project.updated_at,
-        )
 
 
 class MemberInvite(Input):

@@ -209,6 +209,12 @@ class TaskDetail(Task):
     created_by: UserRef | None
 
 
+class TaskExport(Task):
+    """A task as the CSV export writes it: the list's fields and the description."""
+
+    description: str
+
+
 class Change(Schema):
     field: str
     old: Any = None
