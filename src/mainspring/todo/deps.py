@@ -10,7 +10,7 @@ from mainspring.core.ratelimit import rate_limit
 
 INVITES_PER_MINUTE = "30/minute"
 """Adding members and inviting addresses, per owner: an answer per address is never a probe."""
-RESENDS_PER_HOUR = "5/hour"
+RESENDS_PER_HOUR = "20/hour"
 """Resending invitations, per owner (one mailbox is not flooded by a project's owners)."""
 
 InviteLimit = rate_limit(INVITES_PER_MINUTE, by="user", scope="todo.members")

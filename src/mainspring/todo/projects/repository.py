@@ -150,15 +150,11 @@ class ProjectRepository(RepositoryBase[Project]):
         username = await self.session.scalar(select(User.username).where(User.id == user_id))
         return username or ""
 
-    async def find_user(self, *, username: str | None, email: str | None) -> User | None:
-        """A live account by username (any case) or email address, as accounts stores them
-        normalised (``username_key`` and ``email`` are lower-case and unique)."""
-        if username is not None:
-            where = User.username_key == username.lower()
-        else:
-            where = User.email == (email or "").strip().lower()
+    async def find_user(self, username: str) -> User | None:
+        """A live account by username, in any case (accounts stores ``username_key``
+        lower-case and unique). Addresses are never looked up: see ``invitations/``."""
         user: User | None = await self.session.scalar(
-            select(User).where(where, User.deleted_at.is_(None))
+            select(User).where(User.username_key == username.lower(), User.deleted_at.is_(None))
         )
         return user
 

@@ -9,12 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from mainspring.core.auth import CurrentPrincipal
-from mainspring.core.deps import ReadSessionDep, SessionDep
+from mainspring.core.deps import ReadSessionDep, SessionDep, SettingsDep
 from mainspring.core.errors import problem_responses
 from mainspring.core.idempotency import IdempotencyDep, IdempotentRoute
 from mainspring.core.pagination import PageSliceDep
 from mainspring.core.schemas import Page
 from mainspring.todo.deps import InviteLimit
+from mainspring.todo.invitations.schemas import Invitation, InvitationCreate
+from mainspring.todo.invitations.service import invitation_service
 from mainspring.todo.projects.schemas import (
     Member,
     MemberInvite,
@@ -121,8 +123,12 @@ async def list_members(
 @router.post(
     "/{project_id}/members",
     status_code=201,
-    summary="Add a member",
-    responses=problem_responses(401, 403, 404, 409, 429),
+    response_model=Member | Invitation,
+    summary="Add a member, or invite an address",
+    responses={
+        202: {"model": Invitation, "description": "An e-mail address was invited."},
+        **problem_responses(401, 403, 404, 409, 429),
+    },
     dependencies=[InviteLimit],
 )
 async def add_member(
@@ -131,11 +137,28 @@ async def add_member(
     request: Request,
     response: Response,
     session: SessionDep,
+    settings: SettingsDep,
     principal: CurrentPrincipal,
-) -> Member:
-    """Add a registered user, by username or email address, as owner, editor or viewer
-    (owners only); they are told by mail. At most 30 a minute: an unknown name answers 404,
-    which must not become a cheap way to probe for accounts."""
+) -> Member | Invitation:
+    """Owners only. By `username`: the user becomes a member now (201, told by mail). By
+    `email`: the address is invited (202 with the invitation, exactly as `POST
+    /projects/{id}/invitations`), whether or not it has an account: the answer never says, and
+    names no username until the person accepts. At most 30 a minute."""
+    if data.email is not None:
+        invitation = await invitation_service.invite(
+            session,
+            settings,
+            principal.user_id,
+            project_id,
+            InvitationCreate(email=data.email, role=data.role),
+        )
+        response.status_code = 202
+        response.headers["Location"] = str(
+            request.app.url_path_for(
+                "get_invitation", project_id=project_id, invitation_id=invitation.id
+            )
+        )
+        return invitation
     member = await project_service.add_member(session, principal.user_id, project_id, data)
     response.headers["Location"] = str(
         request.app.url_path_for("get_member", project_id=project_id, user_id=member.user_id)

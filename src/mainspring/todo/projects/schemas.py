@@ -48,11 +48,15 @@ class Project(Schema):
 
 
 class MemberInvite(Input):
-    """Add a registered user, named by exactly one of ``username`` or ``email``."""
+    """Add a registered user by ``username``, or invite an ``email`` address: exactly one."""
 
     username: str | None = Field(None, min_length=1, max_length=64, examples=["ada"])
     email: str | None = Field(
-        None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$", examples=["ada@example.com"]
+        None,
+        max_length=254,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        description="Invites the address (202): the answer never says whether it has an account.",
+        examples=["ada@example.com"],
     )
     role: Role = Field(Role.EDITOR, examples=["editor"])
 

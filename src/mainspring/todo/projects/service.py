@@ -173,7 +173,7 @@ class ProjectService:
         if project.is_inbox:
             raise InboxIsPersonal()
         repository = ProjectRepository(session)
-        user = await repository.find_user(username=data.username, email=data.email)
+        user = await repository.find_user(data.username or "")
         if user is None:
             raise UserNotFound()
         if await repository.is_member(project_id, user.id):
