@@ -4,8 +4,10 @@ that keep column positions consistent, bulk changes, checklists and the history.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import httpx
+import pytest
 
 from tests.todo.workspace import Team, column, get_task, new_task
 
@@ -456,3 +458,52 @@ async def test_a_retried_creation_with_its_idempotency_key_creates_once(
         "/api/v1/tasks", json={**body, "title": "Twice"}, headers=headers
     )
     assert other_body.status_code == 422
+
+
+NOT_NULLABLE = [
+    ("TaskUpdate", "title"),
+    ("TaskUpdate", "description"),
+    ("TaskUpdate", "status"),
+    ("TaskUpdate", "priority"),
+    ("TaskUpdate", "labels"),
+    ("BulkChanges", "status"),
+    ("BulkChanges", "priority"),
+    ("SubtaskUpdate", "title"),
+    ("SubtaskUpdate", "done"),
+    ("SubtaskUpdate", "position"),
+    ("ProjectUpdate", "name"),
+    ("ProjectUpdate", "description"),
+    ("ProjectUpdate", "archived"),
+]
+
+
+async def test_the_openapi_says_which_patch_fields_may_be_null(client: httpx.AsyncClient) -> None:
+    """Issue 15 item 6b: a field refused when null is documented optional, not nullable; the
+    fields that null clears stay nullable."""
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    for model, field in NOT_NULLABLE:
+        prop = schemas[model]["properties"][field]
+        assert "null" not in str(prop.get("anyOf", "")), (model, field, prop)
+        assert prop.get("type") != "null"
+        assert field not in schemas[model].get("required", [])
+    for model, field in [("TaskUpdate", "due_at"), ("TaskUpdate", "assignee_id")]:
+        assert {"type": "null"} in schemas[model]["properties"][field]["anyOf"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/tasks/{task}", {"priority": None}),
+        ("/api/v1/tasks/{task}/subtasks/{subtask}", {"position": None}),
+        ("/api/v1/projects/{project}", {"name": None}),
+    ],
+)
+async def test_null_is_refused_where_the_openapi_says_so(
+    client: httpx.AsyncClient, team: Team, path: str, body: dict[str, Any]
+) -> None:
+    task = await new_task(client, team.owner, team.project_id, subtasks=["one"])
+    subtask = (await get_task(client, team.owner, task["id"]))["subtasks"][0]["id"]
+    url = path.format(task=task["id"], subtask=subtask, project=team.project_id)
+    response = await client.patch(url, json=body, headers=team.owner.with_headers(if_match="*"))
+    assert response.status_code == 422
+    assert f"{next(iter(body))} cannot be null" in response.text

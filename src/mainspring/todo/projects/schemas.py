@@ -9,7 +9,7 @@ from typing import Annotated, Any, Self
 from pydantic import Field, model_validator
 
 from mainspring.core.schemas import Input, Schema
-from mainspring.todo.merge_patch import refuse_nulls
+from mainspring.todo.merge_patch import optional, refuse_nulls
 from mainspring.todo.roles import Role
 
 ProjectName = Annotated[str, Field(min_length=1, max_length=120, examples=["Website relaunch"])]
@@ -24,11 +24,11 @@ class ProjectCreate(Input):
 
 
 class ProjectUpdate(Input):
-    """Merge semantics: only the fields sent change."""
+    """Merge semantics: only the fields sent change; none of them may be ``null``."""
 
-    name: ProjectName | None = None
-    description: ProjectDescription | None = None
-    archived: bool | None = Field(None, examples=[True])
+    name: ProjectName | None = optional()
+    description: ProjectDescription | None = optional()
+    archived: bool | None = optional(examples=[True])
 
     @model_validator(mode="before")
     @classmethod

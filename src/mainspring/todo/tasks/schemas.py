@@ -11,7 +11,7 @@ from pydantic import AfterValidator, AwareDatetime, Field, model_validator
 
 from mainspring.core.schemas import Input, Schema
 from mainspring.todo import models
-from mainspring.todo.merge_patch import refuse_nulls
+from mainspring.todo.merge_patch import optional, refuse_nulls
 
 
 class TaskStatus(StrEnum):
@@ -91,13 +91,15 @@ class TaskUpdate(Input):
 
     Changing ``status`` puts the task last in its new column (use ``move`` to choose where)."""
 
-    title: Title | None = None
-    description: Description | None = None
-    status: TaskStatus | None = Field(None, examples=["in_progress"])
-    priority: Priority | None = Field(None, examples=["urgent"])
-    due_at: AwareDatetime | None = Field(None, examples=["2026-12-01T17:00:00Z"])
-    labels: Labels | None = None
-    assignee_id: uuid.UUID | None = None
+    title: Title | None = optional()
+    description: Description | None = optional()
+    status: TaskStatus | None = optional(examples=["in_progress"])
+    priority: Priority | None = optional(examples=["urgent"])
+    due_at: AwareDatetime | None = Field(
+        None, description="`null` clears it.", examples=["2026-12-01T17:00:00Z"]
+    )
+    labels: Labels | None = optional()
+    assignee_id: uuid.UUID | None = Field(None, description="`null` unassigns the task.")
 
     @model_validator(mode="before")
     @classmethod
@@ -115,10 +117,12 @@ class TaskMove(Input):
 
 
 class BulkChanges(Input):
-    status: TaskStatus | None = Field(None, examples=["done"])
-    priority: Priority | None = None
-    due_at: AwareDatetime | None = None
-    assignee_id: uuid.UUID | None = None
+    """The fields sent change on every task; ``null`` clears ``due_at``/``assignee_id``."""
+
+    status: TaskStatus | None = optional(examples=["done"])
+    priority: Priority | None = optional()
+    due_at: AwareDatetime | None = Field(None, description="`null` clears it.")
+    assignee_id: uuid.UUID | None = Field(None, description="`null` unassigns the tasks.")
     add_labels: Labels = Field(default_factory=list, examples=[["q4"]])
     remove_labels: Labels = Field(default_factory=list)
 
@@ -169,9 +173,11 @@ class SubtaskCreate(Input):
 
 
 class SubtaskUpdate(Input):
-    title: SubtaskTitle | None = None
-    done: bool | None = Field(None, examples=[True])
-    position: Position | None = None
+    """Merge semantics: only the fields sent change; none of them may be ``null``."""
+
+    title: SubtaskTitle | None = optional()
+    done: bool | None = optional(examples=[True])
+    position: Position | None = optional()
 
     @model_validator(mode="before")
     @classmethod
