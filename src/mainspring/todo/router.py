@@ -15,11 +15,11 @@ from mainspring.todo.tasks.router import router as tasks_router
 
 router = APIRouter()
 for module_router in (
-    exports_router,  # first: /projects/calendar/{token}.ics before /projects/{project_id}/...
-    invitations_router,  # /projects/invitations/accept before /projects/{project_id}/...
-    projects_router,
-    tasks_router,
+    tasks_router,  # first: the task list is the hot path, and routes are matched in order
     subtasks_router,
     comments_router,
+    exports_router,  # before projects: /projects/calendar/{token}.ics, not /projects/{id}/...
+    invitations_router,  # before projects: /projects/invitations/accept
+    projects_router,
 ):
     router.include_router(module_router)
