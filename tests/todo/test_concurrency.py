@@ -59,7 +59,7 @@ async def test_of_two_concurrent_edits_of_one_version_one_wins(
 ) -> None:
     task = await new_task(client, team.owner, team.project_id, title="Original")
     url = f"/api/v1/tasks/{task['id']}"
-    etag = '"1"'
+    etag = 'W/"1"'
     first, second = await asyncio.gather(
         client.patch(
             url, json={"title": "Owner's"}, headers=team.owner.with_headers(if_match=etag)

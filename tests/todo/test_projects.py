@@ -78,9 +78,11 @@ async def test_projects_of_others_do_not_exist_for_you(
     assert [p["name"] for p in listed["items"]] == ["Inbox"]
 
 
-async def test_members_are_invited_by_username_or_email(
+async def test_members_are_added_by_username_and_invited_by_email(
     client: httpx.AsyncClient, people: People
 ) -> None:
+    """By username a user joins at once; by e-mail the address is invited (202) and the answer
+    names nobody (see test_invitations.py for the rest of that story)."""
     ada, bob, cy = await people("ada"), await people("bob"), await people("cy")
     project = await new_project(client, ada)
     url = f"/api/v1/projects/{project}/members"
@@ -91,8 +93,11 @@ async def test_members_are_invited_by_username_or_email(
     assert by_name.json()["user_id"] == str(bob.id)
     assert by_name.headers["location"] == f"{url}/{bob.id}"
     by_email = await client.post(url, json={"email": "CY@example.com"}, headers=ada.headers)
-    assert by_email.status_code == 201
-    assert by_email.json()["role"] == "editor"
+    assert by_email.status_code == 202
+    assert (by_email.json()["email"], by_email.json()["role"]) == ("cy@example.com", "editor")
+    assert str(cy.id) not in by_email.text
+    by_name = await client.post(url, json={"username": "cy"}, headers=ada.headers)
+    assert by_name.status_code == 201
     again = await client.post(url, json={"username": "bob"}, headers=ada.headers)
     assert again.status_code == 409
     assert again.json()["code"] == "already-member"
@@ -107,7 +112,7 @@ async def test_members_are_invited_by_username_or_email(
         "user_id": str(cy.id),
         "username": "cy",
         "role": "editor",
-        "joined_at": by_email.json()["joined_at"],
+        "joined_at": by_name.json()["joined_at"],
     }
     listed = (await client.get(url, headers=bob.headers)).json()
     assert [(m["username"], m["role"]) for m in listed["items"]] == [

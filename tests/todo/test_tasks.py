@@ -4,8 +4,10 @@ that keep column positions consistent, bulk changes, checklists and the history.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import httpx
+import pytest
 
 from tests.todo.workspace import Team, column, get_task, new_task
 
@@ -29,7 +31,7 @@ async def test_create_a_task_with_everything(client: httpx.AsyncClient, team: Te
     assert response.status_code == 201
     task = response.json()
     assert response.headers["location"] == f"/api/v1/tasks/{task['id']}"
-    assert response.headers["etag"] == '"1"'
+    assert response.headers["etag"] == 'W/"1"'
     assert task["status"] == "todo"
     assert task["position"] == 0
     assert task["priority"] == "high"
@@ -85,7 +87,8 @@ async def test_get_answers_304_for_a_current_copy(client: httpx.AsyncClient, tea
     assert same.status_code == 304
     assert same.content == b""
     assert same.headers["etag"] == etag
-    weak = await client.get(url, headers=team.viewer.with_headers(if_none_match=f"W/{etag}"))
+    strong = etag.removeprefix("W/")  # If-None-Match compares weakly: W/ or not, it matches
+    weak = await client.get(url, headers=team.viewer.with_headers(if_none_match=strong))
     assert weak.status_code == 304
     await client.patch(url, json={"title": "New"}, headers=team.owner.with_headers(if_match=etag))
     changed = await client.get(url, headers=team.viewer.with_headers(if_none_match=etag))
@@ -113,7 +116,7 @@ async def test_patch_merges_and_needs_if_match(client: httpx.AsyncClient, team: 
     )
     assert response.status_code == 200
     patched = response.json()
-    assert response.headers["etag"] == '"2"'
+    assert response.headers["etag"] == 'W/"2"'
     assert patched["title"] == "Renamed"
     assert patched["priority"] == "urgent"
     assert patched["due_at"] is None
@@ -145,10 +148,13 @@ async def test_a_stale_if_match_is_refused(client: httpx.AsyncClient, team: Team
     assert second.status_code == 412
     assert second.json()["code"] == "stale-version"
     assert second.headers["etag"] == first.headers["etag"]
-    weak = await client.patch(
-        url, json={"priority": "low"}, headers=team.editor.with_headers(if_match=f"W/{etag}")
+    # The tag names a version: with or without W/, a stale version stays stale.
+    bare = await client.patch(
+        url,
+        json={"priority": "low"},
+        headers=team.editor.with_headers(if_match=etag.removeprefix("W/")),
     )
-    assert weak.status_code == 412  # If-Match compares strongly
+    assert bare.status_code == 412
     assert (await get_task(client, team.owner, task["id"]))["priority"] == "none"
     anyway = await client.patch(
         url, json={"priority": "low"}, headers=team.editor.with_headers(if_match="*")
@@ -452,3 +458,52 @@ async def test_a_retried_creation_with_its_idempotency_key_creates_once(
         "/api/v1/tasks", json={**body, "title": "Twice"}, headers=headers
     )
     assert other_body.status_code == 422
+
+
+NOT_NULLABLE = [
+    ("TaskUpdate", "title"),
+    ("TaskUpdate", "description"),
+    ("TaskUpdate", "status"),
+    ("TaskUpdate", "priority"),
+    ("TaskUpdate", "labels"),
+    ("BulkChanges", "status"),
+    ("BulkChanges", "priority"),
+    ("SubtaskUpdate", "title"),
+    ("SubtaskUpdate", "done"),
+    ("SubtaskUpdate", "position"),
+    ("ProjectUpdate", "name"),
+    ("ProjectUpdate", "description"),
+    ("ProjectUpdate", "archived"),
+]
+
+
+async def test_the_openapi_says_which_patch_fields_may_be_null(client: httpx.AsyncClient) -> None:
+    """Issue 15 item 6b: a field refused when null is documented optional, not nullable; the
+    fields that null clears stay nullable."""
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    for model, field in NOT_NULLABLE:
+        prop = schemas[model]["properties"][field]
+        assert "null" not in str(prop.get("anyOf", "")), (model, field, prop)
+        assert prop.get("type") != "null"
+        assert field not in schemas[model].get("required", [])
+    for model, field in [("TaskUpdate", "due_at"), ("TaskUpdate", "assignee_id")]:
+        assert {"type": "null"} in schemas[model]["properties"][field]["anyOf"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/tasks/{task}", {"priority": None}),
+        ("/api/v1/tasks/{task}/subtasks/{subtask}", {"position": None}),
+        ("/api/v1/projects/{project}", {"name": None}),
+    ],
+)
+async def test_null_is_refused_where_the_openapi_says_so(
+    client: httpx.AsyncClient, team: Team, path: str, body: dict[str, Any]
+) -> None:
+    task = await new_task(client, team.owner, team.project_id, subtasks=["one"])
+    subtask = (await get_task(client, team.owner, task["id"]))["subtasks"][0]["id"]
+    url = path.format(task=task["id"], subtask=subtask, project=team.project_id)
+    response = await client.patch(url, json=body, headers=team.owner.with_headers(if_match="*"))
+    assert response.status_code == 422
+    assert f"{next(iter(body))} cannot be null" in response.text

@@ -1,30 +1,17 @@
-"""Request dependencies of the task manager: the caller and the conditional-request headers."""
+"""Request dependencies of the task manager: the rate-limit aliases of its routes.
+
+Callers are ``core.auth.CurrentPrincipal``, lists take ``core.pagination`` slices and
+conditional requests ``core.conditional.ConditionalDep``: the module keeps no copy of them.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from mainspring.core.ratelimit import rate_limit
 
-from fastapi import Header
+INVITES_PER_MINUTE = "30/minute"
+"""Adding members and inviting addresses, per owner: an answer per address is never a probe."""
+RESENDS_PER_HOUR = "20/hour"
+"""Resending invitations, per owner (one mailbox is not flooded by a project's owners)."""
 
-from mainspring.core.auth import CurrentPrincipal
-
-Caller = CurrentPrincipal
-"""The authenticated caller (401 otherwise); services receive ``caller.user_id``."""
-
-IfMatch = Annotated[
-    str | None,
-    Header(
-        max_length=200,
-        description="The task's ETag as last read (`*`: whatever its version). A stale one "
-        "answers 412.",
-        examples=['"3"'],
-    ),
-]
-IfNoneMatch = Annotated[
-    str | None,
-    Header(
-        max_length=200,
-        description="The ETag of your copy: 304 without a body when it is still current.",
-        examples=['"3"'],
-    ),
-]
+InviteLimit = rate_limit(INVITES_PER_MINUTE, by="user", scope="todo.members")
+ResendLimit = rate_limit(RESENDS_PER_HOUR, by="user", scope="todo.invitations.resend")

@@ -9,9 +9,11 @@ from __future__ import annotations
 from mainspring.core.errors import (
     Conflict,
     Forbidden,
+    Gone,
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
+    TooManyRequests,
     UnprocessableEntity,
 )
 
@@ -40,7 +42,7 @@ class UserNotFound(NotFound):
     code = "user-not-found"
 
     def __init__(self) -> None:
-        super().__init__("No user has this username or email address.")
+        super().__init__("No user has this username.")
 
 
 class RoleForbids(Forbidden):
@@ -107,4 +109,54 @@ class IfMatchRequired(PreconditionRequired):
     def __init__(self) -> None:
         super().__init__(
             "Send the task's ETag in If-Match (or `If-Match: *` to overwrite whatever changed)."
+        )
+
+
+# --- invitations ---------------------------------------------------------------------------------
+
+
+class InvitationNotFound(NotFound):
+    code = "invitation-not-found"
+
+    def __init__(self) -> None:
+        super().__init__("This invitation does not exist (check the link you followed).")
+
+
+class AlreadyInvited(Conflict):
+    code = "already-invited"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This address already has an open invitation to the project: resend or revoke it."
+        )
+
+
+class InvitationAccepted(Conflict):
+    code = "invitation-accepted"
+
+    def __init__(self) -> None:
+        super().__init__("This invitation has already been accepted; it works only once.")
+
+
+class InvitationRevoked(Gone):
+    code = "invitation-revoked"
+
+    def __init__(self) -> None:
+        super().__init__("This invitation was revoked by the project's owners.")
+
+
+class InvitationExpired(Gone):
+    code = "invitation-expired"
+
+    def __init__(self) -> None:
+        super().__init__("This invitation has expired: ask the project's owners to resend it.")
+
+
+class ResendTooSoon(TooManyRequests):
+    code = "resend-too-soon"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"This invitation was mailed moments ago; it can be resent in {retry_after} seconds.",
+            headers={"Retry-After": str(retry_after)},
         )

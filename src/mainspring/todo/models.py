@@ -96,7 +96,8 @@ class Task(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         CheckConstraint(_in("status", STATUSES), name="status"),
         CheckConstraint(f"priority BETWEEN 0 AND {len(PRIORITIES) - 1}", name="priority"),
-        Index("ix_todo_tasks_board", "project_id", "status", "position"),
+        # The id makes a board column (and its label filter) an index-only scan.
+        Index("ix_todo_tasks_board", "project_id", "status", "position", "id"),
         Index("ix_todo_tasks_project_due", "project_id", "due_at"),
         Index("ix_todo_tasks_project_priority", "project_id", "priority"),
         Index("ix_todo_tasks_project_created", "project_id", "created_at"),
@@ -146,10 +147,11 @@ class Task(IdMixin, TimestampMixin, Base):
 
 
 class TaskLabel(Base):
-    """One label of a task; the ``(label, task_id)`` index answers ``?label=``."""
+    """One label of a task. ``?label=`` probes each candidate task's labels by this primary
+    key: a list is always confined to the caller's projects, and an index by label would lead
+    PostgreSQL to hash every task carrying the label in every project instead."""
 
     __tablename__ = "todo_task_labels"
-    __table_args__ = (Index("ix_todo_task_labels_label", "label", "task_id"),)
 
     task_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("todo_tasks.id", ondelete="CASCADE"), primary_key=True
@@ -220,6 +222,45 @@ class CalendarFeed(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ProjectInvitation(IdMixin, Base):
+    """An invitation of an e-mail address into a project with a role.
+
+    Its link carries a random token of which only the SHA-256 is stored (``token_hash``); a
+    resend replaces the token, so only the newest link works. It is open until accepted
+    (``accepted_at``), revoked (``revoked_at``) or past ``expires_at``. Nothing here names an
+    account until someone accepts: inviting never looks the address up.
+    """
+
+    __tablename__ = "todo_project_invitations"
+    __table_args__ = (
+        CheckConstraint(_in("role", ROLES), name="role"),
+        # The owners' list of a project's open invitations, newest first.
+        Index("ix_todo_project_invitations_project", "project_id", "created_at"),
+        # One open invitation per address and project is looked up on every invite.
+        Index("ix_todo_project_invitations_email", "project_id", "email"),
+    )
+
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("todo_projects.id", ondelete="CASCADE")
+    )
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    """When the newest link was mailed: resends are spaced by it."""
+    sends: Mapped[int] = mapped_column(Integer, default=1)
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None] = mapped_column(default=None)
+    accepted_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 __all__ = [
     "PRIORITIES",
     "ROLES",
@@ -227,6 +268,7 @@ __all__ = [
     "CalendarFeed",
     "Comment",
     "Project",
+    "ProjectInvitation",
     "ProjectMember",
     "Subtask",
     "Task",

@@ -1,5 +1,6 @@
-"""The task manager's routes: ``/projects`` (projects, members, exports) and ``/tasks`` (tasks,
-their checklists, comments and history). ``mainspring/api.py`` includes ``router``."""
+"""The task manager's routes: ``/projects`` (projects, members, invitations, exports) and
+``/tasks`` (tasks, their checklists, comments and history). ``mainspring/api.py`` includes
+``router``."""
 
 from __future__ import annotations
 
@@ -7,16 +8,18 @@ from fastapi import APIRouter
 
 from mainspring.todo.comments.router import router as comments_router
 from mainspring.todo.exports.router import router as exports_router
+from mainspring.todo.invitations.router import router as invitations_router
 from mainspring.todo.projects.router import router as projects_router
 from mainspring.todo.subtasks.router import router as subtasks_router
 from mainspring.todo.tasks.router import router as tasks_router
 
 router = APIRouter()
 for module_router in (
-    exports_router,  # first: /projects/calendar/{token}.ics before /projects/{project_id}/...
-    projects_router,
-    tasks_router,
+    tasks_router,  # first: the task list is the hot path, and routes are matched in order
     subtasks_router,
     comments_router,
+    exports_router,  # before projects: /projects/calendar/{token}.ics, not /projects/{id}/...
+    invitations_router,  # before projects: /projects/invitations/accept
+    projects_router,
 ):
     router.include_router(module_router)

@@ -6,13 +6,14 @@ import uuid
 
 from fastapi import APIRouter, Request, Response
 
-from mainspring.core.deps import CursorSliceDep, ReadSessionDep, SessionDep
+from mainspring.core.auth import CurrentPrincipal
+from mainspring.core.deps import ReadSessionDep, SessionDep
 from mainspring.core.errors import problem_responses
 from mainspring.core.idempotency import IdempotencyDep, IdempotentRoute
+from mainspring.core.pagination import CursorSliceDep
 from mainspring.core.schemas import CursorPage
 from mainspring.todo.comments.schemas import Comment, CommentCreate, CommentUpdate
 from mainspring.todo.comments.service import comment_service
-from mainspring.todo.deps import Caller
 
 router = APIRouter(
     prefix="/tasks/{task_id}/comments", tags=["task manager: tasks"], route_class=IdempotentRoute
@@ -24,14 +25,12 @@ WRITE_PROBLEMS = problem_responses(401, 403, 404, 409)
 async def list_comments(
     task_id: uuid.UUID,
     session: ReadSessionDep,
-    caller: Caller,
+    principal: CurrentPrincipal,
     listing: CursorSliceDep,
 ) -> CursorPage[Comment]:
     """The comments on a task, oldest first."""
-    items, next_cursor = await comment_service.page(
-        session, caller.user_id, task_id, listing.params, listing.codec
-    )
-    return listing.page(items, next_cursor)
+    items, next_cursor = await comment_service.page(session, principal.user_id, task_id, listing)
+    return listing.respond(items, next_cursor)
 
 
 @router.post("", status_code=201, summary="Comment on a task", responses=WRITE_PROBLEMS)
@@ -41,12 +40,12 @@ async def create_comment(
     request: Request,
     response: Response,
     session: SessionDep,
-    caller: Caller,
+    principal: CurrentPrincipal,
     idempotency: IdempotencyDep,
 ) -> Comment:
     """Add a comment (Markdown) to a task of a project where you are owner or editor. Honours
     `Idempotency-Key`."""
-    comment = await comment_service.create(session, caller.user_id, task_id, data)
+    comment = await comment_service.create(session, principal.user_id, task_id, data)
     response.headers["Location"] = str(
         request.app.url_path_for("get_comment", task_id=task_id, comment_id=comment.id)
     )
@@ -55,10 +54,10 @@ async def create_comment(
 
 @router.get("/{comment_id}", summary="Get a comment", responses=problem_responses(401, 404))
 async def get_comment(
-    task_id: uuid.UUID, comment_id: uuid.UUID, session: ReadSessionDep, caller: Caller
+    task_id: uuid.UUID, comment_id: uuid.UUID, session: ReadSessionDep, principal: CurrentPrincipal
 ) -> Comment:
     """One comment of a task."""
-    return await comment_service.get(session, caller.user_id, task_id, comment_id)
+    return await comment_service.get(session, principal.user_id, task_id, comment_id)
 
 
 @router.patch("/{comment_id}", summary="Edit a comment", responses=WRITE_PROBLEMS)
@@ -67,17 +66,17 @@ async def update_comment(
     comment_id: uuid.UUID,
     data: CommentUpdate,
     session: SessionDep,
-    caller: Caller,
+    principal: CurrentPrincipal,
 ) -> Comment:
     """Edit your own comment."""
-    return await comment_service.update(session, caller.user_id, task_id, comment_id, data)
+    return await comment_service.update(session, principal.user_id, task_id, comment_id, data)
 
 
 @router.delete(
     "/{comment_id}", status_code=204, summary="Delete a comment", responses=WRITE_PROBLEMS
 )
 async def delete_comment(
-    task_id: uuid.UUID, comment_id: uuid.UUID, session: SessionDep, caller: Caller
+    task_id: uuid.UUID, comment_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
 ) -> None:
     """Delete your own comment, or any comment of a project you own."""
-    await comment_service.delete(session, caller.user_id, task_id, comment_id)
+    await comment_service.delete(session, principal.user_id, task_id, comment_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from mainspring.todo.models import PRIORITIES, Task
+from mainspring.todo.tasks.schemas import Task
 
 PRODID = "-//Mainspring//Task manager//EN"
 MAX_OCTETS = 75
@@ -64,7 +64,7 @@ def render_calendar(name: str, tasks: Iterable[Task], *, host: str, now: datetim
             continue
         done = task.status == "done"
         summary = f"[done] {task.title}" if done else task.title
-        details = f"Status: {task.status}. Priority: {PRIORITIES[task.priority]}."
+        details = f"Status: {task.status.value}. Priority: {task.priority.value}."
         lines += [
             "BEGIN:VEVENT",
             f"UID:{task.id}@{host}",

@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Path, Request, Response
 
+from mainspring.core.auth import CurrentPrincipal
 from mainspring.core.deps import ReadSessionDep, SessionDep, SettingsDep
 from mainspring.core.errors import problem_responses
-from mainspring.todo.deps import Caller
 from mainspring.todo.exports.schemas import CalendarFeed
 from mainspring.todo.exports.service import export_service
 
@@ -54,10 +54,12 @@ async def calendar_feed(
         **problem_responses(401, 404),
     },
 )
-async def export_csv(project_id: uuid.UUID, session: ReadSessionDep, caller: Caller) -> CSVResponse:
+async def export_csv(
+    project_id: uuid.UUID, session: ReadSessionDep, principal: CurrentPrincipal
+) -> CSVResponse:
     """Every task of the project as CSV (RFC 4180, UTF-8), one row per task, for spreadsheets.
     Cells that a spreadsheet would run as a formula are prefixed with `'`."""
-    _, body = await export_service.csv(session, caller.user_id, project_id)
+    _, body = await export_service.csv(session, principal.user_id, project_id)
     disposition = f'attachment; filename="tasks-{project_id}.csv"'
     return CSVResponse(body, headers={"Content-Disposition": disposition})
 
@@ -74,11 +76,11 @@ async def create_calendar_feed(
     response: Response,
     session: SessionDep,
     settings: SettingsDep,
-    caller: Caller,
+    principal: CurrentPrincipal,
 ) -> CalendarFeed:
     """A secret URL of the project's due dates for your calendar application. It is shown
     only now; creating another one revokes this one."""
-    feed = await export_service.create_feed(session, caller.user_id, project_id)
+    feed = await export_service.create_feed(session, principal.user_id, project_id)
     path = request.app.url_path_for("calendar_feed", token=feed.token)
     url = settings.public_url.rstrip("/") + str(path)
     response.headers["Location"] = url
@@ -91,6 +93,8 @@ async def create_calendar_feed(
     summary="Revoke your calendar feed URL",
     responses=problem_responses(401, 404),
 )
-async def revoke_calendar_feed(project_id: uuid.UUID, session: SessionDep, caller: Caller) -> None:
+async def revoke_calendar_feed(
+    project_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+) -> None:
     """Your feed URL of this project stops working (nothing happens if you had none)."""
-    await export_service.revoke_feed(session, caller.user_id, project_id)
+    await export_service.revoke_feed(session, principal.user_id, project_id)

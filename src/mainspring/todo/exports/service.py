@@ -46,9 +46,12 @@ class ExportService:
         tasks = TaskRepository(session)
         parts = [csv_header()]
         after = None
-        while rows := await tasks.export_chunk(project_id, after=after, limit=EXPORT_CHUNK):
+        now = utcnow()
+        while rows := await tasks.export_chunk(
+            project_id, after=after, limit=EXPORT_CHUNK, now=now
+        ):
             parts.append(csv_lines(rows))
-            after = rows[-1].task.id
+            after = rows[-1].id
         return project.name, "".join(parts)
 
     async def create_feed(
@@ -76,7 +79,7 @@ class ExportService:
             raise NotFound("No calendar feed at this address (it may have been revoked).")
         now = utcnow()
         tasks = await TaskRepository(session).due_since(
-            project.id, now - CALENDAR_PAST, CALENDAR_MAX_EVENTS
+            project.id, now - CALENDAR_PAST, CALENDAR_MAX_EVENTS, now
         )
         return render_calendar(project.name, tasks, host=host, now=now)
 

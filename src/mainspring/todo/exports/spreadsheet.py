@@ -13,8 +13,7 @@ import io
 from collections.abc import Iterable
 from datetime import datetime
 
-from mainspring.todo.models import PRIORITIES
-from mainspring.todo.tasks.repository import TaskRow
+from mainspring.todo.tasks.schemas import TaskExport
 
 COLUMNS = (
     "id",
@@ -47,24 +46,23 @@ def csv_header() -> str:
     return _line(COLUMNS)
 
 
-def csv_lines(rows: Iterable[TaskRow]) -> str:
+def csv_lines(tasks: Iterable[TaskExport]) -> str:
     """The CSV lines of these tasks (no header), CRLF-terminated."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    for row in rows:
-        task = row.task
+    for task in tasks:
         writer.writerow(
             [
                 str(task.id),
                 safe_cell(task.title),
-                task.status,
-                PRIORITIES[task.priority],
+                task.status.value,
+                task.priority.value,
                 _time(task.due_at),
-                row.assignee_username or "",
-                safe_cell(" ".join(task.label_names)),
+                task.assignee.username if task.assignee else "",
+                safe_cell(" ".join(task.labels)),
                 task.position,
-                row.subtasks_done,
-                row.subtasks_total,
+                task.subtasks_done,
+                task.subtasks_total,
                 _time(task.completed_at),
                 _time(task.created_at),
                 _time(task.updated_at),

@@ -1,17 +1,36 @@
-"""Every query about projects, memberships and the users they name."""
+"""Every query about projects, memberships and the users they name. Reads select the columns
+of ``schemas.Project``/``schemas.Member`` and return those schemas; writes load entities."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import and_, func, select
 
 from mainspring.accounts.models import User
-from mainspring.core.pagination import PageParams, offset_page
+from mainspring.core.pagination import PageSlice, offset_page
 from mainspring.core.repository import RepositoryBase
 from mainspring.todo.models import Project, ProjectMember
+from mainspring.todo.projects import schemas
 from mainspring.todo.roles import Role
+
+PROJECT_COLUMNS: tuple[Any, ...] = (
+    Project.id,
+    Project.name,
+    Project.description,
+    Project.archived,
+    Project.inbox_of_id.is_not(None).label("is_inbox"),
+    ProjectMember.role,
+    Project.created_at,
+    Project.updated_at,
+)
+MEMBER_COLUMNS: tuple[Any, ...] = (
+    ProjectMember.user_id,
+    User.username,
+    ProjectMember.role,
+    ProjectMember.created_at.label("joined_at"),
+)
 
 
 class ProjectRepository(RepositoryBase[Project]):
@@ -59,23 +78,29 @@ class ProjectRepository(RepositoryBase[Project]):
         )
         return {project.id: (project, role) for project, role in rows.all()}
 
-    def of_member(self, user_id: uuid.UUID, *, archived: bool) -> Select[Any]:
+    async def view(self, project_id: uuid.UUID, user_id: uuid.UUID) -> schemas.Project | None:
+        """The project as ``user_id`` sees it (with their role); None for a non-member."""
+        row = (
+            await self.session.execute(
+                select(*PROJECT_COLUMNS)
+                .join(ProjectMember, _member_of(user_id))
+                .where(Project.id == project_id)
+            )
+        ).first()
+        return None if row is None else schemas.Project.model_validate(row, from_attributes=True)
+
+    async def page_of_member(
+        self, user_id: uuid.UUID, *, archived: bool, listing: PageSlice
+    ) -> tuple[list[schemas.Project], int]:
         """The user's projects with their role: the inbox first, then by name."""
-        columns: tuple[Any, ...] = (Project, ProjectMember.role)
-        return (
-            select(*columns)
+        stmt = (
+            select(*PROJECT_COLUMNS)
             .join(ProjectMember, _member_of(user_id))
             .where(Project.archived.is_(archived))
             .order_by(Project.inbox_of_id.is_(None), Project.name, Project.id)
         )
-
-    async def page_of_member(
-        self, user_id: uuid.UUID, *, archived: bool, params: PageParams
-    ) -> tuple[list[tuple[Project, str]], int]:
-        rows, total = await offset_page(
-            self.session, self.of_member(user_id, archived=archived), params, scalars=False
-        )
-        return [(row[0], row[1]) for row in rows], total
+        rows, total = await offset_page(self.session, stmt, listing, scalars=False)
+        return [schemas.Project.model_validate(row, from_attributes=True) for row in rows], total
 
     async def inbox_of(self, user_id: uuid.UUID) -> Project | None:
         project: Project | None = await self.session.scalar(
@@ -86,32 +111,29 @@ class ProjectRepository(RepositoryBase[Project]):
     # --- members --------------------------------------------------------------------------
 
     async def members_page(
-        self, project_id: uuid.UUID, params: PageParams
-    ) -> tuple[list[tuple[ProjectMember, str]], int]:
-        columns: tuple[Any, ...] = (ProjectMember, User.username)
+        self, project_id: uuid.UUID, listing: PageSlice
+    ) -> tuple[list[schemas.Member], int]:
         stmt = (
-            select(*columns)
+            select(*MEMBER_COLUMNS)
             .join(User, User.id == ProjectMember.user_id)
             .where(ProjectMember.project_id == project_id)
             .order_by(User.username)
         )
-        rows, total = await offset_page(self.session, stmt, params, scalars=False)
-        return [(row[0], row[1]) for row in rows], total
+        rows, total = await offset_page(self.session, stmt, listing, scalars=False)
+        return [schemas.Member.model_validate(row, from_attributes=True) for row in rows], total
 
-    async def member(self, project_id: uuid.UUID, user_id: uuid.UUID) -> ProjectMember | None:
-        return await self.session.get(ProjectMember, (project_id, user_id))
-
-    async def member_with_username(
-        self, project_id: uuid.UUID, user_id: uuid.UUID
-    ) -> tuple[ProjectMember, str] | None:
+    async def member_view(self, project_id: uuid.UUID, user_id: uuid.UUID) -> schemas.Member | None:
         row = (
             await self.session.execute(
-                select(ProjectMember, User.username)
+                select(*MEMBER_COLUMNS)
                 .join(User, User.id == ProjectMember.user_id)
                 .where(ProjectMember.project_id == project_id, ProjectMember.user_id == user_id)
             )
         ).first()
-        return (row[0], row[1]) if row else None
+        return None if row is None else schemas.Member.model_validate(row, from_attributes=True)
+
+    async def member(self, project_id: uuid.UUID, user_id: uuid.UUID) -> ProjectMember | None:
+        return await self.session.get(ProjectMember, (project_id, user_id))
 
     async def is_member(self, project_id: uuid.UUID, user_id: uuid.UUID) -> bool:
         return await self.member(project_id, user_id) is not None
@@ -128,15 +150,11 @@ class ProjectRepository(RepositoryBase[Project]):
         username = await self.session.scalar(select(User.username).where(User.id == user_id))
         return username or ""
 
-    async def find_user(self, *, username: str | None, email: str | None) -> User | None:
-        """A live account by username (any case) or email address, as accounts stores them
-        normalised (``username_key`` and ``email`` are lower-case and unique)."""
-        if username is not None:
-            where = User.username_key == username.lower()
-        else:
-            where = User.email == (email or "").strip().lower()
+    async def find_user(self, username: str) -> User | None:
+        """A live account by username, in any case (accounts stores ``username_key``
+        lower-case and unique). Addresses are never looked up: see ``invitations/``."""
         user: User | None = await self.session.scalar(
-            select(User).where(where, User.deleted_at.is_(None))
+            select(User).where(User.username_key == username.lower(), User.deleted_at.is_(None))
         )
         return user
 

@@ -9,7 +9,6 @@ from typing import Annotated, ClassVar, Self
 from pydantic import Field, model_validator
 
 from mainspring.core.schemas import Input, Patch, Schema
-from mainspring.todo import models
 from mainspring.todo.roles import Role
 
 ProjectName = Annotated[str, Field(min_length=1, max_length=120, examples=["Website relaunch"])]
@@ -24,7 +23,7 @@ class ProjectCreate(Input):
 
 
 class ProjectUpdate(Patch):
-    """Merge semantics: only the fields sent change."""
+    """Merge semantics: only the fields sent change; none of them may be ``null``."""
 
     not_null: ClassVar[tuple[str, ...]] = ("name", "description", "archived")
     name: ProjectName | None = None
@@ -42,26 +41,17 @@ class Project(Schema):
     created_at: datetime
     updated_at: datetime
 
-    @classmethod
-    def build(cls, project: models.Project, role: str) -> Self:
-        return cls(
-            id=project.id,
-            name=project.name,
-            description=project.description,
-            archived=project.archived,
-            is_inbox=project.is_inbox,
-            role=Role(role),
-            created_at=project.created_at,
-            updated_at=project.updated_at,
-        )
-
 
 class MemberInvite(Input):
-    """Add a registered user, named by exactly one of ``username`` or ``email``."""
+    """Add a registered user by ``username``, or invite an ``email`` address: exactly one."""
 
     username: str | None = Field(None, min_length=1, max_length=64, examples=["ada"])
     email: str | None = Field(
-        None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$", examples=["ada@example.com"]
+        None,
+        max_length=254,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        description="Invites the address (202): the answer never says whether it has an account.",
+        examples=["ada@example.com"],
     )
     role: Role = Field(Role.EDITOR, examples=["editor"])
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.core.errors import NotFound
 from mainspring.core.mail import send_mail
-from mainspring.core.pagination import PageParams
+from mainspring.core.pagination import PageSlice
 from mainspring.todo.errors import (
     AlreadyMember,
     InboxIsPersonal,
@@ -82,13 +82,12 @@ class ProjectService:
         return inbox
 
     async def page(
-        self, session: AsyncSession, user_id: uuid.UUID, *, archived: bool, params: PageParams
+        self, session: AsyncSession, user_id: uuid.UUID, *, archived: bool, listing: PageSlice
     ) -> tuple[list[schemas.Project], int]:
         await self.inbox(session, user_id)
-        rows, total = await ProjectRepository(session).page_of_member(
-            user_id, archived=archived, params=params
+        return await ProjectRepository(session).page_of_member(
+            user_id, archived=archived, listing=listing
         )
-        return [schemas.Project.build(project, role) for project, role in rows], total
 
     async def create(
         self, session: AsyncSession, user_id: uuid.UUID, data: schemas.ProjectCreate
@@ -98,13 +97,16 @@ class ProjectService:
         await session.flush()
         session.add(ProjectMember(project_id=project.id, user_id=user_id, role=Role.OWNER))
         await session.flush()
-        return schemas.Project.build(project, Role.OWNER)
+        return await self.get(session, user_id, project.id)
 
     async def get(
         self, session: AsyncSession, user_id: uuid.UUID, project_id: uuid.UUID
     ) -> schemas.Project:
-        project, role = await self.access(session, user_id, project_id, lock=False)
-        return schemas.Project.build(project, role)
+        """The project as the caller sees it (one statement); 404 for a non-member."""
+        project = await ProjectRepository(session).view(project_id, user_id)
+        if project is None:
+            raise ProjectNotFound()
+        return project
 
     async def update(
         self,
@@ -124,7 +126,7 @@ class ProjectService:
                 raise InboxIsPersonal()
             project.archived = data.archived
         await session.flush()
-        return schemas.Project.build(project, role)
+        return await self.get(session, user_id, project_id)
 
     async def delete(
         self, session: AsyncSession, user_id: uuid.UUID, project_id: uuid.UUID
@@ -144,11 +146,10 @@ class ProjectService:
         session: AsyncSession,
         user_id: uuid.UUID,
         project_id: uuid.UUID,
-        params: PageParams,
+        listing: PageSlice,
     ) -> tuple[list[schemas.Member], int]:
         await self.access(session, user_id, project_id, lock=False)
-        rows, total = await ProjectRepository(session).members_page(project_id, params)
-        return [_member(member, username) for member, username in rows], total
+        return await ProjectRepository(session).members_page(project_id, listing)
 
     async def member(
         self,
@@ -158,10 +159,7 @@ class ProjectService:
         member_id: uuid.UUID,
     ) -> schemas.Member:
         await self.access(session, user_id, project_id, lock=False)
-        found = await ProjectRepository(session).member_with_username(project_id, member_id)
-        if found is None:
-            raise NotFound("This user is not a member of the project.")
-        return _member(*found)
+        return await _member(session, project_id, member_id)
 
     async def add_member(
         self,
@@ -175,7 +173,7 @@ class ProjectService:
         if project.is_inbox:
             raise InboxIsPersonal()
         repository = ProjectRepository(session)
-        user = await repository.find_user(username=data.username, email=data.email)
+        user = await repository.find_user(data.username or "")
         if user is None:
             raise UserNotFound()
         if await repository.is_member(project_id, user.id):
@@ -195,7 +193,7 @@ class ProjectService:
                 "role": data.role.value,
             },
         )
-        return _member(member, user.username)
+        return await _member(session, project_id, user.id)
 
     async def change_role(
         self,
@@ -208,16 +206,15 @@ class ProjectService:
         _, role = await self.access(session, user_id, project_id, lock=True)
         require_owner(role)
         repository = ProjectRepository(session)
-        found = await repository.member_with_username(project_id, member_id)
-        if found is None:
+        member = await repository.member(project_id, member_id)
+        if member is None:
             raise NotFound("This user is not a member of the project.")
-        member, username = found
         demoted = member.role == Role.OWNER and data.role != Role.OWNER
         if demoted and await repository.owner_count(project_id) <= 1:
             raise LastOwner()
         member.role = data.role
         await session.flush()
-        return _member(member, username)
+        return await _member(session, project_id, member_id)
 
     async def remove_member(
         self,
@@ -243,13 +240,14 @@ class ProjectService:
         await session.flush()
 
 
-def _member(member: ProjectMember, username: str) -> schemas.Member:
-    return schemas.Member(
-        user_id=member.user_id,
-        username=username,
-        role=Role(member.role),
-        joined_at=member.created_at,
-    )
+async def _member(
+    session: AsyncSession, project_id: uuid.UUID, member_id: uuid.UUID
+) -> schemas.Member:
+    """The member as ``GET`` shows them: every path ends with this read."""
+    member = await ProjectRepository(session).member_view(project_id, member_id)
+    if member is None:
+        raise NotFound("This user is not a member of the project.")
+    return member
 
 
 project_service = ProjectService()

@@ -7,10 +7,10 @@ import uuid
 
 from fastapi import APIRouter, Request, Response
 
+from mainspring.core.auth import CurrentPrincipal
 from mainspring.core.deps import ReadSessionDep, SessionDep
 from mainspring.core.errors import problem_responses
 from mainspring.core.idempotency import IdempotencyDep, IdempotentRoute
-from mainspring.todo.deps import Caller
 from mainspring.todo.subtasks.service import subtask_service
 from mainspring.todo.tasks.schemas import Subtask, SubtaskCreate, SubtaskUpdate
 
@@ -27,11 +27,11 @@ async def add_subtask(
     request: Request,
     response: Response,
     session: SessionDep,
-    caller: Caller,
+    principal: CurrentPrincipal,
     idempotency: IdempotencyDep,
 ) -> Subtask:
     """Add a checklist item at the end (a task has at most 100). Honours `Idempotency-Key`."""
-    subtask = await subtask_service.add(session, caller.user_id, task_id, data)
+    subtask = await subtask_service.add(session, principal.user_id, task_id, data)
     response.headers["Location"] = str(
         request.app.url_path_for("get_subtask", task_id=task_id, subtask_id=subtask.id)
     )
@@ -40,10 +40,10 @@ async def add_subtask(
 
 @router.get("/{subtask_id}", summary="Get a subtask", responses=problem_responses(401, 404))
 async def get_subtask(
-    task_id: uuid.UUID, subtask_id: uuid.UUID, session: ReadSessionDep, caller: Caller
+    task_id: uuid.UUID, subtask_id: uuid.UUID, session: ReadSessionDep, principal: CurrentPrincipal
 ) -> Subtask:
     """One checklist item (the task's representation lists them all)."""
-    return await subtask_service.get(session, caller.user_id, task_id, subtask_id)
+    return await subtask_service.get(session, principal.user_id, task_id, subtask_id)
 
 
 @router.patch("/{subtask_id}", summary="Change a subtask", responses=WRITE_PROBLEMS)
@@ -52,17 +52,17 @@ async def update_subtask(
     subtask_id: uuid.UUID,
     data: SubtaskUpdate,
     session: SessionDep,
-    caller: Caller,
+    principal: CurrentPrincipal,
 ) -> Subtask:
     """Rename, tick or untick, or reorder a checklist item (merge semantics)."""
-    return await subtask_service.update(session, caller.user_id, task_id, subtask_id, data)
+    return await subtask_service.update(session, principal.user_id, task_id, subtask_id, data)
 
 
 @router.delete(
     "/{subtask_id}", status_code=204, summary="Remove a subtask", responses=WRITE_PROBLEMS
 )
 async def remove_subtask(
-    task_id: uuid.UUID, subtask_id: uuid.UUID, session: SessionDep, caller: Caller
+    task_id: uuid.UUID, subtask_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
 ) -> None:
     """Remove a checklist item; the others close the gap."""
-    await subtask_service.remove(session, caller.user_id, task_id, subtask_id)
+    await subtask_service.remove(session, principal.user_id, task_id, subtask_id)

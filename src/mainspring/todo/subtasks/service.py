@@ -23,10 +23,7 @@ class SubtaskService:
         self, session: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID, subtask_id: uuid.UUID
     ) -> SubtaskOut:
         await task_service.readable(session, user_id, task_id)
-        subtask = await TaskRepository(session).subtask(task_id, subtask_id)
-        if subtask is None:
-            raise NotFoundInTask("The task has no such subtask.")
-        return SubtaskOut.model_validate(subtask)
+        return await _read(session, task_id, subtask_id)
 
     async def add(
         self, session: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID, data: SubtaskCreate
@@ -38,7 +35,7 @@ class SubtaskService:
         task.subtasks.append(subtask)
         change = {"field": "subtask", "old": None, "new": data.title}
         await _changed(session, task, user_id, "subtask_added", change)
-        return SubtaskOut.model_validate(subtask)
+        return await _read(session, task_id, subtask.id)
 
     async def update(
         self,
@@ -63,7 +60,7 @@ class SubtaskService:
         if after != before:
             change = {"field": f"subtask:{subtask.id}", "old": before, "new": after}
             await _changed(session, task, user_id, "subtask_changed", change)
-        return SubtaskOut.model_validate(subtask)
+        return await _read(session, task_id, subtask.id)
 
     async def remove(
         self, session: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID, subtask_id: uuid.UUID
@@ -73,6 +70,14 @@ class SubtaskService:
         _renumber(task, [s for s in task.subtasks if s.id != subtask.id])
         change = {"field": "subtask", "old": subtask.title, "new": None}
         await _changed(session, task, user_id, "subtask_removed", change)
+
+
+async def _read(session: AsyncSession, task_id: uuid.UUID, subtask_id: uuid.UUID) -> SubtaskOut:
+    """The subtask as ``GET`` shows it: every path ends with this read."""
+    subtask = await TaskRepository(session).subtask(task_id, subtask_id)
+    if subtask is None:
+        raise NotFoundInTask("The task has no such subtask.")
+    return subtask
 
 
 def _find(task: Task, subtask_id: uuid.UUID) -> Subtask:

@@ -89,7 +89,7 @@ def _assignee(value: AssigneeFilter, me: uuid.UUID) -> ColumnElement[bool]:
     return Task.assignee_id == value
 
 
-def task_filters(
+async def task_filters(  # async: a plain function would run in the thread pool
     project_id: Annotated[
         list[uuid.UUID] | None, Query(max_length=50, description="Repeat for several.")
     ] = None,

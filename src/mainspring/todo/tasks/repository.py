@@ -1,4 +1,11 @@
-"""Every query about tasks: access checks, the filtered list, column positions, labels."""
+"""Every query about tasks: access checks, the filtered list, column positions, labels.
+
+Reads select the columns a response shows and turn each row into its response schema once
+(``_summary``/``_detail``): labels come aggregated in the same statement, checklist counts as
+correlated counts, the assignee's username by a join. The task list is two statements (count,
+page), a task three at most (the row with the caller's membership, its checklist). Write paths
+load ORM entities (``load``/``load_many``) and end with the same reads.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +15,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, insert, null, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, insert, select, update
 from sqlalchemy.orm import aliased, selectinload
 
 from mainspring.accounts.models import User
-from mainspring.core.pagination import CursorCodec, CursorParams, PageParams, SortKey, keyset_page
+from mainspring.core.pagination import CursorSlice, PageSlice, SortKey, keyset_page
 from mainspring.core.repository import RepositoryBase
-from mainspring.todo.models import Project, ProjectMember, Subtask, Task, TaskActivity, TaskLabel
+from mainspring.todo.models import (
+    PRIORITIES,
+    Project,
+    ProjectMember,
+    Subtask,
+    Task,
+    TaskActivity,
+    TaskLabel,
+)
+from mainspring.todo.tasks import schemas
 from mainspring.todo.tasks.filters import TaskFilters
+
+LABEL_SEPARATOR = ","
+"""Labels cannot contain a comma (``schemas.Label``), so they travel joined by one."""
 
 
 @dataclass(frozen=True)
@@ -27,59 +46,82 @@ class TaskAccess:
     archived: bool
 
 
-@dataclass(frozen=True)
-class TaskRow:
-    """A task with what its representation needs from other rows (loaded in the same query)."""
-
-    task: Task
-    assignee_username: str | None
-    creator_username: str | None
-    subtasks_total: int
-    subtasks_done: int
-
-
 _assignee = aliased(User, name="assignee")
 _creator = aliased(User, name="creator")
 
 
 def _subtask_count(*, done_only: bool) -> Any:
-    stmt = select(func.count(Subtask.id)).where(Subtask.task_id == Task.id)
+    stmt = select(func.count()).select_from(Subtask).where(Subtask.task_id == Task.id)
     if done_only:
         stmt = stmt.where(Subtask.done.is_(True))
     return stmt.correlate(Task).scalar_subquery()
 
 
-def _rows_select(*, detail: bool) -> Select[Any]:
-    """Tasks with their assignee's (and creator's) username and checklist counts; labels (and
-    subtasks) come in one extra statement each, whatever the number of tasks."""
-    loads = [selectinload(Task.labels)]
-    if detail:
-        loads.append(selectinload(Task.subtasks))
-    creator: Any = _creator.username if detail else null()
-    stmt = (
-        select(
-            Task,
-            _assignee.username,
-            creator,
-            _subtask_count(done_only=False),
-            _subtask_count(done_only=True),
-        )
-        .outerjoin(_assignee, _assignee.id == Task.assignee_id)
-        .options(*loads)
+def _labels() -> Any:
+    """The task's labels in one string (``group_concat`` / ``string_agg``)."""
+    return (
+        select(func.aggregate_strings(TaskLabel.label, LABEL_SEPARATOR))
+        .where(TaskLabel.task_id == Task.id)
+        .correlate(Task)
+        .scalar_subquery()
     )
-    if detail:
-        stmt = stmt.outerjoin(_creator, _creator.id == Task.created_by_id)
-    return stmt
 
 
-def _to_row(row: Any) -> TaskRow:
-    return TaskRow(
-        task=row[0],
-        assignee_username=row[1],
-        creator_username=row[2],
-        subtasks_total=int(row[3] or 0),
-        subtasks_done=int(row[4] or 0),
-    )
+SUMMARY_COLUMNS: tuple[Any, ...] = (
+    Task.id,
+    Task.project_id,
+    Task.title,
+    Task.status,
+    Task.priority,
+    Task.due_at,
+    Task.position,
+    Task.completed_at,
+    Task.created_at,
+    Task.updated_at,
+    Task.version,
+    Task.assignee_id,
+    _assignee.username.label("assignee_username"),
+    _subtask_count(done_only=False).label("subtasks_total"),
+    _subtask_count(done_only=True).label("subtasks_done"),
+    _labels().label("labels"),
+)
+
+
+def _summaries() -> Select[Any]:
+    """The columns of ``schemas.Task``, one row per task, labels aggregated."""
+    return select(*SUMMARY_COLUMNS).outerjoin(_assignee, _assignee.id == Task.assignee_id)
+
+
+def _person(user_id: uuid.UUID | None, username: str | None) -> dict[str, Any] | None:
+    if user_id is None or username is None:
+        return None
+    return {"id": user_id, "username": username}
+
+
+def _summary_fields(row: Any, now: datetime) -> dict[str, Any]:
+    labels: str | None = row.labels
+    return {
+        "id": row.id,
+        "project_id": row.project_id,
+        "title": row.title,
+        "status": row.status,
+        "priority": PRIORITIES[row.priority],
+        "due_at": row.due_at,
+        "overdue": row.due_at is not None and row.due_at < now and row.status != "done",
+        "labels": sorted(labels.split(LABEL_SEPARATOR)) if labels else [],
+        "assignee": _person(row.assignee_id, row.assignee_username),
+        "position": row.position,
+        "subtasks_done": row.subtasks_done or 0,
+        "subtasks_total": row.subtasks_total or 0,
+        "completed_at": row.completed_at,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "version": row.version,
+    }
+
+
+def _summary(row: Any, now: datetime) -> schemas.Task:
+    return schemas.Task.model_validate(_summary_fields(row, now))
 
 
 class TaskRepository(RepositoryBase[Task]):
@@ -95,122 +137,124 @@ class TaskRepository(RepositoryBase[Task]):
             await self.session.execute(
                 select(Task.project_id, ProjectMember.role, Project.archived)
                 .join(Project, Project.id == Task.project_id)
-                .join(
-                    ProjectMember,
-                    and_(
-                        ProjectMember.project_id == Task.project_id,
-                        ProjectMember.user_id == user_id,
-                    ),
-                )
+                .join(ProjectMember, _membership(user_id))
                 .where(Task.id == task_id)
             )
         ).first()
         return TaskAccess(project_id=row[0], role=row[1], archived=row[2]) if row else None
 
-    async def subtask(self, task_id: uuid.UUID, subtask_id: uuid.UUID) -> Subtask | None:
-        subtask: Subtask | None = await self.session.scalar(
-            select(Subtask).where(Subtask.id == subtask_id, Subtask.task_id == task_id)
-        )
-        return subtask
+    # --- reads: response schemas ------------------------------------------------------------
 
-    async def projects_of(self, task_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
-        """``{task id: project id}`` for the tasks that exist (no access check)."""
-        rows = await self.session.execute(
-            select(Task.id, Task.project_id).where(Task.id.in_(task_ids))
+    async def detail(
+        self, task_id: uuid.UUID, user_id: uuid.UUID, now: datetime
+    ) -> schemas.TaskDetail | None:
+        """The task as ``GET /tasks/{id}`` shows it, if ``user_id`` is a member of its project:
+        two statements (the row with the membership check, the checklist)."""
+        row = (
+            await self.session.execute(
+                _summaries()
+                .add_columns(
+                    Task.description,
+                    Task.description_html,
+                    Task.created_by_id,
+                    _creator.username.label("creator_username"),
+                )
+                .outerjoin(_creator, _creator.id == Task.created_by_id)
+                .join(ProjectMember, _membership(user_id))
+                .where(Task.id == task_id)
+            )
+        ).first()
+        if row is None:
+            return None
+        subtasks = await self.session.execute(
+            select(Subtask.id, Subtask.title, Subtask.done, Subtask.position)
+            .where(Subtask.task_id == task_id)
+            .order_by(Subtask.position)
         )
-        return dict(rows.all())
+        return schemas.TaskDetail.model_validate(
+            {
+                **_summary_fields(row, now),
+                "description": row.description,
+                "description_html": row.description_html,
+                "created_by": _person(row.created_by_id, row.creator_username),
+                "subtasks": [s._mapping for s in subtasks.all()],
+            }
+        )
 
-    async def load(self, task_id: uuid.UUID) -> Task | None:
-        """The task with its labels and subtasks, read afresh (after a lock was taken)."""
-        task: Task | None = await self.session.scalar(
-            select(Task)
-            .where(Task.id == task_id)
-            .options(selectinload(Task.labels), selectinload(Task.subtasks))
-            .execution_options(populate_existing=True)
-        )
-        return task
-
-    async def load_many(self, task_ids: Sequence[uuid.UUID]) -> list[Task]:
-        tasks = await self.session.scalars(
-            select(Task)
-            .where(Task.id.in_(task_ids))
-            .options(selectinload(Task.labels), selectinload(Task.subtasks))
-            .execution_options(populate_existing=True)
-        )
-        return list(tasks.all())
-
-    async def row(self, task_id: uuid.UUID) -> TaskRow | None:
-        result = await self.session.execute(
-            _rows_select(detail=True)
-            .where(Task.id == task_id)
-            .execution_options(populate_existing=True)
-        )
-        found = result.first()
-        return _to_row(found) if found else None
-
-    async def rows(self, task_ids: Sequence[uuid.UUID]) -> list[TaskRow]:
-        """Rows for these tasks, in the order of ``task_ids``."""
-        result = await self.session.execute(
-            _rows_select(detail=False)
-            .where(Task.id.in_(task_ids))
-            .execution_options(populate_existing=True)
-        )
-        by_id = {row.task.id: row for row in map(_to_row, result.all())}
+    async def summaries(self, task_ids: Sequence[uuid.UUID], now: datetime) -> list[schemas.Task]:
+        """These tasks as lists show them, in the order of ``task_ids``."""
+        result = await self.session.execute(_summaries().where(Task.id.in_(task_ids)))
+        by_id = {row.id: _summary(row, now) for row in result.all()}
         return [by_id[task_id] for task_id in task_ids if task_id in by_id]
 
     async def page(
-        self, filters: TaskFilters, *, me: uuid.UUID, now: datetime, params: PageParams
-    ) -> tuple[list[TaskRow], int]:
+        self, filters: TaskFilters, *, me: uuid.UUID, now: datetime, listing: PageSlice
+    ) -> tuple[list[schemas.Task], int]:
         """One page of the tasks ``me`` can see, filtered and sorted, and the total count:
-        three statements (count, page, labels) whatever the page size."""
+        two statements (count, page) whatever the page size."""
         where = filters.clauses(me=me, now=now, dialect=self.dialect)
-        visible = and_(ProjectMember.project_id == Task.project_id, ProjectMember.user_id == me)
 
         def scoped(stmt: Select[Any]) -> Select[Any]:
-            stmt = stmt.join(ProjectMember, visible)
+            stmt = stmt.join(ProjectMember, _membership(me))
             if not filters.project_ids and not filters.include_archived:
                 stmt = stmt.join(Project, Project.id == Task.project_id).where(
                     Project.archived.is_(False)
                 )
             return stmt.where(*where)
 
-        total = await self.session.scalar(scoped(select(func.count(Task.id))))
+        total = await self.session.scalar(scoped(select(func.count()).select_from(Task)))
+        if not total or listing.offset >= total:
+            return [], int(total or 0)
         stmt = (
-            scoped(_rows_select(detail=False))
+            scoped(_summaries())
             .order_by(*filters.order_by())
-            .offset(params.offset)
-            .limit(params.page_size)
+            .offset(listing.offset)
+            .limit(listing.limit)
         )
         result = await self.session.execute(stmt)
-        return [_to_row(row) for row in result.all()], int(total or 0)
+        return [_summary(row, now) for row in result.all()], int(total)
 
     async def export_chunk(
-        self, project_id: uuid.UUID, *, after: uuid.UUID | None, limit: int
-    ) -> list[TaskRow]:
+        self, project_id: uuid.UUID, *, after: uuid.UUID | None, limit: int, now: datetime
+    ) -> list[schemas.TaskExport]:
         """The project's tasks in creation order (ids are UUIDv7), ``limit`` after ``after``."""
-        stmt = _rows_select(detail=False).where(Task.project_id == project_id)
+        stmt = _summaries().add_columns(Task.description).where(Task.project_id == project_id)
         if after is not None:
             stmt = stmt.where(Task.id > after)
         result = await self.session.execute(stmt.order_by(Task.id).limit(limit))
-        return [_to_row(row) for row in result.all()]
+        return [
+            schemas.TaskExport.model_validate(
+                {**_summary_fields(row, now), "description": row.description}
+            )
+            for row in result.all()
+        ]
 
-    async def due_since(self, project_id: uuid.UUID, since: datetime, limit: int) -> list[Task]:
+    async def due_since(
+        self, project_id: uuid.UUID, since: datetime, limit: int, now: datetime
+    ) -> list[schemas.Task]:
         """The project's tasks due at or after ``since``, soonest first."""
-        tasks = await self.session.scalars(
-            select(Task)
+        result = await self.session.execute(
+            _summaries()
             .where(Task.project_id == project_id, Task.due_at >= since)
             .order_by(Task.due_at, Task.id)
             .limit(limit)
         )
-        return list(tasks.all())
+        return [_summary(row, now) for row in result.all()]
 
     async def history(
-        self, task_id: uuid.UUID, params: CursorParams, codec: CursorCodec
-    ) -> tuple[list[tuple[TaskActivity, str | None]], str | None]:
+        self, task_id: uuid.UUID, listing: CursorSlice
+    ) -> tuple[list[schemas.Activity], str | None]:
         """A slice of the task's history, newest first (ids are time-ordered UUIDv7)."""
-        columns: tuple[Any, ...] = (TaskActivity, User.username)
         stmt = (
-            select(*columns)
+            select(
+                TaskActivity.id,
+                TaskActivity.task_id,
+                TaskActivity.actor_id,
+                User.username,
+                TaskActivity.action,
+                TaskActivity.changes,
+                TaskActivity.created_at,
+            )
             .outerjoin(User, User.id == TaskActivity.actor_id)
             .where(TaskActivity.task_id == task_id)
         )
@@ -218,12 +262,52 @@ class TaskRepository(RepositoryBase[Task]):
             self.session,
             stmt,
             [SortKey(TaskActivity.id)],
-            params,
-            codec,
-            key_of=lambda row: [row[0].id],
+            listing,
+            key_of=lambda row: [row.id],
             scalars=False,
         )
-        return [(row[0], row[1]) for row in rows], next_cursor
+        return [
+            schemas.Activity.model_validate(
+                {
+                    "id": row.id,
+                    "task_id": row.task_id,
+                    "actor": _person(row.actor_id, row.username),
+                    "action": row.action,
+                    "changes": row.changes,
+                    "created_at": row.created_at,
+                }
+            )
+            for row in rows
+        ], next_cursor
+
+    async def subtask(self, task_id: uuid.UUID, subtask_id: uuid.UUID) -> schemas.Subtask | None:
+        row = (
+            await self.session.execute(
+                select(Subtask.id, Subtask.title, Subtask.done, Subtask.position).where(
+                    Subtask.id == subtask_id, Subtask.task_id == task_id
+                )
+            )
+        ).first()
+        return None if row is None else schemas.Subtask.model_validate(row, from_attributes=True)
+
+    # --- writes: ORM entities ---------------------------------------------------------------
+
+    async def projects_of(self, task_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+        """``{task id: project id}`` for the tasks that exist (no access check)."""
+        rows = await self.session.execute(
+            select(Task.id, Task.project_id).where(Task.id.in_(task_ids))
+        )
+        return {row[0]: row[1] for row in rows.all()}
+
+    async def load_many(self, task_ids: Sequence[uuid.UUID]) -> list[Task]:
+        """The tasks with their labels and subtasks, read afresh (after a lock was taken)."""
+        tasks = await self.session.scalars(
+            select(Task)
+            .where(Task.id.in_(task_ids))
+            .options(selectinload(Task.labels), selectinload(Task.subtasks))
+            .execution_options(populate_existing=True)
+        )
+        return list(tasks.all())
 
     # --- column positions -----------------------------------------------------------------
     # The tasks of one (project, status) column have positions 0..n-1. Every change below runs
@@ -304,3 +388,7 @@ class TaskRepository(RepositoryBase[Task]):
             ],
         )
         return len(task_ids)
+
+
+def _membership(user_id: uuid.UUID) -> ColumnElement[bool]:
+    return and_(ProjectMember.project_id == Task.project_id, ProjectMember.user_id == user_id)

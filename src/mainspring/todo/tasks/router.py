@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from mainspring.core.deps import CursorSliceDep, ReadSessionDep, SessionDep
+from mainspring.core.auth import CurrentPrincipal
+from mainspring.core.conditional import NOT_MODIFIED, ConditionalDep
+from mainspring.core.deps import ReadSessionDep, SessionDep
 from mainspring.core.errors import problem_responses
 from mainspring.core.idempotency import IdempotencyDep, IdempotentRoute
-from mainspring.core.pagination import (
-    PageParams,
-    page_params,
-    set_page_links,
-)
+from mainspring.core.pagination import CursorSliceDep, PageSliceDep
 from mainspring.core.schemas import CursorPage, Page
-from mainspring.todo.conditional import if_none_match_hits, task_etag
-from mainspring.todo.deps import Caller, IfMatch, IfNoneMatch
 from mainspring.todo.tasks.filters import TaskFilters, task_filters
 from mainspring.todo.tasks.schemas import (
     Activity,
@@ -30,32 +26,22 @@ from mainspring.todo.tasks.schemas import (
     TaskMove,
     TaskUpdate,
 )
-from mainspring.todo.tasks.service import task_service
+from mainspring.todo.tasks.service import task_etag, task_service
 
 router = APIRouter(prefix="/tasks", tags=["task manager: tasks"], route_class=IdempotentRoute)
-NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
-    304: {"description": "Your copy (If-None-Match) is current."}
-}
-
-
-def _etag(response: Response, task: TaskDetail) -> None:
-    response.headers["ETag"] = task_etag(task.version)
 
 
 @router.get("", summary="List tasks", responses=problem_responses(401))
 async def list_tasks(
-    request: Request,
-    response: Response,
     session: ReadSessionDep,
-    caller: Caller,
+    principal: CurrentPrincipal,
     filters: Annotated[TaskFilters, Depends(task_filters)],
-    params: Annotated[PageParams, Depends(page_params)],
+    listing: PageSliceDep,
 ) -> Page[Task]:
     """Tasks of the projects you are a member of, filtered and sorted, a page at a time with
     the total count. Several values of one filter mean *any of* (labels: *all of*)."""
-    items, total = await task_service.page(session, caller.user_id, filters, params)
-    set_page_links(request, response, params, total)
-    return Page(items=items, total=total, page=params.page, page_size=params.page_size)
+    items, total = await task_service.page(session, principal.user_id, filters, listing)
+    return listing.respond(items, total)
 
 
 @router.post(
@@ -69,13 +55,14 @@ async def create_task(
     request: Request,
     response: Response,
     session: SessionDep,
-    caller: Caller,
+    principal: CurrentPrincipal,
     idempotency: IdempotencyDep,
+    conditional: ConditionalDep,
 ) -> TaskDetail:
     """Create a task in a project where you are owner or editor (default: your inbox), last
     in its column unless `position` says where. Honours `Idempotency-Key`."""
-    task = await task_service.create(session, caller.user_id, data)
-    _etag(response, task)
+    task = await task_service.create(session, principal.user_id, data)
+    conditional.stamp(task_etag(task.version))
     response.headers["Location"] = str(request.app.url_path_for("get_task", task_id=task.id))
     return task
 
@@ -85,10 +72,12 @@ async def create_task(
     summary="Change several tasks",
     responses=problem_responses(401, 403, 404, 409),
 )
-async def bulk_update_tasks(data: TaskBulkUpdate, session: SessionDep, caller: Caller) -> TaskList:
+async def bulk_update_tasks(
+    data: TaskBulkUpdate, session: SessionDep, principal: CurrentPrincipal
+) -> TaskList:
     """Apply one change to up to 100 tasks, all or nothing: every task must be in a project
     where you are owner or editor."""
-    return TaskList(items=await task_service.bulk_update(session, caller.user_id, data))
+    return TaskList(items=await task_service.bulk_update(session, principal.user_id, data))
 
 
 @router.post(
@@ -96,10 +85,12 @@ async def bulk_update_tasks(data: TaskBulkUpdate, session: SessionDep, caller: C
     summary="Move several tasks",
     responses=problem_responses(401, 403, 404, 409),
 )
-async def bulk_move_tasks(data: TaskBulkMove, session: SessionDep, caller: Caller) -> TaskList:
+async def bulk_move_tasks(
+    data: TaskBulkMove, session: SessionDep, principal: CurrentPrincipal
+) -> TaskList:
     """Move up to 100 tasks to a column (status), a project and a position, all or nothing;
     they land next to each other in the order given. Positions stay consistent."""
-    return TaskList(items=await task_service.bulk_move(session, caller.user_id, data))
+    return TaskList(items=await task_service.bulk_move(session, principal.user_id, data))
 
 
 @router.get(
@@ -110,17 +101,15 @@ async def bulk_move_tasks(data: TaskBulkMove, session: SessionDep, caller: Calle
 )
 async def get_task(
     task_id: uuid.UUID,
-    response: Response,
     session: ReadSessionDep,
-    caller: Caller,
-    if_none_match: IfNoneMatch = None,
+    principal: CurrentPrincipal,
+    conditional: ConditionalDep,
 ) -> TaskDetail | Response:
-    """A task with its description and checklist, and its version as `ETag`."""
-    task = await task_service.get(session, caller.user_id, task_id)
-    etag = task_etag(task.version)
-    if if_none_match_hits(if_none_match, etag):
-        return Response(status_code=304, headers={"ETag": etag})
-    _etag(response, task)
+    """A task with its description and checklist, and its version as `ETag`
+    (`If-None-Match` answers 304 while it is current)."""
+    task = await task_service.get(session, principal.user_id, task_id)
+    if conditional.fresh(task_etag(task.version)):
+        return conditional.not_modified()
     return task
 
 
@@ -132,15 +121,15 @@ async def get_task(
 async def update_task(
     task_id: uuid.UUID,
     data: TaskUpdate,
-    response: Response,
     session: SessionDep,
-    caller: Caller,
-    if_match: IfMatch = None,
+    principal: CurrentPrincipal,
+    conditional: ConditionalDep,
 ) -> TaskDetail:
-    """Merge-patch a task. `If-Match` is required: send the ETag you read, and a 412 tells you
-    someone changed the task meanwhile (`If-Match: *` overwrites regardless)."""
-    task = await task_service.update(session, caller.user_id, task_id, data, if_match=if_match)
-    _etag(response, task)
+    """Merge-patch a task. `If-Match` is required (428 without it): send the ETag you read,
+    and a 412 tells you someone changed the task meanwhile (`If-Match: *` overwrites
+    regardless)."""
+    task = await task_service.update(session, principal.user_id, task_id, data, conditional)
+    conditional.stamp(task_etag(task.version))
     return task
 
 
@@ -151,10 +140,13 @@ async def update_task(
     responses=problem_responses(401, 403, 404, 409, 412),
 )
 async def delete_task(
-    task_id: uuid.UUID, session: SessionDep, caller: Caller, if_match: IfMatch = None
+    task_id: uuid.UUID,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    conditional: ConditionalDep,
 ) -> None:
     """Delete a task with its checklist, comments and history (`If-Match` honoured)."""
-    await task_service.delete(session, caller.user_id, task_id, if_match=if_match)
+    await task_service.delete(session, principal.user_id, task_id, conditional)
 
 
 @router.post(
@@ -165,15 +157,14 @@ async def delete_task(
 async def move_task(
     task_id: uuid.UUID,
     data: TaskMove,
-    response: Response,
     session: SessionDep,
-    caller: Caller,
-    if_match: IfMatch = None,
+    principal: CurrentPrincipal,
+    conditional: ConditionalDep,
 ) -> TaskDetail:
     """Move a task to another place in its column, another column (status) or another
     project; the other tasks' positions close and open around it (`If-Match` honoured)."""
-    task = await task_service.move(session, caller.user_id, task_id, data, if_match=if_match)
-    _etag(response, task)
+    task = await task_service.move(session, principal.user_id, task_id, data, conditional)
+    conditional.stamp(task_etag(task.version))
     return task
 
 
@@ -185,11 +176,9 @@ async def move_task(
 async def task_activity(
     task_id: uuid.UUID,
     session: ReadSessionDep,
-    caller: Caller,
+    principal: CurrentPrincipal,
     listing: CursorSliceDep,
 ) -> CursorPage[Activity]:
     """Who changed what and when, newest first."""
-    items, next_cursor = await task_service.activity(
-        session, caller.user_id, task_id, listing.params, listing.codec
-    )
-    return listing.page(items, next_cursor)
+    items, next_cursor = await task_service.activity(session, principal.user_id, task_id, listing)
+    return listing.respond(items, next_cursor)

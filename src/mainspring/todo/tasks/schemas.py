@@ -95,9 +95,11 @@ class TaskUpdate(Patch):
     description: Description | None = None
     status: TaskStatus | None = Field(None, examples=["in_progress"])
     priority: Priority | None = Field(None, examples=["urgent"])
-    due_at: AwareDatetime | None = Field(None, examples=["2026-12-01T17:00:00Z"])
+    due_at: AwareDatetime | None = Field(
+        None, description="`null` clears it.", examples=["2026-12-01T17:00:00Z"]
+    )
     labels: Labels | None = None
-    assignee_id: uuid.UUID | None = None
+    assignee_id: uuid.UUID | None = Field(None, description="`null` unassigns the task.")
 
 
 class TaskMove(Input):
@@ -110,12 +112,14 @@ class TaskMove(Input):
 
 
 class BulkChanges(Patch):
+    """The fields sent change on every task; ``null`` clears ``due_at``/``assignee_id``."""
+
     not_null: ClassVar[tuple[str, ...]] = ("status", "priority", "add_labels", "remove_labels")
 
     status: TaskStatus | None = Field(None, examples=["done"])
     priority: Priority | None = None
-    due_at: AwareDatetime | None = None
-    assignee_id: uuid.UUID | None = None
+    due_at: AwareDatetime | None = Field(None, description="`null` clears it.")
+    assignee_id: uuid.UUID | None = Field(None, description="`null` unassigns the tasks.")
     add_labels: Labels = Field(default_factory=list, examples=[["q4"]])
     remove_labels: Labels = Field(default_factory=list)
 
@@ -161,6 +165,8 @@ class SubtaskCreate(Input):
 
 
 class SubtaskUpdate(Patch):
+    """Merge semantics: only the fields sent change; none of them may be ``null``."""
+
     not_null: ClassVar[tuple[str, ...]] = ("title", "done", "position")
 
     title: SubtaskTitle | None = None
@@ -196,6 +202,12 @@ class TaskDetail(Task):
     description_html: str
     subtasks: list[Subtask]
     created_by: UserRef | None
+
+
+class TaskExport(Task):
+    """A task as the CSV export writes it: the list's fields and the description."""
+
+    description: str
 
 
 class Change(Schema):

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mainspring.core.conditional import Conditional, make_etag
 from mainspring.core.db import utcnow
-from mainspring.core.errors import Conflict
+from mainspring.core.errors import Conflict, PreconditionFailed, PreconditionRequired
 from mainspring.core.markdown import render_markdown
-from mainspring.core.pagination import CursorCodec, CursorParams, PageParams
-from mainspring.todo.conditional import if_match_allows, task_etag
+from mainspring.core.pagination import CursorSlice, PageSlice
 from mainspring.todo.errors import (
     IfMatchRequired,
     InvalidReference,
@@ -36,52 +35,14 @@ from mainspring.todo.projects.service import project_service
 from mainspring.todo.roles import require_task_editor
 from mainspring.todo.tasks import history, schemas
 from mainspring.todo.tasks.filters import TaskFilters
-from mainspring.todo.tasks.repository import TaskRepository, TaskRow
+from mainspring.todo.tasks.repository import TaskRepository
 
 LOCK_ATTEMPTS = 3
 
 
-def task_summary(row: TaskRow, now: datetime) -> schemas.Task:
-    task = row.task
-    return schemas.Task(
-        id=task.id,
-        project_id=task.project_id,
-        title=task.title,
-        status=schemas.TaskStatus(task.status),
-        priority=schemas.Priority.of_rank(task.priority),
-        due_at=task.due_at,
-        overdue=_overdue(task, now),
-        labels=task.label_names,
-        assignee=_person(task.assignee_id, row.assignee_username),
-        position=task.position,
-        subtasks_done=row.subtasks_done,
-        subtasks_total=row.subtasks_total,
-        completed_at=task.completed_at,
-        created_at=task.created_at,
-        updated_at=task.updated_at,
-        version=task.version,
-    )
-
-
-def task_detail(row: TaskRow, now: datetime) -> schemas.TaskDetail:
-    task = row.task
-    return schemas.TaskDetail(
-        **task_summary(row, now).model_dump(),
-        description=task.description,
-        description_html=task.description_html,
-        subtasks=[schemas.Subtask.model_validate(s) for s in task.subtasks],
-        created_by=_person(task.created_by_id, row.creator_username),
-    )
-
-
-def _overdue(task: Task, now: datetime) -> bool:
-    return task.due_at is not None and task.due_at < now and task.status != "done"
-
-
-def _person(user_id: uuid.UUID | None, username: str | None) -> schemas.UserRef | None:
-    if user_id is None or username is None:
-        return None
-    return schemas.UserRef(id=user_id, username=username)
+def task_etag(version: int) -> str:
+    """A task's ETag: its version, which grows with every change of its representation."""
+    return make_etag(version)
 
 
 class TaskService:
@@ -92,19 +53,20 @@ class TaskService:
         session: AsyncSession,
         user_id: uuid.UUID,
         filters: TaskFilters,
-        params: PageParams,
+        listing: PageSlice,
     ) -> tuple[list[schemas.Task], int]:
-        now = utcnow()
-        rows, total = await TaskRepository(session).page(
-            filters, me=user_id, now=now, params=params
+        return await TaskRepository(session).page(
+            filters, me=user_id, now=utcnow(), listing=listing
         )
-        return [task_summary(row, now) for row in rows], total
 
     async def get(
         self, session: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID
     ) -> schemas.TaskDetail:
-        await self.readable(session, user_id, task_id)
-        return await self._detail(session, task_id)
+        """The task, if the caller is a member of its project (404 otherwise)."""
+        task = await TaskRepository(session).detail(task_id, user_id, utcnow())
+        if task is None:
+            raise TaskNotFound()
+        return task
 
     async def readable(self, session: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID) -> str:
         """The caller's role in the task's project; 404 for a non-member."""
@@ -118,23 +80,11 @@ class TaskService:
         session: AsyncSession,
         user_id: uuid.UUID,
         task_id: uuid.UUID,
-        params: CursorParams,
-        codec: CursorCodec,
+        listing: CursorSlice,
     ) -> tuple[list[schemas.Activity], str | None]:
         """The task's history, newest first, a keyset slice at a time."""
         await self.readable(session, user_id, task_id)
-        rows, next_cursor = await TaskRepository(session).history(task_id, params, codec)
-        return [
-            schemas.Activity(
-                id=entry.id,
-                task_id=entry.task_id,
-                actor=_person(entry.actor_id, username),
-                action=entry.action,
-                changes=[schemas.Change.model_validate(c) for c in entry.changes],
-                created_at=entry.created_at,
-            )
-            for entry, username in rows
-        ], next_cursor
+        return await TaskRepository(session).history(task_id, listing)
 
     # --- writing --------------------------------------------------------------------------
 
@@ -172,7 +122,7 @@ class TaskService:
         session.add(task)
         await session.flush()
         history.record(session, task.id, user_id, "created")
-        return await self._detail(session, task.id)
+        return await self._detail(session, user_id, task.id)
 
     async def update(
         self,
@@ -180,12 +130,11 @@ class TaskService:
         user_id: uuid.UUID,
         task_id: uuid.UUID,
         data: schemas.TaskUpdate,
-        *,
-        if_match: str | None,
+        conditional: Conditional,
     ) -> schemas.TaskDetail:
         """Merge-patch a task; ``If-Match`` is required (``*`` to overwrite regardless)."""
         (task,) = await self.lock_for_change(session, user_id, [task_id])
-        _check_version(task, if_match, required=True)
+        _check_version(task, conditional, required=True)
         tasks = TaskRepository(session)
         before = history.snapshot(task)
         fields = data.model_fields_set
@@ -205,7 +154,7 @@ class TaskService:
         if data.status is not None and data.status != task.status:
             await self._place(tasks, task, task.project_id, data.status.value, None)
         await self._finish(session, task, before, user_id, "updated")
-        return await self._detail(session, task.id)
+        return await self._detail(session, user_id, task.id)
 
     async def move(
         self,
@@ -213,26 +162,24 @@ class TaskService:
         user_id: uuid.UUID,
         task_id: uuid.UUID,
         data: schemas.TaskMove,
-        *,
-        if_match: str | None,
+        conditional: Conditional,
     ) -> schemas.TaskDetail:
         """Put a task in another column, project or place; ``If-Match`` honoured when sent."""
         destination = [data.project_id] if data.project_id else []
         (task,) = await self.lock_for_change(session, user_id, [task_id], destination)
-        _check_version(task, if_match, required=False)
+        _check_version(task, conditional, required=False)
         await self._move_all(session, user_id, [task], data.project_id, data.status, data.position)
-        return await self._detail(session, task.id)
+        return await self._detail(session, user_id, task.id)
 
     async def delete(
         self,
         session: AsyncSession,
         user_id: uuid.UUID,
         task_id: uuid.UUID,
-        *,
-        if_match: str | None,
+        conditional: Conditional,
     ) -> None:
         (task,) = await self.lock_for_change(session, user_id, [task_id])
-        _check_version(task, if_match, required=False)
+        _check_version(task, conditional, required=False)
         await TaskRepository(session).shift(
             task.project_id, task.status, from_position=task.position + 1, by=-1, without=task.id
         )
@@ -384,17 +331,16 @@ class TaskService:
         if not await ProjectRepository(session).is_member(project_id, user_id):
             raise InvalidReference("assignee_id", "The assignee must be a member of the project.")
 
-    async def _detail(self, session: AsyncSession, task_id: uuid.UUID) -> schemas.TaskDetail:
-        row = await TaskRepository(session).row(task_id)
-        if row is None:
-            raise TaskNotFound()
-        return task_detail(row, utcnow())
+    async def _detail(
+        self, session: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID
+    ) -> schemas.TaskDetail:
+        """A write ends with the read of ``GET /tasks/{id}``: one source of the representation."""
+        return await self.get(session, user_id, task_id)
 
     async def _summaries(
         self, session: AsyncSession, task_ids: Sequence[uuid.UUID]
     ) -> list[schemas.Task]:
-        now = utcnow()
-        return [task_summary(row, now) for row in await TaskRepository(session).rows(task_ids)]
+        return await TaskRepository(session).summaries(task_ids, utcnow())
 
 
 def _require_changeable(found: tuple[Project, str | None] | None, *, missing: Any) -> None:
@@ -408,14 +354,16 @@ def _require_changeable(found: tuple[Project, str | None] | None, *, missing: An
         raise ProjectArchived()
 
 
-def _check_version(task: Task, if_match: str | None, *, required: bool) -> None:
-    if if_match is None:
-        if required:
-            raise IfMatchRequired()
-        return
+def _check_version(task: Task, conditional: Conditional, *, required: bool) -> None:
+    """``If-Match`` against the task's current version, read under the project's lock: 428
+    when ``required`` and missing, 412 (with the current ETag) when stale."""
     current = task_etag(task.version)
-    if not if_match_allows(if_match, current):
-        raise StaleVersion(current)
+    try:
+        conditional.check(current, required=required)
+    except PreconditionRequired as missing:
+        raise IfMatchRequired() from missing
+    except PreconditionFailed as stale:
+        raise StaleVersion(current) from stale
 
 
 task_service = TaskService()
