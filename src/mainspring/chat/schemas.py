@@ -1,0 +1,28 @@
+"""Shared bounds and field types of the chat's requests and responses."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+MAX_BODY_CHARS = 4000
+"""A message's text, in characters (the WebSocket frame bound is ``live.protocol``'s)."""
+MAX_ATTACHMENTS = 10
+MAX_GROUP_MEMBERS = 20
+"""A group conversation (``kind: group``) is small; larger ones are private rooms."""
+
+RoomName = Annotated[str, StringConstraints(min_length=1, max_length=80)]
+GroupName = Annotated[str, StringConstraints(max_length=80)]
+Topic = Annotated[str, StringConstraints(max_length=300)]
+Username = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+ClientId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$"),
+    Field(
+        description="Chosen by the sender (a UUID is fine): a resend with the same id "
+        "returns the stored message instead of sending it twice."
+    ),
+]
+Body = Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY_CHARS)]
+Emoji = Annotated[str, StringConstraints(min_length=1, max_length=32)]
