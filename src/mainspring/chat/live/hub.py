@@ -52,6 +52,9 @@ class Connection:
         self.rooms: set[str] = set()
         self.subscribed = False
         self.close_code: int | None = None
+        self.closing = asyncio.Event()
+        """Set by ``close``: the socket's handler stops even if the writer is stuck in a send
+        to a client that does not read."""
         self._queue: asyncio.Queue[str | None] = asyncio.Queue()
 
     def offer(self, text: str) -> None:
@@ -76,12 +79,18 @@ class Connection:
             while not self._queue.empty():
                 self._queue.get_nowait()
             self._queue.put_nowait(None)
+            self.closing.set()
 
-    async def write(self) -> int:
-        """Write queued events until asked to close; answer the close code."""
+    async def write(self) -> None:
+        """Write queued events until asked to close."""
         while (text := await self._queue.get()) is not None:
             await self.websocket.send_text(text)
-        return self.close_code or 1000
+
+    async def closed(self) -> int:
+        """Wait until ``close`` is called; answer its code."""
+        await self.closing.wait()
+        assert self.close_code is not None
+        return self.close_code
 
 
 class _Channel:

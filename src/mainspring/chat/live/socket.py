@@ -54,6 +54,7 @@ CATCH_UP_LIMIT = 500
 beyond, ``subscribed`` says ``truncated`` and the client pages the rest over HTTP."""
 TYPING_INTERVAL_SECONDS = 2.0
 SESSION_RECHECK_SECONDS = 30.0
+CLOSE_DRAIN_SECONDS = 5.0
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_IDLE = 4408
@@ -337,14 +338,21 @@ async def chat_socket(websocket: WebSocket) -> None:
             "max_frame_bytes": MAX_FRAME_BYTES,
         }
     )
+    writer = asyncio.create_task(connection.write())
     tasks = {
         asyncio.create_task(session.read()),
-        asyncio.create_task(connection.write()),
+        writer,
+        asyncio.create_task(connection.closed()),
         asyncio.create_task(_guard(websocket, token, principal)),
     }
     code: int | None = None
     try:
         done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        if connection.closing.is_set() and writer in pending:
+            # The writer ends at the close marker once its send in progress is done: a send
+            # cancelled half-way would leave no clean close frame. A client that reads nothing
+            # at all is dropped after the wait.
+            await asyncio.wait({writer}, timeout=CLOSE_DRAIN_SECONDS)
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
@@ -353,7 +361,7 @@ async def chat_socket(websocket: WebSocket) -> None:
             error = finished.exception()
             if isinstance(error, _Closing):
                 code = error.code
-            elif error is None:
+            elif error is None and isinstance(finished.result(), int):
                 code = finished.result()
     finally:
         await hub.disconnect(connection)
