@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mainspring.accounts.models import User
 from mainspring.accounts.service.registration import registration_service
 from mainspring.blog import seed as blog_seed
+from mainspring.chat import seed as chat_seed
 from mainspring.core.auth import Role
 from mainspring.core.config import Settings
 from mainspring.core.db import Database
@@ -31,6 +32,7 @@ DEMO_PASSWORD = "mainspring-demo-password"  # noqa: S105 - development demo data
 USERS_PER_SIZE = 10
 ARTICLES_PER_SIZE = 30
 TASKS_PER_SIZE = 60
+CHAT_MESSAGES_PER_SIZE = 40
 FIRST_NAMES = (
     "ada", "alan", "grace", "linus", "margaret", "ken", "barbara", "dennis", "frances", "edsger",
     "radia", "guido", "katherine", "donald", "hedy", "tim", "annie", "john", "joan", "niklaus",
@@ -85,6 +87,7 @@ async def seed_demo(settings: Settings, size: int = 1, *, seed: int = 2026) -> l
         ("social network", social_seed.seed_demo, size),
         ("blog", blog_seed.seed_demo, ARTICLES_PER_SIZE * size),
         ("task manager", todo_seed.seed_demo, TASKS_PER_SIZE * size),
+        ("chat", chat_seed.seed_demo, CHAT_MESSAGES_PER_SIZE * size),
     ]
     try:
         with Progress() as progress:
