@@ -45,10 +45,11 @@ CLOSE_TRY_AGAIN_LATER = 1013
 class Connection:
     """One WebSocket: its user, the rooms it watches and its bounded send queue."""
 
-    def __init__(self, websocket: WebSocket, user_id: uuid.UUID, username: str) -> None:
+    def __init__(self, websocket: WebSocket, user_id: uuid.UUID) -> None:
         self.websocket = websocket
         self.user_id = user_id
-        self.username = username
+        self.username: str | None = None
+        """Read on first use (typing events), not on every connect."""
         self.rooms: set[str] = set()
         self.subscribed = False
         self.close_code: int | None = None

@@ -29,14 +29,14 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
 from mainspring.chat.channels import room_channel
-from mainspring.chat.live.hub import Connection, Hub
+from mainspring.chat.live.hub import CLOSE_TRY_AGAIN_LATER, Connection, Hub
 from mainspring.chat.messages import schemas as message_schemas
 from mainspring.chat.messages.service import message_service
 from mainspring.chat.rooms.repository import room_repository
 from mainspring.chat.rooms.service import room_service
 from mainspring.core.auth import Principal, authenticate
 from mainspring.core.db import Database, utcnow
-from mainspring.core.errors import MainspringError, Unauthorized
+from mainspring.core.errors import MainspringError, ServiceUnavailable, Unauthorized
 
 SUBPROTOCOL = "mainspring.chat"
 TOKEN_PREFIX = "bearer."  # noqa: S105 - the subprotocol prefix, not a secret
@@ -119,6 +119,7 @@ class Session:
         self.database: Database = websocket.app.state.db
         self.bucket = _Bucket()
         self.typing_at: dict[str, float] = {}
+        self.last_frame = time.monotonic()
 
     @property
     def user_id(self) -> uuid.UUID:
@@ -130,10 +131,8 @@ class Session:
     async def read(self) -> None:
         """Read frames until the client leaves or a rule closes the socket."""
         while True:
-            try:
-                frame = await asyncio.wait_for(self.websocket.receive(), IDLE_SECONDS)
-            except TimeoutError:
-                raise _Closing(CLOSE_IDLE) from None
+            frame = await self.websocket.receive()
+            self.last_frame = time.monotonic()
             if frame["type"] == "websocket.disconnect":
                 raise WebSocketDisconnect(frame.get("code", 1000))
             raw = frame.get("text") or frame.get("bytes") or b""
@@ -267,6 +266,9 @@ class Session:
         if now - self.typing_at.get(room_id, 0.0) < TYPING_INTERVAL_SECONDS:
             return  # one typing event per room every 2 s is plenty
         self.typing_at[room_id] = now
+        if self.connection.username is None:  # read once, on first use: not on every connect
+            async with self.database.read_session() as session:
+                self.connection.username = await room_repository.username(session, self.user_id)
         await self.hub.pubsub.publish(
             room_channel(room_id),
             {
@@ -295,16 +297,27 @@ def _ref(message: dict[str, Any]) -> dict[str, Any]:
     return {"client_id": client_id} if isinstance(client_id, str) else {}
 
 
-async def _guard(websocket: WebSocket, token: str, principal: Principal) -> int:
-    """Wait until the token expires or its session ends; answer the close code then."""
+async def _guard(session: Session, token: str, principal: Principal) -> int:
+    """Wait until the client falls silent (4408), its token expires or its session ends
+    (4401); answer the close code then. One sleeping task per socket does all three, rather
+    than a timer per frame received."""
     assert principal.expires_at is not None
-    while (remaining := (principal.expires_at - utcnow()).total_seconds()) > 0:
-        await asyncio.sleep(min(SESSION_RECHECK_SECONDS, remaining))
-        try:
-            await authenticate(websocket, token)
-        except Unauthorized:
-            break
-    return CLOSE_UNAUTHORIZED
+    recheck_at = time.monotonic() + SESSION_RECHECK_SECONDS
+    while True:
+        now = time.monotonic()
+        idle_at = session.last_frame + IDLE_SECONDS
+        if now >= idle_at:
+            return CLOSE_IDLE
+        if (principal.expires_at - utcnow()).total_seconds() <= 0:
+            return CLOSE_UNAUTHORIZED
+        if now >= recheck_at:
+            recheck_at = now + SESSION_RECHECK_SECONDS
+            try:
+                await authenticate(session.websocket, token)
+            except Unauthorized:
+                return CLOSE_UNAUTHORIZED
+        expires_in = (principal.expires_at - utcnow()).total_seconds()
+        await asyncio.sleep(max(0.01, min(idle_at - now, recheck_at - now, expires_in)))
 
 
 async def chat_socket(websocket: WebSocket) -> None:
@@ -324,16 +337,19 @@ async def chat_socket(websocket: WebSocket) -> None:
         await websocket.close(CLOSE_UNAUTHORIZED)
         return
     hub: Hub = websocket.app.state.chat_hub
-    async with websocket.app.state.db.read_session() as session:
-        username = await room_repository.username(session, principal.user_id)
-    connection = Connection(websocket, principal.user_id, username)
-    await hub.connect(connection)
+    connection = Connection(websocket, principal.user_id)
+    try:
+        await hub.connect(connection)
+    except ServiceUnavailable as exc:  # the database or Redis is down: come back later
+        await hub.disconnect(connection)
+        await websocket.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
+        await websocket.close(CLOSE_TRY_AGAIN_LATER)
+        return
     session = Session(websocket, hub, connection)
     connection.send(
         {
             "type": "ready",
             "user_id": str(principal.user_id),
-            "username": username,
             "idle_seconds": IDLE_SECONDS,
             "max_frame_bytes": MAX_FRAME_BYTES,
         }
@@ -343,7 +359,7 @@ async def chat_socket(websocket: WebSocket) -> None:
         asyncio.create_task(session.read()),
         writer,
         asyncio.create_task(connection.closed()),
-        asyncio.create_task(_guard(websocket, token, principal)),
+        asyncio.create_task(_guard(session, token, principal)),
     }
     code: int | None = None
     try:
@@ -356,13 +372,15 @@ async def chat_socket(websocket: WebSocket) -> None:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        finished = done.pop()
-        if not finished.cancelled():
+        for finished in done:  # several may end together: read every outcome
+            if finished.cancelled():
+                continue
             error = finished.exception()
             if isinstance(error, _Closing):
                 code = error.code
             elif error is None and isinstance(finished.result(), int):
                 code = finished.result()
+            # Any other error: the client went away (WebSocketDisconnect) or the socket broke.
     finally:
         await hub.disconnect(connection)
     if code is not None and websocket.client_state == WebSocketState.CONNECTED:
