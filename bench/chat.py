@@ -43,7 +43,7 @@ from bench.errors import BenchError
 from bench.processes import Server, free_port, spawn
 from bench.startup import resident_mib
 
-PASSWORD = "bench passphrase 42 long enough"
+PASSWORD = "bench passphrase 42 long enough"  # noqa: S105 - throwaway bench accounts
 CONNECT_BATCH = 100
 MIB = 1024 * 1024
 
@@ -53,11 +53,13 @@ def _server(args: argparse.Namespace, workdir: Path) -> tuple[Server, dict[str, 
     backends.reset(url, args.redis)
     env = backends.server_environment(url, args.redis)
     env.update(
-        MAINSPRING_PASSWORD_HASH_TIME_COST="1",
-        MAINSPRING_PASSWORD_HASH_MEMORY_KIB="8",
-        MAINSPRING_REGISTER_LIMIT_PER_IP="1000000/hour",
-        MAINSPRING_LOG_LEVEL="WARNING",
-        MAINSPRING_MAIL_URL=f"file:{workdir / 'mail'}",
+        {
+            "MAINSPRING_PASSWORD_HASH_TIME_COST": "1",
+            "MAINSPRING_PASSWORD_HASH_MEMORY_KIB": "8",
+            "MAINSPRING_REGISTER_LIMIT_PER_IP": "1000000/hour",
+            "MAINSPRING_LOG_LEVEL": "WARNING",
+            "MAINSPRING_MAIL_URL": f"file:{workdir / 'mail'}",
+        }
     )
     backends.migrate(env, workdir)
     port = free_port()
@@ -228,9 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         json.dumps(
             {
                 "what": args.what,
-                "database": backends.dialect(backends.database_url(args.database, Path(".")))
-                if args.database == "sqlite"
-                else "postgresql",
+                "database": backends.dialect(backends.database_url(args.database, Path("."))),
                 **result,
             },
             indent=2,
