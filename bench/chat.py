@@ -99,6 +99,16 @@ async def _socket(ws_url: str, token: str) -> ClientConnection:
     return socket
 
 
+async def _keep_alive(sockets: list[ClientConnection]) -> None:
+    """Every socket sends ``ping`` every 20 s, as a client must to stay under the idle close;
+    the answers are left unread (they are a few bytes each)."""
+    while True:
+        await asyncio.sleep(20.0)
+        for socket in list(sockets):
+            if socket.close_code is None:
+                await socket.send('{"type": "ping"}')
+
+
 async def _idle(server: Server, count: int) -> dict[str, float]:
     ws_url = server.base_url.replace("http://", "ws://") + "/api/v1/chat/ws"
     async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as http:
@@ -107,6 +117,7 @@ async def _idle(server: Server, count: int) -> dict[str, float]:
         await asyncio.sleep(1.0)
         before = resident_mib(server.process.pid)
         sockets = [first]
+        pinger = asyncio.create_task(_keep_alive(sockets))  # idle, not silent: no 4408
         started = time.perf_counter()
         while len(sockets) < count:
             batch = min(CONNECT_BATCH, count - len(sockets))
@@ -115,6 +126,7 @@ async def _idle(server: Server, count: int) -> dict[str, float]:
         await asyncio.sleep(2.0)
         after = resident_mib(server.process.pid)
         still_open = sum(1 for s in sockets if s.close_code is None)
+        pinger.cancel()
         await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
     return {
         "sockets": float(still_open),
