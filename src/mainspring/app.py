@@ -35,6 +35,7 @@ from mainspring.core.observability import (
 )
 from mainspring.core.pagination import CursorCodec
 from mainspring.realworld.router import router as realworld_router
+from mainspring.shortener import redirects as shortener_redirects
 
 Hook = Callable[[], Awaitable[None]]
 logger = structlog.get_logger("mainspring.app")
@@ -102,6 +103,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(api_router)
     app.include_router(realworld_router, prefix=settings.realworld_prefix)
+    # Shortener: the /{code} redirect routes (last: they shadow no route) and the redirect fast
+    # path (pure ASGI around the router, INSIDE the middleware added below). Keep it here.
+    shortener_redirects.install(app, settings)
 
     # add_middleware wraps: the last added is the outermost.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
