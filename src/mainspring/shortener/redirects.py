@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 
 from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mainspring.core.config import Settings
@@ -95,7 +96,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     """
     shortener = Shortener(app, settings, load_settings())
     app.state.shortener = shortener
-    shortener.reserve(*(_first_segment(route) for route in app.routes))
+    shortener.reserve(*(_first_segment(route) for route in iter_route_contexts(app.routes)))
     app.include_router(redirect_router, prefix=shortener.prefix)
     app.add_middleware(RedirectFastPath, shortener=shortener)
     app.state.startup_hooks.append(shortener.start)
