@@ -244,10 +244,16 @@ async def test_only_the_owner_or_a_moderator_manages_a_link(
         response = await client.request(method, path, json=json, headers=bob.headers)
         assert response.status_code == 404, method
         assert (await client.request(method, path, json=json)).status_code == 401
-    assert (await client.patch(path, json={"enabled": False}, headers=mod.headers)).status_code == 200
+    assert (
+        await client.patch(path, json={"enabled": False}, headers=mod.headers)
+    ).status_code == 200
     anonymous = await shorten(client)
-    assert (await client.get(f"{LINKS}/{anonymous['code']}", headers=ada.headers)).status_code == 404
-    assert (await client.get(f"{LINKS}/{anonymous['code']}", headers=mod.headers)).status_code == 200
+    assert (
+        await client.get(f"{LINKS}/{anonymous['code']}", headers=ada.headers)
+    ).status_code == 404
+    assert (
+        await client.get(f"{LINKS}/{anonymous['code']}", headers=mod.headers)
+    ).status_code == 200
 
 
 async def test_updates_honour_if_match(client: httpx.AsyncClient, writer: Writers) -> None:

@@ -46,7 +46,7 @@ async def test_cache_control_follows_the_redirect_type(
 async def test_unknown_codes_are_404_and_codes_ignore_case(client: httpx.AsyncClient) -> None:
     assert (await follow(client, "nope123")).status_code == 404
     assert (await follow(client, "nope123")).json()["code"] == "link-not-found"
-    link = await shorten(client, alias="Spring-Sale")
+    await shorten(client, alias="Spring-Sale")
     for code in ("Spring-Sale", "spring-sale", "SPRING-SALE"):
         assert (await follow(client, code)).status_code == 302
 

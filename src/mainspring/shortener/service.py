@@ -323,6 +323,9 @@ class LinkService:
             return schemas.ImportRow(row=number, ok=False, error="More cells than columns.")
         if "tags" in values:
             values["tags"] = [tag for tag in values["tags"].split(";") if tag.strip()]
+        for name in ("max_clicks", "redirect_type"):  # CSV cells are text; JSON would be numbers
+            if values.get(name, "").isdigit():
+                values[name] = int(values[name])
         try:
             payload = schemas.LinkCreate.model_validate(values)
             async with session.begin_nested():
