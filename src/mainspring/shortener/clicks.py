@@ -40,9 +40,10 @@ from mainspring.shortener.models import Click, Link
 logger = structlog.get_logger("mainspring.shortener")
 
 CLICKS_RECORDED = Counter(
-    "mainspring_shortener_clicks_total", "Clicks recorded, by outcome.", ["outcome"]
+    "mainspring_shortener_clicks_total",
+    "Clicks by outcome: written to the database, or dropped (buffer full, or link deleted).",
+    ["outcome"],
 )
-RECORDED = CLICKS_RECORDED.labels("buffered")
 DROPPED = CLICKS_RECORDED.labels("dropped")
 WRITTEN = CLICKS_RECORDED.labels("written")
 
@@ -82,6 +83,8 @@ class ClickBuffer:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._salts: dict[date, bytes] = {}
+        self.dropped = 0
+        """Clicks refused by a full buffer, not yet reported to the metrics."""
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -95,13 +98,13 @@ class ClickBuffer:
         *,
         counted: bool = False,
     ) -> None:
-        """Record one click (the hot path: an append, a length check)."""
+        """Record one click (the hot path: an append and a length check; the metrics are
+        counted by the flush)."""
         pending = self._pending
         if len(pending) >= self.max_pending:
-            DROPPED.inc()
+            self.dropped += 1
             return
         pending.append(PendingClick(link_id, time.time(), address, user_agent, referrer, counted))
-        RECORDED.inc()
         if len(pending) >= self.batch_size:
             self._wake.set()
 
@@ -136,6 +139,9 @@ class ClickBuffer:
         """Write every pending click; returns how many were written."""
         async with self._lock:
             batch, self._pending = self._pending, []
+            if self.dropped:
+                DROPPED.inc(self.dropped)
+                self.dropped = 0
             if not batch:
                 return 0
             try:
@@ -145,6 +151,7 @@ class ClickBuffer:
                 logger.warning("shortener_clicks_not_written", error=type(exc).__name__)
                 return 0
             WRITTEN.inc(written)
+            DROPPED.inc(len(batch) - written)  # clicks of links deleted meanwhile
             return written
 
     def _put_back(self, batch: list[PendingClick]) -> None:
