@@ -86,9 +86,7 @@ async def insert_links(
                 **options,
             }
         )
-        tags += [
-            {"link_id": link_id, "tag": tag} for tag in rng.sample(TAGS, k=rng.randint(0, 2))
-        ]
+        tags += [{"link_id": link_id, "tag": tag} for tag in rng.sample(TAGS, k=rng.randint(0, 2))]
         clicks += [_click(link_id, now, rng) for _ in range(count)]
     for table, rows in ((Link, links), (LinkTag, tags), (Click, clicks)):
         for start in range(0, len(rows), CHUNK):
