@@ -51,7 +51,7 @@ async def seed_link_creators(ctx: SeedContext) -> dict[str, tuple[str, ...]]:
 
 
 async def _links(ctx: SeedContext, prefix: str, count: int) -> list[str]:
-    """The codes of ``count`` plain links of ``SHORTENER_OWNERS`` users named
+    """The codes of ``count`` plain 302 links of ``SHORTENER_OWNERS`` users named
     ``<prefix>_<n>``, written on first use (scenarios sharing a database share them)."""
     import random
 
@@ -74,6 +74,7 @@ async def _links(ctx: SeedContext, prefix: str, count: int) -> list[str]:
             .where(
                 Link.owner_id.in_([owner.id for owner in owners]),
                 Link.enabled.is_(True),
+                Link.redirect_type == 302,
                 Link.expires_at.is_(None),
                 Link.max_clicks.is_(None),
                 Link.password_hash.is_(None),
@@ -81,8 +82,8 @@ async def _links(ctx: SeedContext, prefix: str, count: int) -> list[str]:
             .limit(count)
         )
         codes = list((await session.scalars(plain)).all())
-        if len(codes) < count:  # about three links in four of the demo's are plain
-            await insert_links(session, owners, random.Random(2026), (count - len(codes)) * 3 // 2)
+        if len(codes) < count:  # about two links in three of the demo's are plain 302s
+            await insert_links(session, owners, random.Random(2026), (count - len(codes)) * 8 // 5)
             codes = list((await session.scalars(plain)).all())
     if len(codes) < count:
         raise BenchError(f"{prefix}: the seed wrote {len(codes)} plain links of {count}")

@@ -247,9 +247,8 @@ def _answer(result: Redirect | PasswordRequired, request: Request) -> Response:
     return response
 
 
-@redirect_router.api_route(
+@redirect_router.get(
     "/{code}",
-    methods=["GET", "HEAD"],
     summary="Follow a short link",
     response_class=Response,
     responses={**REDIRECT_RESPONSES, **problem_responses(404, 410)},
@@ -264,7 +263,14 @@ async def follow_link(
     """Redirect to the link's target with its redirect type, or show the password form.
     404 for an unknown code, 410 for a link expired, disabled or used up. HEAD is answered
     alike and counts no click."""
-    return _answer(await redirect_service.follow(session, shortener, code, visit), request)
+    result = await redirect_service.follow(session, shortener, code, visit)
+    return _answer(result, request)
+
+
+# HEAD: the same handler (one OpenAPI operation: GET documents it).
+redirect_router.add_api_route(
+    "/{code}", follow_link, methods=["HEAD"], response_class=Response, include_in_schema=False
+)
 
 
 @redirect_router.post(

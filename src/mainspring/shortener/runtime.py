@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 
 from mainspring.core.config import Settings
+from mainspring.core.db import Database
 from mainspring.core.security import PasswordHasher
 from mainspring.shortener.clicks import ClickBuffer
 from mainspring.shortener.lookup import Invalidator, RedirectLRU
@@ -48,6 +49,7 @@ class Shortener:
         )
         self.invalidator = Invalidator(self.lru, app.state.cache, app.state.pubsub, self.instance)
         self.app_state = app.state
+        self.database: Database = app.state.db
 
     @property
     def hasher(self) -> PasswordHasher:

@@ -56,6 +56,9 @@ class RedirectService:
     async def follow(
         self, session: AsyncSession, shortener: Shortener, code: str, visit: Visit
     ) -> Redirect | PasswordRequired:
+        """``session`` is used only by links with a click limit or a password: a plain link
+        is read from the kernel cache, or on a miss through a short read-only session of its
+        own (no write lock on SQLite, the connection back in the pool at once)."""
         key = code_key(code)
         looked_up_at = time.monotonic()
         snapshot = await self._active(session, shortener, key)
@@ -98,7 +101,7 @@ class RedirectService:
     async def _active(self, session: AsyncSession, shortener: Shortener, key: str) -> Snapshot:
         if shortener.is_reserved(key):
             raise LinkNotFound()
-        snapshot = await self.snapshot(session, shortener, key)
+        snapshot = await self.snapshot(shortener, key)
         if snapshot is None:
             raise LinkNotFound("No link has this code.")
         if not snapshot.enabled:
@@ -107,15 +110,14 @@ class RedirectService:
             raise LinkGone("This link has expired.")
         return snapshot
 
-    async def snapshot(
-        self, session: AsyncSession, shortener: Shortener, key: str
-    ) -> Snapshot | None:
+    async def snapshot(self, shortener: Shortener, key: str) -> Snapshot | None:
         """The link from the kernel cache, loaded from the database on a miss; a code this
         process changed a moment ago is read from the database (see ``lookup.py``)."""
         cache = shortener.app_state.cache
 
         async def load() -> dict[str, Any]:
-            found = await link_repository.snapshot(session, key)
+            async with shortener.database.read_session() as session:
+                found = await link_repository.snapshot(session, key)
             return found.to_json() if found else {"missing": True}
 
         if shortener.lru.changed_recently(key):
