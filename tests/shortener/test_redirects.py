@@ -84,6 +84,7 @@ async def test_the_fast_path_labels_its_requests_for_the_metrics(
 
 async def test_reserved_routes_are_never_shadowed(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).status_code == 200
+    assert (await client.post("/healthz", data={"password": "x"})).status_code == 405
     assert (await client.get("/admin")).status_code == 404
     for alias in ("healthz", "Docs", "api", "metrics", "admin", "static", "realworld"):
         response = await client.post(LINKS, json={"url": "https://example.com", "alias": alias})

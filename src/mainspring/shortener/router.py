@@ -12,6 +12,9 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Form, Query, Request, Response
+from fastapi.routing import APIRoute
+from starlette.routing import Match
+from starlette.types import Scope
 
 from mainspring.core.auth import CurrentPrincipal, ViewerDep
 from mainspring.core.conditional import NOT_MODIFIED, ConditionalDep
@@ -35,8 +38,23 @@ from mainspring.shortener.schemas import QrErrorLevel, QrFormat
 from mainspring.shortener.service import link_service
 from mainspring.shortener.visits import PasswordRequired, Redirect, redirect_service
 
+
+class CodeRoute(APIRoute):
+    """A ``/{code}`` route that never matches a reserved word (every top-level route segment
+    is one): ``POST /healthz`` stays the health route's 405, not this route's 422."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is not Match.NONE:
+            code = str(child.get("path_params", {}).get("code", ""))
+            shortener = getattr(scope["app"].state, "shortener", None)
+            if shortener is not None and shortener.is_reserved(code.lower()):
+                return Match.NONE, {}
+        return match, child
+
+
 router = APIRouter(prefix="/links", tags=["shortener"], route_class=IdempotentRoute)
-redirect_router = APIRouter(tags=["shortener: redirects"])
+redirect_router = APIRouter(tags=["shortener: redirects"], route_class=CodeRoute)
 
 CSV_MAX = 1_000_000
 QR_CACHE = "public, max-age=86400"
