@@ -55,7 +55,13 @@ async def test_each_row_is_created_or_refused_with_its_reason(
 
 
 @pytest.mark.parametrize(
-    "body", ["", "alias,title\nx,y\n", "url,colour\nhttps://example.com,red\n"]
+    "body",
+    [
+        "",
+        "alias,title\nx,y\n",
+        "url,colour\nhttps://example.com,red\n",
+        "url,title\nhttps://example.com,a\x00b\n",
+    ],
 )
 async def test_an_unreadable_file_is_refused_whole(
     client: httpx.AsyncClient, writer: Writers, body: str

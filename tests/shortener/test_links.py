@@ -336,3 +336,16 @@ def test_the_settings_default_is_seven_characters_and_anonymous_allowed() -> Non
     assert defaults["code_length"].default == 7
     assert defaults["anonymous_create"].default is True
     assert isinstance(Settings.model_fields["public_url"].default, str)
+
+
+async def test_control_characters_are_refused_before_the_database(
+    client: httpx.AsyncClient, writer: Writers
+) -> None:
+    ada = await writer("ada")
+    for payload in ({"title": "a\x00b"}, {"tags": ["a\x00"]}, {"alias": "a\x00bc"}):
+        response = await client.post(
+            LINKS, json={"url": "https://example.com", **payload}, headers=ada.headers
+        )
+        assert response.status_code == 422, payload
+    for params in ({"q": "a\x00"}, {"tag": "\x00"}):
+        assert (await client.get(LINKS, params=params, headers=ada.headers)).status_code == 422

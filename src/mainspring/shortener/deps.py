@@ -13,7 +13,7 @@ from mainspring.shortener.codes import CODE_PATTERN
 from mainspring.shortener.models import CODE_MAX, CODE_MIN, TAG_MAX
 from mainspring.shortener.repository import LinkFilter
 from mainspring.shortener.runtime import ShortenerDep
-from mainspring.shortener.schemas import LinkSort
+from mainspring.shortener.schemas import PRINTABLE, LinkSort
 from mainspring.shortener.visits import Visit
 
 Code = Annotated[
@@ -34,12 +34,16 @@ def link_filter(
         Query(
             min_length=1,
             max_length=100,
+            pattern=PRINTABLE,
             description="Text in the code, title or target URL.",
             examples=["sale"],
         ),
     ] = None,
     tag: Annotated[
-        str | None, Query(min_length=1, max_length=TAG_MAX, description="Only with this tag.")
+        str | None,
+        Query(
+            min_length=1, max_length=TAG_MAX, pattern=PRINTABLE, description="Only with this tag."
+        ),
     ] = None,
     sort: Annotated[LinkSort, Query(description="Order of the list.")] = LinkSort.NEWEST,
 ) -> LinkFilter:

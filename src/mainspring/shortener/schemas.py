@@ -21,6 +21,8 @@ from mainspring.shortener.models import (
 )
 
 RedirectType = Literal[301, 302, 307, 308]
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+"""Text without control characters (PostgreSQL refuses NUL in text; none belongs in a title)."""
 PASSWORD_MIN = 4
 PASSWORD_MAX = 128
 
@@ -61,7 +63,9 @@ class LinkCreate(Input):
         "a random base62 code when absent.",
         examples=["spring-sale"],
     )
-    title: str | None = Field(None, max_length=TITLE_MAX, examples=["Spring sale"])
+    title: str | None = Field(
+        None, max_length=TITLE_MAX, pattern=PRINTABLE, examples=["Spring sale"]
+    )
     tags: Annotated[Tags, AfterValidator(_tags)] = Field(default_factory=list)
     expires_at: datetime | None = Field(
         None, description="After this instant the link answers 410.", examples=[None]
@@ -84,7 +88,7 @@ class LinkUpdate(Input):
     and `password`."""
 
     url: str | None = Field(None, min_length=1, max_length=URL_MAX * 3)
-    title: str | None = Field(None, max_length=TITLE_MAX)
+    title: str | None = Field(None, max_length=TITLE_MAX, pattern=PRINTABLE)
     tags: Annotated[Tags, AfterValidator(_tags)] | None = None
     expires_at: datetime | None = None
     max_clicks: int | None = Field(None, ge=1, le=1_000_000_000)

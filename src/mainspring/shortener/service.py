@@ -287,8 +287,13 @@ class LinkService:
         others are created. Columns: ``url`` (required), then any of ``alias``, ``title``,
         ``tags`` (separated by ``;``), ``expires_at``, ``max_clicks``, ``redirect_type``,
         ``password``."""
+        if "\x00" in text:
+            raise InvalidImport("The file holds NUL characters: it is not a CSV text file.")
         reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-        columns = [name.strip().lower() for name in reader.fieldnames or []]
+        try:
+            columns = [name.strip().lower() for name in reader.fieldnames or []]
+        except csv.Error as exc:
+            raise InvalidImport(f"The file is not valid CSV: {exc}.") from exc
         if "url" not in columns or not set(columns) <= set(IMPORT_COLUMNS):
             raise InvalidImport(
                 f"The first line names the columns: `url` and any of {', '.join(IMPORT_COLUMNS)}."
@@ -296,7 +301,14 @@ class LinkService:
         reader.fieldnames = columns
         viewer = Viewer(principal)
         rows: list[schemas.ImportRow] = []
-        for number, record in enumerate(reader, start=2):
+        records = iter(enumerate(reader, start=2))
+        while True:
+            try:
+                number, record = next(records)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                raise InvalidImport(f"The file is not valid CSV: {exc}.") from exc
             if len(rows) >= shortener.config.bulk_max_rows:
                 raise InvalidImport(f"At most {shortener.config.bulk_max_rows} rows per import.")
             rows.append(
