@@ -30,11 +30,18 @@ async def test_a_405_allows_every_method_its_path_serves(client: httpx.AsyncClie
         for template, item in schema["paths"].items()
     }
     regexes = {template: _template_regex(template) for template in served}
+    # A route's first static segment is reserved: the shortener's /{code} never matches it.
+    reserved = {template.split("/")[1] for template in served if not template.startswith("/{")}
     checked = 0
     for template in served:
         path = PARAM.sub("x1", template)
         expected = set().union(
-            *(methods for other, methods in served.items() if regexes[other].match(path))
+            *(
+                methods
+                for other, methods in served.items()
+                if regexes[other].match(path)
+                and not (other.startswith("/{") and path.split("/")[1] in reserved)
+            )
         )
         response = await client.request("TRACE", path)
         assert response.status_code == 405, (template, response.text)

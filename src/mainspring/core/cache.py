@@ -117,6 +117,39 @@ class _Missing:
 _MISSING = _Missing()
 
 
+class SingleFlight:
+    """Concurrent calls for one key share one run: the first caller runs ``work``, the others
+    wait for its result (or its exception). A caller that is cancelled while running hands the
+    work to one of those waiting, which runs it again (a client that went away does not fail
+    everyone else's request). Per process; for loads that must not stampede the database."""
+
+    def __init__(self) -> None:
+        self._running: dict[str, asyncio.Future[Any]] = {}
+
+    async def run(self, key: str, work: Callable[[], Awaitable[_T]]) -> _T:
+        while (flight := self._running.get(key)) is not None:
+            await asyncio.wait([flight])
+            if not flight.cancelled():
+                result: _T = flight.result()
+                return result
+        flight = asyncio.get_running_loop().create_future()
+        self._running[key] = flight
+        try:
+            value = await work()
+        except asyncio.CancelledError:
+            flight.cancel()
+            raise
+        except Exception as exc:
+            flight.set_exception(exc)
+            flight.exception()  # marks it retrieved: asyncio warns of unretrieved exceptions
+            raise
+        else:
+            flight.set_result(value)
+            return value
+        finally:
+            del self._running[key]
+
+
 @dataclass(frozen=True)
 class CachedBytes:
     """A body kept as the bytes it is sent as, with a small JSON ``meta`` (headers' values).
@@ -201,7 +234,7 @@ class Cache:
             scheme = url.partition("://")[0]
             raise ValueError(f"cache backend {scheme!r}: use mem:// or redis://")
         self.shared = not url.startswith("mem://")
-        self._flights: dict[str, asyncio.Future[Any]] = {}
+        self._flights = SingleFlight()
         self._tasks: set[asyncio.Task[None]] = set()
         self._retry_redis_at = 0.0
         self._warn_at = 0.0
@@ -284,28 +317,9 @@ class Cache:
         _count(key, value)
         if value is not _MISSING:
             return value
-        flights = codec.prefix + key
-        while (flight := self._flights.get(flights)) is not None:
-            await asyncio.wait([flight])
-            if not flight.cancelled():
-                return flight.result()
-            # The caller computing it was cancelled (its client went away): take over.
-        flight = asyncio.get_running_loop().create_future()
-        self._flights[flights] = flight
-        try:
-            value = await self._load(key, loader, ttl, tags, codec)
-        except asyncio.CancelledError:
-            flight.cancel()
-            raise
-        except Exception as exc:
-            flight.set_exception(exc)
-            flight.exception()  # marks it retrieved: asyncio warns of unretrieved exceptions
-            raise
-        else:
-            flight.set_result(value)
-            return value
-        finally:
-            del self._flights[flights]
+        return await self._flights.run(
+            codec.prefix + key, lambda: self._load(key, loader, ttl, tags, codec)
+        )
 
     # --- entries and tag versions -----------------------------------------------------------
 

@@ -26,7 +26,9 @@ router's routes once to see whether the router matches, and once more to pick th
   router's ``/articles/{slug}``): metrics and rate-limit keys name the route a client called.
 
 A route class with its own ``handle`` (``RealWorldRoute``) is entered through that method, with
-the included context in the scope as FastAPI's dispatch leaves it. What the index does not
+the included context in the scope as FastAPI's dispatch leaves it; a route class with its own
+``matches`` (the shortener's ``/{code}``, which refuses reserved words) is asked too, once its
+template matched. What the index does not
 understand it leaves to FastAPI: WebSocket and lifespan scopes, and any
 request that a mount, a host route or a frontend route could answer, go through the router's
 own ``app``. Routes are read once: the index rebuilds when routes are added to the app's
@@ -48,7 +50,7 @@ from starlette.convertors import Convertor
 from starlette.datastructures import URL
 from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse
-from starlette.routing import Route
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 logger = structlog.get_logger("mainspring.routing")
@@ -70,6 +72,9 @@ class Leaf:
     endpoint: Any
     route: Any
     """What ``scope["route"]`` becomes: the route, or the included route in its context."""
+    guard: Any = None
+    """For a route class with its own ``matches``: asked once the template matched; a
+    ``Match.NONE`` from it means the route does not match this request at all."""
 
 
 @dataclass(slots=True)
@@ -111,7 +116,7 @@ class RouteIndex:
         partial: list[Leaf] = []
         for leaf in node.candidates:
             match = leaf.regex.match(path)
-            if match is None:
+            if match is None or (leaf.guard is not None and not leaf.guard(scope)):
                 continue
             if leaf.methods is not None and method not in leaf.methods:
                 partial.append(leaf)
@@ -168,6 +173,13 @@ class RouteIndex:
                     app = functools.partial(
                         _through_handle, original, getattr(context, "_route_context", None)
                     )
+                guard = None
+                if type(original).matches not in (APIRoute.matches, Route.matches):
+                    # A route class that refuses some paths its template matches (the
+                    # shortener's /{code} refuses reserved words) is asked, as FastAPI would.
+                    guard = functools.partial(
+                        _own_match, original, getattr(context, "_route_context", None)
+                    )
                 node.own.append(
                     Leaf(
                         order=order,
@@ -181,6 +193,7 @@ class RouteIndex:
                         route=original
                         if getattr(original, "path_format", None) == template
                         else context,
+                        guard=guard,
                     )
                 )
                 leaves += 1
@@ -201,6 +214,13 @@ async def _through_handle(
     if effective is not None:
         scope.setdefault("fastapi", {})["effective_route_context"] = effective
     await route.handle(scope, receive, send)
+
+
+def _own_match(route: Route, effective: Any, scope: Scope) -> bool:
+    """Whether ``route``'s own ``matches`` accepts the request (in its included context, on a
+    copy of the scope: a refusal leaves the request's scope as it was)."""
+    probe = {**scope, "fastapi": {**scope.get("fastapi", {}), "effective_route_context": effective}}
+    return route.matches(probe)[0] is not Match.NONE
 
 
 def _settle(node: Node, inherited: tuple[Leaf, ...], delegate: bool) -> None:
