@@ -290,8 +290,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         path="/realworld/api/articles/no-such-article",
         expect=404,
         seed=seed_realworld,
-        bound_by="one indexed lookup by slug (nothing to cache: a miss is never kept) and the "
-        "RealWorld error body",
+        bound_by="CPU in Python: the cached absence of the slug (a cache lookup, no SQL), the "
+        "domain error and the RealWorld error body",
     ),
     Scenario(
         name="realworld-login",
