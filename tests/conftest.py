@@ -38,9 +38,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from mainspring import cli
 from mainspring.app import create_app
 from mainspring.core import migrations
+from mainspring.core.access_tokens import generate_private_key_pem
 from mainspring.core.config import Settings
 from mainspring.core.db import create_engine
-from mainspring.core.security import generate_private_key_pem
 from mainspring.models import metadata
 
 pytest_plugins = ["tests.fixtures.jobs", "tests.fixtures.mail", "tests.fixtures.users"]

@@ -351,7 +351,7 @@ async def _create_admin(settings: Settings, data: RegisterRequest) -> uuid.UUID:
     from mainspring.accounts.service.registration import registration_service
     from mainspring.core.auth import Role
     from mainspring.core.db import Database
-    from mainspring.core.security import PasswordHasher
+    from mainspring.core.passwords import PasswordHasher
 
     database = Database(settings)
     try:

@@ -23,7 +23,7 @@ from mainspring.blog import seed as blog_seed
 from mainspring.core.auth import Role
 from mainspring.core.config import Settings
 from mainspring.core.db import Database
-from mainspring.core.security import PasswordHasher
+from mainspring.core.passwords import PasswordHasher
 from mainspring.shortener import seed as shortener_seed
 from mainspring.social import seed as social_seed
 from mainspring.todo import seed as todo_seed

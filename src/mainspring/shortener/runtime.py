@@ -15,7 +15,7 @@ from fastapi import Depends, FastAPI, Request
 from mainspring.core.cache import SingleFlight
 from mainspring.core.config import Settings
 from mainspring.core.db import Database
-from mainspring.core.security import PasswordHasher
+from mainspring.core.passwords import PasswordHasher
 from mainspring.shortener.clicks import ClickBuffer
 from mainspring.shortener.lookup import Invalidator, RedirectLRU
 from mainspring.shortener.settings import ShortenerSettings
