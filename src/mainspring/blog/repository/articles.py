@@ -3,12 +3,24 @@ statements whatever the page size), tags, favorites, scheduled publishing, comme
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Row, Select, delete, exists, false, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    bindparam,
+    delete,
+    exists,
+    false,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,10 +72,45 @@ _SUMMARY_COLUMNS: tuple[Any, ...] = (
 _BODY_COLUMNS: tuple[Any, ...] = (Article.body, Article.body_html)
 
 
-def _favorited(viewer_id: uuid.UUID | None) -> ColumnElement[bool]:
+def _favorited(viewer_id: Any) -> ColumnElement[bool]:
     if viewer_id is None:
         return false()
     return exists().where(Favorite.user_id == viewer_id, Favorite.article_id == Article.id)
+
+
+VIEWER = bindparam("viewer_id", type_=Article.author_id.type)
+"""The reader, a bound parameter of the statements built once below."""
+
+
+@functools.cache
+def _one_article(signed_in: bool, by_slug: bool) -> Select[Any]:
+    """One article's statement, built once per form (anonymous or signed-in reader, by slug or
+    by id): every value is a bound parameter (``viewer_id``, ``slug`` or ``article_id``), so a
+    request neither builds the statement nor has SQLAlchemy compute its cache key again (both
+    cost more CPU than SQLite spends answering it)."""
+    viewer = VIEWER if signed_in else None
+    stmt = with_author(
+        select(
+            *_SUMMARY_COLUMNS,
+            *_BODY_COLUMNS,
+            *AUTHOR_COLUMNS,
+            _favorited(viewer).label("favorited"),
+            following(viewer, Article.author_id).label("following"),
+        ),
+        Article.author_id,
+    )
+    if by_slug:
+        return stmt.where(Article.slug == bindparam("slug", type_=Article.slug.type))
+    return stmt.where(Article.id == bindparam("article_id", type_=Article.id.type))
+
+
+_TAGS_OF = (
+    select(ArticleTag.article_id, Tag.name)
+    .join(Tag, Tag.id == ArticleTag.tag_id)
+    .where(ArticleTag.article_id.in_(bindparam("article_ids", expanding=True)))
+    .order_by(ArticleTag.article_id, ArticleTag.position)
+)
+"""The tags of a page of articles, each in its author's order (built once)."""
 
 
 def _article_fields(row: Row[Any], tags: list[str]) -> dict[str, Any]:
@@ -124,12 +171,7 @@ class ArticleRepository(RepositoryBase[Article]):
         """The tags of every article of a page, in one statement, each in the author's order."""
         if not article_ids:
             return {}
-        rows = await self.session.execute(
-            select(ArticleTag.article_id, Tag.name)
-            .join(Tag, Tag.id == ArticleTag.tag_id)
-            .where(ArticleTag.article_id.in_(article_ids))
-            .order_by(ArticleTag.article_id, ArticleTag.position)
-        )
+        rows = await self.session.execute(_TAGS_OF, {"article_ids": list(article_ids)})
         tags: dict[uuid.UUID, list[str]] = {}
         for article_id, name in rows:
             tags.setdefault(article_id, []).append(name)
@@ -154,9 +196,13 @@ class ArticleRepository(RepositoryBase[Article]):
     ) -> schemas.Article | None:
         """One article (by ``slug`` or ``article_id``), whatever its status, as ``viewer_id``
         sees it; None when there is none. Two statements: the row, its tags."""
-        stmt = self._select(viewer_id, body=True)
-        stmt = stmt.where(Article.slug == slug if slug is not None else Article.id == article_id)
-        row = (await self.session.execute(stmt)).first()
+        stmt = _one_article(viewer_id is not None, slug is not None)
+        parameters: dict[str, Any] = (
+            {"slug": slug} if slug is not None else {"article_id": article_id}
+        )
+        if viewer_id is not None:
+            parameters["viewer_id"] = viewer_id
+        row = (await self.session.execute(stmt, parameters)).first()
         if row is None:
             return None
         return (await self._build([row], schemas.Article))[0]

@@ -3,7 +3,6 @@ account's names, the social module's bio and image, and whether the reader follo
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Select, exists, false
@@ -32,7 +31,8 @@ def with_author(stmt: Select[Any], author_id: Any) -> Select[Any]:
     )
 
 
-def following(viewer_id: uuid.UUID | None, author_id: Any) -> ColumnElement[bool]:
+def following(viewer_id: Any, author_id: Any) -> ColumnElement[bool]:
+    """Whether ``viewer_id`` (a value or a bound parameter; None: anonymous) follows the author."""
     if viewer_id is None:
         return false()
     return exists().where(Follow.follower_id == viewer_id, Follow.followee_id == author_id)
