@@ -50,7 +50,7 @@ from sqlalchemy.orm import Session
 from mainspring.accounts.models import User
 from mainspring.core.cache import Cache, CachedBytes, invalidate_after_commit
 from mainspring.core.conditional import Conditional
-from mainspring.core.deps import get_database
+from mainspring.core.db import Database
 from mainspring.social.models import ProfileDetails
 
 ARTICLES_TAG = "blog:articles"
@@ -105,7 +105,8 @@ def articles_changed(session: Any, *slugs: str) -> None:
 def read_session(request: Request) -> AbstractAsyncContextManager[AsyncSession]:
     """The request's read session, for a handler that opens it only when it needs it: a
     signed-in reader, or a miss (``lookup``); an anonymous hit needs none."""
-    return get_database(request).read_session()
+    database: Database = request.app.state.db
+    return database.read_session()
 
 
 def respond(cached: CachedBytes, conditional: Conditional) -> Response:

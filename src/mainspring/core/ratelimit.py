@@ -303,7 +303,8 @@ KeyFunction = Callable[[Request], Awaitable[str]]
 By = Literal["ip", "user"] | KeyFunction
 
 
-def get_ratelimiter(request: Request) -> RateLimiter:
+async def get_ratelimiter(request: Request) -> RateLimiter:
+    """The app's limiter (a coroutine: FastAPI runs a plain function in a worker thread)."""
     limiter: RateLimiter = request.app.state.ratelimiter
     return limiter
 
@@ -366,7 +367,7 @@ def rate_limit(
 
     async def enforce(request: Request, response: Response, key: tuple[str, ...]) -> RateLimitState:
         name = scope or _route_scope(request)
-        limiter = get_ratelimiter(request)
+        limiter = await get_ratelimiter(request)
         state = await limiter.hit(limit, name, *key, security=security)
         _announce(response, state)
         return state
