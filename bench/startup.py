@@ -69,6 +69,7 @@ class Startup:
     """Each worker's proportional share of it (its shared pages divided among their users)."""
     supervisor_rss_mib: float | None
     """The supervisor's, with ``--workers`` above 1."""
+    supervisor_pss_mib: float | None = None
 
 
 def resident_mib(pid: int) -> float:
@@ -116,9 +117,10 @@ def start_once(workers: int, env: dict[str, str], workdir: Path) -> Startup:
         _wait_for_workers(server, workers)
         time.sleep(SETTLE_SECONDS)
         members = server.members()
-        supervisor = None
+        supervisor = supervisor_pss = None
         if workers > 1:
             supervisor = resident_mib(server.process.pid)
+            supervisor_pss = proportional_mib(server.process.pid)
             members = [pid for pid in members if pid != server.process.pid]
         return Startup(
             seconds_to_first_200=elapsed,
@@ -126,6 +128,7 @@ def start_once(workers: int, env: dict[str, str], workdir: Path) -> Startup:
             worker_rss_mib=tuple(sorted(round(resident_mib(pid), 1) for pid in members)),
             worker_pss_mib=tuple(sorted(round(proportional_mib(pid), 1) for pid in members)),
             supervisor_rss_mib=round(supervisor, 1) if supervisor is not None else None,
+            supervisor_pss_mib=round(supervisor_pss, 1) if supervisor_pss is not None else None,
         )
     finally:
         server.stop()
@@ -201,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for number, run in enumerate(runs, 1):
         supervisor = (
-            f", supervisor {run.supervisor_rss_mib} MiB"
+            f", supervisor RSS {run.supervisor_rss_mib} MiB, PSS {run.supervisor_pss_mib} MiB"
             if run.supervisor_rss_mib is not None
             else ""
         )
