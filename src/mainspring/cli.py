@@ -60,7 +60,10 @@ def main(
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface (default MAINSPRING_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default MAINSPRING_PORT).")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Worker processes, forked from one built app (MAINSPRING_WORKERS)."),
+    ] = None,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
     migrate: Annotated[
         bool | None,
