@@ -51,7 +51,7 @@ from mainspring.accounts.models import User
 from mainspring.blog.errors import ArticleNotFound
 from mainspring.core.cache import Cache, CachedBytes, invalidate_after_commit
 from mainspring.core.conditional import Conditional
-from mainspring.core.deps import get_database
+from mainspring.core.db import Database
 from mainspring.social.models import ProfileDetails
 
 ARTICLES_TAG = "blog:articles"
@@ -130,7 +130,8 @@ async def lookup_article(
 def read_session(request: Request) -> AbstractAsyncContextManager[AsyncSession]:
     """The request's read session, for a handler that opens it only when it needs it: a
     signed-in reader, or a miss (``lookup``); an anonymous hit needs none."""
-    return get_database(request).read_session()
+    database: Database = request.app.state.db
+    return database.read_session()
 
 
 def respond(cached: CachedBytes, conditional: Conditional) -> Response:

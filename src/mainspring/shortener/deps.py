@@ -62,7 +62,7 @@ async def creation_quota(
     """``MAINSPRING_SHORTENER_CREATE_LIMIT`` per user (per address for anonymous callers):
     a link, or a CSV import, is one hit."""
     who = ("user", str(principal.user_id)) if principal else ("ip", client_ip(request))
-    limiter = get_ratelimiter(request)
+    limiter = await get_ratelimiter(request)
     state = await limiter.hit(
         shortener.config.create_limit, "shortener.create", *who, security=False
     )
@@ -78,7 +78,7 @@ async def password_quota(
 ) -> RateLimitState:
     """``MAINSPRING_SHORTENER_PASSWORD_LIMIT`` attempts per link and client address; kept
     during a Redis outage (a brute-force guard)."""
-    limiter = get_ratelimiter(request)
+    limiter = await get_ratelimiter(request)
     state = await limiter.hit(
         shortener.config.password_limit, "shortener.password", code.lower(), client_ip(request)
     )
