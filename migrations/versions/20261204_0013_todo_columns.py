@@ -62,7 +62,7 @@ SQLITE_SEARCH = (  # as migration 0006 made them
 )
 
 
-def _columns_table() -> sa.Table:
+def _columns_table() -> sa.TableClause:
     return sa.table(
         "todo_columns",
         sa.column("id", sa.Uuid()),
