@@ -281,3 +281,43 @@ async def test_deleting_a_column_says_where_its_tasks_go(
     assert (last.status_code, last.json()["code"]) == (409, "last-column")
     gone = await client.get(f"{columns_url(team)}/{ids['todo']}", headers=team.owner.headers)
     assert (gone.status_code, gone.json()["code"]) == (404, "column-not-found")
+
+
+async def test_the_board_runs_the_same_statements_whatever_its_size(
+    client: httpx.AsyncClient, team: Team
+) -> None:
+    """Task counts come with the page (a correlated count), never one query per column."""
+    for i in range(4):
+        await client.post(columns_url(team), json={"name": f"c{i}"}, headers=team.owner.headers)
+        await new_task(client, team.owner, team.project_id)
+    await board(client, team)  # the viewer's first request also checks their session
+    counts = set()
+    for size in (1, 3, 7):
+        response = await client.get(
+            columns_url(team), params={"page_size": size}, headers=team.viewer.headers
+        )
+        assert len(response.json()["items"]) == size
+        counts.add(response.headers["x-db-statements"])
+    assert len(counts) == 1, counts
+    assert response.json()["total"] == 7
+    assert [c["task_count"] for c in response.json()["items"]] == [4, 0, 0, 0, 0, 0, 0]
+
+
+async def test_moving_between_done_columns_keeps_the_completion_time(
+    client: httpx.AsyncClient, team: Team
+) -> None:
+    wont_do = await client.post(
+        columns_url(team), json={"name": "Won't do", "is_done": True}, headers=team.owner.headers
+    )
+    task = await new_task(client, team.owner, team.project_id, column="done")
+    moved = await client.post(
+        f"/api/v1/tasks/{task['id']}/move",
+        json={"column_id": wont_do.json()["id"]},
+        headers=team.editor.headers,
+    )
+    assert moved.json()["column"] == {
+        "id": wont_do.json()["id"],
+        "name": "Won't do",
+        "is_done": True,
+    }
+    assert moved.json()["completed_at"] == task["completed_at"]
