@@ -18,7 +18,20 @@ from mainspring.core import migrations
 from mainspring.core.db import UTCDateTime, create_engine, uuid7
 from tests.conftest import TEST_DATABASE_URL, _create_postgres_database, make_settings
 
-BEFORE, AFTER = "0012_todo", "0013_todo"
+AFTER = "0013_todo"
+
+
+def _down_revision(revision: str) -> str:
+    """The revision before ``revision`` (whatever it is re-chained onto when branches merge)."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrations.alembic_config(make_settings("sqlite://")))
+    down = script.get_revision(revision).down_revision
+    assert isinstance(down, str)
+    return down
+
+
+BEFORE = _down_revision(AFTER)
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 projects = sa.table(

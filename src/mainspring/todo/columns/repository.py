@@ -152,17 +152,22 @@ class ColumnRepository(RepositoryBase[BoardColumn]):
         return list(ids.all())
 
     async def touch_tasks(
-        self, project_id: uuid.UUID, column_id: uuid.UUID, *, completed_at: Any = None
+        self,
+        project_id: uuid.UUID,
+        column_id: uuid.UUID,
+        *,
+        done_since: datetime | None = None,
+        reopened: bool = False,
     ) -> None:
         """The column's tasks show it (its name, its done flag): when it changes, their
         representation does, so their version grows (their ``updated_at`` stays: nobody edited
-        them). ``completed_at``: set it on tasks without one (a ``datetime``: the column became
-        a done column) or clear it (``False``: it no longer is one)."""
+        them). ``done_since``: the column became a done column, so tasks without a
+        ``completed_at`` get this one; ``reopened``: it no longer is one, so it is cleared."""
         values: dict[str, Any] = {"version": Task.version + 1, "updated_at": Task.updated_at}
-        if completed_at is False:
+        if done_since is not None:
+            values["completed_at"] = func.coalesce(Task.completed_at, done_since)
+        elif reopened:
             values["completed_at"] = None
-        elif isinstance(completed_at, datetime):
-            values["completed_at"] = func.coalesce(Task.completed_at, completed_at)
         await self.session.execute(
             update(Task)
             .where(Task.project_id == project_id, Task.column_id == column_id)

@@ -124,7 +124,10 @@ class ColumnService:
         if data.is_done is not None and data.is_done != column.is_done:
             column.is_done = data.is_done
             await repository.touch_tasks(
-                project_id, column.id, completed_at=utcnow() if data.is_done else False
+                project_id,
+                column.id,
+                done_since=utcnow() if data.is_done else None,
+                reopened=not data.is_done,
             )
         elif (column.name, column.is_done) != shown_before:
             await repository.touch_tasks(project_id, column.id)
