@@ -202,7 +202,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         name="todo-task-list",
-        path="/api/v1/tasks?project_id=$project&status=todo&label=bug&sort=position",
+        path="/api/v1/tasks?project_id=$project&column_id=$column&label=bug&sort=position",
         headers={"Authorization": "Bearer $token"},
         seed=seed_task_board,
         bound_by="one project's board column (of 50 000 tasks in 100 projects) filtered by "

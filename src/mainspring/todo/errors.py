@@ -112,6 +112,49 @@ class IfMatchRequired(PreconditionRequired):
         )
 
 
+# --- board columns ------------------------------------------------------------------------------
+
+
+class ColumnNotFound(NotFound):
+    code = "column-not-found"
+
+    def __init__(self) -> None:
+        super().__init__("The project has no such column.")
+
+
+class WipLimitReached(Conflict):
+    """A task may not enter a column that holds its work-in-progress limit already."""
+
+    code = "wip-limit-reached"
+
+    def __init__(self, name: str, limit: int) -> None:
+        super().__init__(
+            f"The column {name!r} holds its limit of {limit} tasks: finish or move one first, "
+            "or raise the limit."
+        )
+
+
+class ColumnArchived(Conflict):
+    code = "column-archived"
+
+    def __init__(self) -> None:
+        super().__init__("The column is archived: it takes no new task until it is restored.")
+
+
+class ColumnNotEmpty(Conflict):
+    code = "column-not-empty"
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"The column holds {count} tasks: say where they go with `move_tasks_to`.")
+
+
+class LastColumn(Conflict):
+    code = "last-column"
+
+    def __init__(self) -> None:
+        super().__init__("A board keeps at least one column that is not archived.")
+
+
 # --- invitations ---------------------------------------------------------------------------------
 
 
