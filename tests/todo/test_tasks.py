@@ -74,7 +74,7 @@ async def test_invalid_tasks_are_refused(client: httpx.AsyncClient, team: Team) 
         json={**base, "assignee_id": str(team.outsider.id)},
         headers=team.owner.headers,
     )
-    assert stranger.status_code == 422
+    assert stranger.status_code == 409  # well-formed; the project's membership refuses it
     assert stranger.json()["errors"][0]["field"] == "assignee_id"
 
 

@@ -2,11 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Generic, TypeVar
+import re
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    model_validator,
+)
 
 T = TypeVar("T")
+
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$")
+"""An RFC 3339 date-time, its offset included: what OpenAPI's ``format: date-time`` means."""
+
+
+def _rfc3339(value: Any) -> Any:
+    if isinstance(value, datetime) or (isinstance(value, str) and RFC3339.match(value)):
+        return value
+    raise ValueError("must be an RFC 3339 date-time with its offset, e.g. 2026-12-01T17:00:00Z")
+
+
+DateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
+"""A date-time in a request (body or query): an RFC 3339 string with its offset, exactly what
+the document's ``format: date-time`` says. Pydantic's own ``datetime`` also takes a number (a
+Unix time: ``?due_before=0.5``), a date without a time and a time without an offset, none of
+which the document allows."""
+
+Flag = Annotated[bool, Strict()]
+"""A boolean in a request body: JSON ``true`` or ``false`` only, as the document says
+(``type: boolean``). Pydantic's own ``bool`` also takes ``"yes"``, ``"off"``, ``1``, ``"0"``..."""
 
 
 class Schema(BaseModel):
@@ -16,9 +46,65 @@ class Schema(BaseModel):
 
 
 class Input(BaseModel):
-    """Request models: unknown fields are refused (422), so nothing is mass-assigned."""
+    """Request models: unknown fields are refused (422), so nothing is mass-assigned.
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    An either/or rule between fields is declared once, as a class variable, and both enforced
+    (422) and published in the OpenAPI document, so that a generated client knows it:
+
+    - ``exactly_one_of = ("code", "recovery_code")``: exactly one of them is sent, not null
+      (a ``oneOf`` whose branches each require one of them, non-null);
+    - ``at_most_one_of = ("reply_to_id", "quote_of_id")``: at most one of them is sent
+      non-null (a ``not`` of "all of them, non-null");
+    - ``non_empty = True``: the body names at least one field, ``null`` included (a PATCH-like
+      body that must change something: ``minProperties: 1``).
+
+    In the first two a ``null`` counts as not sent, in the validator and in the schema alike.
+    """
+
+    exactly_one_of: ClassVar[tuple[str, ...]] = ()
+    at_most_one_of: ClassVar[tuple[str, ...]] = ()
+    non_empty: ClassVar[bool] = False
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra=lambda schema, model: _document_choices(schema, model),
+    )
+
+    @model_validator(mode="after")
+    def _check_choices(self) -> Self:
+        if self.exactly_one_of and len(self._sent(self.exactly_one_of)) != 1:
+            raise ValueError(f"send exactly one of {_names(self.exactly_one_of)}")
+        if self.at_most_one_of and len(self._sent(self.at_most_one_of)) > 1:
+            raise ValueError(f"send at most one of {_names(self.at_most_one_of)}")
+        if self.non_empty and not self.model_fields_set:
+            raise ValueError("name at least one field")
+        return self
+
+    def _sent(self, names: tuple[str, ...]) -> list[str]:
+        return [name for name in names if getattr(self, name) is not None]
+
+
+def _names(names: tuple[str, ...]) -> str:
+    return ", ".join(f"`{name}`" for name in names)
+
+
+NOT_NULL: dict[str, Any] = {"not": {"type": "null"}}
+
+
+def _document_choices(schema: dict[str, Any], model: type[Any]) -> None:
+    """Publish ``model``'s either/or rules (see ``Input``) in its JSON Schema."""
+    exactly: tuple[str, ...] = getattr(model, "exactly_one_of", ())
+    at_most: tuple[str, ...] = getattr(model, "at_most_one_of", ())
+    if exactly:
+        schema["oneOf"] = [{"required": [name], "properties": {name: NOT_NULL}} for name in exactly]
+    if getattr(model, "non_empty", False):
+        schema["minProperties"] = 1
+    if at_most:
+        schema["not"] = {
+            "required": list(at_most),
+            "properties": dict.fromkeys(at_most, NOT_NULL),
+        }
 
 
 class Patch(Input):
@@ -55,7 +141,9 @@ class Patch(Input):
 
 
 def _drop_null(schema: dict[str, Any], model: type[Any]) -> None:
-    """Document ``model.not_null`` fields as optional but not nullable."""
+    """Document ``model.not_null`` fields as optional but not nullable (and its either/or
+    rules, as every ``Input`` does)."""
+    _document_choices(schema, model)
     properties: dict[str, Any] = schema.get("properties", {})
     for name in getattr(model, "not_null", ()):
         prop = properties.get(name)
