@@ -13,13 +13,15 @@ document: its examples, then the boundaries of every schema and undeclared metho
 - a request without credentials to an operation that requires them is refused
   (``ignored_auth``).
 
-So the document says exactly what the server does: the next mismatch fails CI. New modules are
-covered without writing anything here. ``docs/architecture.md`` ("How the OpenAPI document is
-kept honest") says how a mismatch is fixed.
+So the document says exactly what the server does: the next mismatch fails CI. A new module's
+operations are fuzzed once its tag is in one of the groups below (a test fails until it is).
+``docs/architecture.md`` ("How the OpenAPI document is kept honest") says how a mismatch is
+fixed.
 
-The *stateful* phase (chains of calls linked by the document) is not run in-suite: with the
-ids it creates it would need minutes per database, and the module suites test those flows
-over HTTP.
+The *stateful* phase runs too (``test_linked_calls_conform``): chains of calls linked by what
+one answer gives the next (an id from a ``Location`` or a body, which schemathesis infers),
+with the same checks plus those only a chain can make (a deleted resource stays gone, a
+created one can be read).
 
 Deterministic for CI: a fixed seed, hypothesis derandomized, a bounded number of examples.
 """
@@ -54,7 +56,7 @@ CONFIG: dict[str, Any] = {
         "examples": {"enabled": True},
         "coverage": {"enabled": True},
         "fuzzing": {"enabled": True},
-        "stateful": {"enabled": False},
+        "stateful": {"enabled": True, "max-steps": 6},
     },
     "checks": {
         "enabled": True,
@@ -116,18 +118,102 @@ def _fresh_idempotency_key(case: schemathesis.Case[Any]) -> None:
 
 schema = schemathesis.pytest.from_fixture("api_schema")
 
+# The operations in groups by tag, one test each, so that ``make test`` (pytest-xdist) runs
+# them side by side. A new module's tag joins a group (or a new group): until it does,
+# ``test_every_operation_is_fuzzed`` fails.
+ACCOUNTS = r"^(auth|two-factor|operations)$"
+USERS = r"^users$"
+BLOG = r"^blog$"
+SOCIAL = r"^social: "
+TASKS = r"^task manager: (tasks|exports)$"
+PROJECTS = r"^task manager: (projects|invitations)$"
 
-@schema.parametrize()
-@settings(
-    max_examples=10,
+fuzz_settings_ = settings(
+    max_examples=5,
     deadline=None,
     derandomize=True,
     suppress_health_check=list(HealthCheck),
 )
-def test_api_conforms_to_its_schema(
-    case: schemathesis.Case[Any], auth_headers: dict[str, str]
-) -> None:
+
+
+def conforms(case: schemathesis.Case[Any], auth_headers: dict[str, str]) -> None:
+    """Call ``case`` and run every check on the answer."""
     # Logging out would end the fuzzer's session for every later case; it runs anonymously.
     signed_in = (case.method, case.path) != ("POST", "/api/v1/auth/logout")
     _fresh_idempotency_key(case)
     case.call_and_validate(headers=auth_headers if signed_in else None)
+
+
+@schema.include(tag_regex=ACCOUNTS).parametrize()
+@fuzz_settings_
+def test_accounts_conform(case: schemathesis.Case[Any], auth_headers: dict[str, str]) -> None:
+    conforms(case, auth_headers)
+
+
+@schema.include(tag_regex=USERS).parametrize()
+@fuzz_settings_
+def test_users_conform(case: schemathesis.Case[Any], auth_headers: dict[str, str]) -> None:
+    conforms(case, auth_headers)
+
+
+@schema.include(tag_regex=BLOG).parametrize()
+@fuzz_settings_
+def test_blog_conforms(case: schemathesis.Case[Any], auth_headers: dict[str, str]) -> None:
+    conforms(case, auth_headers)
+
+
+@schema.include(tag_regex=SOCIAL).parametrize()
+@fuzz_settings_
+def test_social_conforms(case: schemathesis.Case[Any], auth_headers: dict[str, str]) -> None:
+    conforms(case, auth_headers)
+
+
+@schema.include(tag_regex=TASKS).parametrize()
+@fuzz_settings_
+def test_tasks_conform(case: schemathesis.Case[Any], auth_headers: dict[str, str]) -> None:
+    conforms(case, auth_headers)
+
+
+@schema.include(tag_regex=PROJECTS).parametrize()
+@fuzz_settings_
+def test_projects_conform(case: schemathesis.Case[Any], auth_headers: dict[str, str]) -> None:
+    conforms(case, auth_headers)
+
+
+async def test_every_operation_is_fuzzed(app: FastAPI) -> None:
+    """Each operation of the document is in exactly one group above: none escapes the fuzzer."""
+    groups = [re.compile(group) for group in (ACCOUNTS, USERS, BLOG, SOCIAL, TASKS, PROJECTS)]
+    operations = [
+        (method.upper(), path, operation.get("tags", []))
+        for path, item in app.openapi()["paths"].items()
+        for method, operation in item.items()
+    ]
+    assert len(operations) > 100  # the whole API
+    for method, path, tags in operations:
+        homes = [group for group in groups if any(group.search(tag) for tag in tags)]
+        assert len(homes) == 1, f"{method} {path} (tags {tags}) is in {len(homes)} groups"
+
+
+def test_linked_calls_conform(
+    api_schema: schemathesis.BaseSchema, auth_headers: dict[str, str]
+) -> None:
+    """The stateful phase: short chains of linked calls, every check on every answer."""
+    machine = api_schema.as_state_machine()
+
+    class SignedIn(machine):  # type: ignore[misc,valid-type]
+        def before_call(self, case: schemathesis.Case[Any]) -> None:
+            _fresh_idempotency_key(case)
+
+        def get_call_kwargs(self, case: schemathesis.Case[Any]) -> dict[str, Any]:
+            signed_in = (case.method, case.path) != ("POST", "/api/v1/auth/logout")
+            return {"headers": auth_headers} if signed_in else {}
+
+    SignedIn.run(
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=6,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+    )

@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from mainspring.accounts.models import EMAIL_MAX, USERNAME_MAX
 from mainspring.core.auth import Role
@@ -124,26 +124,24 @@ class TokenForm(Input):
     schema tells clients which fields each grant needs (``oneOf`` on ``grant_type``).
     """
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "oneOf": [
-                {
-                    "properties": {
-                        "grant_type": {"const": "password"},
-                        "username": {"minLength": 1},
-                    },
-                    "required": ["grant_type", "username", "password"],
+    schema_rules: ClassVar[dict[str, Any]] = {
+        "oneOf": [
+            {
+                "properties": {
+                    "grant_type": {"const": "password"},
+                    "username": {"minLength": 1},
                 },
-                {
-                    "properties": {
-                        "grant_type": {"const": "refresh_token"},
-                        "refresh_token": {"minLength": 1},
-                    },
-                    "required": ["grant_type", "refresh_token"],
+                "required": ["grant_type", "username", "password"],
+            },
+            {
+                "properties": {
+                    "grant_type": {"const": "refresh_token"},
+                    "refresh_token": {"minLength": 1},
                 },
-            ]
-        }
-    )
+                "required": ["grant_type", "refresh_token"],
+            },
+        ]
+    }
 
     grant_type: Annotated[str, StringConstraints(max_length=32)] = Field(
         examples=["password"], description="`password` or `refresh_token`."

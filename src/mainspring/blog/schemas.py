@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import AfterValidator, ConfigDict, Field, PrivateAttr, StringConstraints
+from pydantic import AfterValidator, Field, PrivateAttr, StringConstraints
 
 from mainspring.blog.models import (
     BODY_MAX,
@@ -54,11 +54,9 @@ class ArticleCreate(Input):
     ``draft`` is the default. A ``publish_at`` already past is published by the schedule's
     next run, dated ``publish_at``."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "anyOf": [{**SCHEDULED_ONLY, "required": ["status", "publish_at"]}, UNSCHEDULED]
-        }
-    )
+    schema_rules: ClassVar[dict[str, Any]] = {
+        "anyOf": [{**SCHEDULED_ONLY, "required": ["status", "publish_at"]}, UNSCHEDULED]
+    }
 
     title: str = Field(min_length=1, max_length=TITLE_MAX, examples=["How to train your dragon"])
     description: str = Field("", max_length=DESCRIPTION_MAX, examples=["Ever wonder how?"])
@@ -77,15 +75,13 @@ class ArticleUpdate(Input):
     ``publish_at`` alone moves the schedule of a scheduled article; ``status: scheduled``
     alone keeps the one it has: either on an article without a schedule is a conflict (409)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "anyOf": [
-                {"not": {"required": ["status", "publish_at"]}},
-                SCHEDULED_ONLY,
-                UNSCHEDULED,
-            ]
-        }
-    )
+    schema_rules: ClassVar[dict[str, Any]] = {
+        "anyOf": [
+            {"not": {"required": ["status", "publish_at"]}},
+            SCHEDULED_ONLY,
+            UNSCHEDULED,
+        ]
+    }
 
     title: str | None = Field(None, min_length=1, max_length=TITLE_MAX, examples=["New title"])
     description: str | None = Field(None, max_length=DESCRIPTION_MAX)

@@ -59,11 +59,15 @@ class Input(BaseModel):
       body that must change something: ``minProperties: 1``).
 
     In the first two a ``null`` counts as not sent, in the validator and in the schema alike.
+    A rule of another shape, which the model or its service enforces, is published with
+    ``schema_rules`` (JSON Schema keywords added to the model's schema, e.g. an ``anyOf``);
+    set it rather than ``json_schema_extra``, which would replace what the kernel publishes.
     """
 
     exactly_one_of: ClassVar[tuple[str, ...]] = ()
     at_most_one_of: ClassVar[tuple[str, ...]] = ()
     non_empty: ClassVar[bool] = False
+    schema_rules: ClassVar[dict[str, Any]] = {}
 
     model_config = ConfigDict(
         extra="forbid",
@@ -93,7 +97,17 @@ NOT_NULL: dict[str, Any] = {"not": {"type": "null"}}
 
 
 def _document_choices(schema: dict[str, Any], model: type[Any]) -> None:
-    """Publish ``model``'s either/or rules (see ``Input``) in its JSON Schema."""
+    """Publish ``model``'s either/or rules (see ``Input``) in its JSON Schema, and what its
+    whitespace stripping means for the length of its strings (``_non_blank``)."""
+    fields = getattr(model, "model_fields", {})
+    for name, prop in schema.get("properties", {}).items():
+        field = fields.get(name)
+        kept = field is not None and any(
+            getattr(rule, "strip_whitespace", None) is False for rule in field.metadata
+        )
+        if not kept:  # a password keeps its spaces (``strip_whitespace=False``)
+            _non_blank(prop)
+    schema.update(getattr(model, "schema_rules", {}))
     exactly: tuple[str, ...] = getattr(model, "exactly_one_of", ())
     at_most: tuple[str, ...] = getattr(model, "at_most_one_of", ())
     if exactly:
@@ -138,6 +152,25 @@ class Patch(Input):
             if nulled:
                 raise ValueError(f"{', '.join(nulled)} cannot be null")
         return data
+
+
+def _non_blank(prop: dict[str, Any]) -> None:
+    """An ``Input`` strips its strings before it checks their length, so ``"\u00a0"`` is too
+    short for a ``minLength: 1``. Say so: a string with a ``minLength`` also matches a pattern
+    that counts from its first to its last non-space character. Items of lists and branches of
+    ``anyOf`` (``X | None``) are strings of the body too."""
+    for branch in prop.get("anyOf", ()):
+        _non_blank(branch)
+    if isinstance(prop.get("items"), dict):
+        _non_blank(prop["items"])
+    least = prop.get("minLength", 0)
+    if prop.get("type") != "string" or least < 1:
+        return
+    pattern = r"\S" if least == 1 else rf"\S[\s\S]{{{least - 2},}}\S"
+    if "pattern" in prop:
+        prop.setdefault("allOf", []).append({"pattern": pattern})
+    else:
+        prop["pattern"] = pattern
 
 
 def _drop_null(schema: dict[str, Any], model: type[Any]) -> None:
