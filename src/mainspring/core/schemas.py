@@ -72,11 +72,11 @@ class Input(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         str_strip_whitespace=True,
-        json_schema_extra=lambda schema, model: _document_choices(schema, model),
+        json_schema_extra=lambda schema, model: _document_rules(schema, model),
     )
 
     @model_validator(mode="after")
-    def _check_choices(self) -> Self:
+    def _check_rules(self) -> Self:
         if self.exactly_one_of and len(self._sent(self.exactly_one_of)) != 1:
             raise ValueError(f"send exactly one of {_names(self.exactly_one_of)}")
         if self.at_most_one_of and len(self._sent(self.at_most_one_of)) > 1:
@@ -96,7 +96,7 @@ def _names(names: tuple[str, ...]) -> str:
 NOT_NULL: dict[str, Any] = {"not": {"type": "null"}}
 
 
-def _document_choices(schema: dict[str, Any], model: type[Any]) -> None:
+def _document_rules(schema: dict[str, Any], model: type[Any]) -> None:
     """Publish ``model``'s either/or rules (see ``Input``) in its JSON Schema, and what its
     whitespace stripping means for the length of its strings (``_non_blank``)."""
     fields = getattr(model, "model_fields", {})
@@ -133,7 +133,7 @@ class Patch(Input):
         class TaskUpdate(Patch):
             not_null: ClassVar[tuple[str, ...]] = ("title", "status")
             title: Title | None = None
-            due_at: AwareDatetime | None = None   # null clears it
+            due_at: DateTime | None = None   # null clears it
     """
 
     not_null: ClassVar[tuple[str, ...]] = ()
@@ -176,7 +176,7 @@ def _non_blank(prop: dict[str, Any]) -> None:
 def _drop_null(schema: dict[str, Any], model: type[Any]) -> None:
     """Document ``model.not_null`` fields as optional but not nullable (and its either/or
     rules, as every ``Input`` does)."""
-    _document_choices(schema, model)
+    _document_rules(schema, model)
     properties: dict[str, Any] = schema.get("properties", {})
     for name in getattr(model, "not_null", ()):
         prop = properties.get(name)
