@@ -82,9 +82,11 @@ def api_schema(fuzz_settings: Settings) -> Iterator[schemathesis.BaseSchema]:
     asyncio.run(_empty(create_app(fuzz_settings)))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def auth_headers(fuzz_settings: Settings) -> dict[str, str]:
-    """A signed-in user's bearer token, so the fuzzer gets past authentication."""
+    """A signed-in user's bearer token, so the fuzzer gets past authentication: one user per
+    test, so that a group that deletes its account (``DELETE /users/me``) or revokes its
+    sessions leaves the other groups signed in."""
     return asyncio.run(_sign_in(create_app(fuzz_settings)))
 
 

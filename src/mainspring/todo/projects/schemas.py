@@ -8,7 +8,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from mainspring.core.schemas import Flag, Input, Patch, Schema
+from mainspring.core.schemas import SPACE, Flag, Input, Patch, Schema
 from mainspring.todo.roles import Role
 
 ProjectName = Annotated[str, Field(min_length=1, max_length=120, examples=["Website relaunch"])]
@@ -49,7 +49,7 @@ class MemberInvite(Input):
     email: str | None = Field(
         None,
         max_length=254,
-        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        pattern=rf"^[^@{SPACE}]+@[^@{SPACE}]+\.[^@{SPACE}]+$",
         description="Invites the address (202): the answer never says whether it has an account.",
         examples=["ada@example.com"],
     )
