@@ -18,10 +18,11 @@ from pydantic import (
 
 T = TypeVar("T")
 
-SPACE = r"\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-r"""The characters ``str.strip()`` removes, spelled out for a pattern's character class:
-``\s`` differs between the document's regex dialect (ECMA 262: no U+0085 nor U+001C-U+001F,
-but U+FEFF) and the server's (Python, Rust), so a published pattern never uses it."""
+SPACE = r"\t\n\v\f\r\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+r"""The characters the validator strips and its patterns' ``\s`` means (Unicode White_Space,
+in pydantic-core's Rust), spelled out for a pattern's character class: ``\s`` differs
+between the document's dialect (ECMA 262: no U+0085, but U+FEFF) and Python's (U+001C-U+001F
+too), so a published pattern never uses it."""
 
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$")
 """An RFC 3339 date-time, its offset included: what OpenAPI's ``format: date-time`` means."""
