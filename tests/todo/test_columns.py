@@ -242,7 +242,7 @@ async def test_deleting_a_column_says_where_its_tasks_go(
     itself = await client.delete(
         url, params={"move_tasks_to": ids["in_progress"]}, headers=team.owner.headers
     )
-    assert (itself.status_code, itself.json()["code"]) == (422, "invalid-reference")
+    assert (itself.status_code, itself.json()["code"]) == (409, "invalid-reference")
     await patch(client, team, ids["done"], wip_limit=2)
     full = await client.delete(
         url, params={"move_tasks_to": ids["done"]}, headers=team.owner.headers

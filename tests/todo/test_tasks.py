@@ -76,7 +76,7 @@ async def test_invalid_tasks_are_refused(client: httpx.AsyncClient, team: Team) 
         json={**base, "assignee_id": str(team.outsider.id)},
         headers=team.owner.headers,
     )
-    assert stranger.status_code == 422
+    assert stranger.status_code == 409  # well-formed; the project's membership refuses it
     assert stranger.json()["errors"][0]["field"] == "assignee_id"
 
 
@@ -292,11 +292,11 @@ async def test_move_within_and_across_columns_and_projects(
         json={"project_id": team.project_id, "column_id": other_done},
         headers=team.editor.headers,
     )
-    assert (mismatch.status_code, mismatch.json()["code"]) == (422, "invalid-reference")
+    assert (mismatch.status_code, mismatch.json()["code"]) == (409, "invalid-reference")
     unseen = await client.post(
         url.format(tasks["a"]["id"]), json={"column_id": other_done}, headers=team.owner.headers
     )
-    assert (unseen.status_code, unseen.json()["code"]) == (422, "invalid-reference")
+    assert (unseen.status_code, unseen.json()["code"]) == (409, "invalid-reference")
     # The owner is not a member of the other project: for them it does not exist.
     refused = await client.post(
         url.format(tasks["a"]["id"]), json={"project_id": other}, headers=team.owner.headers

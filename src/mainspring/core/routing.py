@@ -14,8 +14,15 @@ router's routes once to see whether the router matches, and once more to pick th
   with: ``/api/v1/articles/{slug}/comments`` under ``api`` -> ``v1`` -> ``articles``.
 - A request walks the tree along its own path's segments as far as they go; the routes that
   can match it are the ones filed on that walk (a template matches only paths that start with
-  its static segments), in the order they were declared: a handful instead of hundreds.
-  They are matched exactly as Starlette does: first full match wins, in declaration order.
+  its static segments): a handful instead of hundreds.
+- A concrete path is matched before a templated one, as OpenAPI says a path is matched
+  (OpenAPI 3.1, "Path Templating Matching"): ``/api/v1/projects/inbox`` is the inbox's path
+  only, not also ``/api/v1/projects/{project_id}`` with ``project_id="inbox"``. Among the
+  routes whose template matches a path, only the most concrete ones serve it (a static segment
+  beats a parameter, compared from the left); among those, the first declared that serves the
+  method wins, as in Starlette. So ``PATCH /api/v1/projects/inbox`` answers 405 (the inbox is
+  read-only), not a 422 about a project id, and what the server serves at a path is exactly
+  what the OpenAPI document lists under it.
 - A path that no route matches answers 404 at once (after the same slash-toggled retry, also
   through the tree); one that routes match for other methods only answers 405 with an
   ``Allow`` header listing *every* method served at that path (RFC 9110 section 15.5.6):
@@ -65,6 +72,9 @@ class Leaf:
 
     order: int
     template: str
+    concreteness: tuple[int, ...]
+    """Per segment of the template, 1 if it is static and 0 if it holds a parameter: of two
+    templates matching one path, the greater tuple is the more concrete (see ``_settle``)."""
     regex: Pattern[str]
     convertors: dict[str, Convertor[Any]]
     methods: frozenset[str] | None
@@ -114,10 +124,14 @@ class RouteIndex:
             return
         method = scope["method"]
         partial: list[Leaf] = []
+        served_by: tuple[int, ...] | None = None
         for leaf in node.candidates:
+            if served_by is not None and leaf.concreteness != served_by:
+                break  # a more concrete template matched this path: it alone serves it
             match = leaf.regex.match(path)
             if match is None or (leaf.guard is not None and not leaf.guard(scope)):
                 continue
+            served_by = leaf.concreteness
             if leaf.methods is not None and method not in leaf.methods:
                 partial.append(leaf)
                 continue
@@ -184,6 +198,7 @@ class RouteIndex:
                     Leaf(
                         order=order,
                         template=template,
+                        concreteness=concreteness(template),
                         regex=context.path_regex,
                         convertors=context.param_convertors,
                         methods=frozenset(context.methods) if context.methods else None,
@@ -224,8 +239,15 @@ def _own_match(route: Route, effective: Any, scope: Scope) -> bool:
 
 
 def _settle(node: Node, inherited: tuple[Leaf, ...], delegate: bool) -> None:
-    """Each node's candidates: its own leaves and its ancestors', in declaration order."""
-    node.candidates = tuple(sorted((*inherited, *node.own), key=lambda leaf: leaf.order))
+    """Each node's candidates: its own leaves and its ancestors', the most concrete templates
+    first, then in declaration order. The dispatch stops at the first template less concrete
+    than the first one that matched the path."""
+    node.candidates = tuple(
+        sorted(
+            (*inherited, *node.own),
+            key=lambda leaf: ([-flag for flag in leaf.concreteness], leaf.order),
+        )
+    )
     node.delegate = node.delegate or delegate
     for child in node.children.values():
         _settle(child, node.candidates, node.delegate)
@@ -240,6 +262,12 @@ def static_segments(template: str) -> list[str]:
             break
         segments.append(segment)
     return segments
+
+
+def concreteness(template: str) -> tuple[int, ...]:
+    """1 per static segment, 0 per segment with a parameter: ``/api/v1/projects/inbox`` ->
+    ``(1, 1, 1, 1)``, ``/api/v1/projects/{id}`` -> ``(1, 1, 1, 0)``."""
+    return tuple(0 if "{" in segment else 1 for segment in template.split("/")[1:])
 
 
 def allow_header(leaves: list[Leaf]) -> str:

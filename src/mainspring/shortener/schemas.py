@@ -6,9 +6,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, SecretStr
+from pydantic import AfterValidator, Field, SecretStr, StrictInt
 
-from mainspring.core.schemas import Input, Schema
+from mainspring.core.schemas import DateTime, Flag, Input, Schema
 from mainspring.shortener.codes import CODE_PATTERN
 from mainspring.shortener.models import (
     CODE_MAX,
@@ -67,10 +67,10 @@ class LinkCreate(Input):
         None, max_length=TITLE_MAX, pattern=PRINTABLE, examples=["Spring sale"]
     )
     tags: Annotated[Tags, AfterValidator(_tags)] = Field(default_factory=list)
-    expires_at: datetime | None = Field(
+    expires_at: DateTime | None = Field(
         None, description="After this instant the link answers 410.", examples=[None]
     )
-    max_clicks: int | None = Field(
+    max_clicks: StrictInt | None = Field(
         None, ge=1, le=1_000_000_000, description="Redirects allowed; then 410.", examples=[None]
     )
     redirect_type: RedirectType = Field(302, description="The redirect's status code.")
@@ -80,7 +80,7 @@ class LinkCreate(Input):
         max_length=PASSWORD_MAX,
         description="Visitors type it in an interstitial form first (stored hashed).",
     )
-    enabled: bool = True
+    enabled: Flag = True
 
 
 class LinkUpdate(Input):
@@ -90,11 +90,11 @@ class LinkUpdate(Input):
     url: str | None = Field(None, min_length=1, max_length=URL_MAX * 3)
     title: str | None = Field(None, max_length=TITLE_MAX, pattern=PRINTABLE)
     tags: Annotated[Tags, AfterValidator(_tags)] | None = None
-    expires_at: datetime | None = None
-    max_clicks: int | None = Field(None, ge=1, le=1_000_000_000)
+    expires_at: DateTime | None = None
+    max_clicks: StrictInt | None = Field(None, ge=1, le=1_000_000_000)
     redirect_type: RedirectType | None = None
     password: SecretStr | None = Field(None, min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
-    enabled: bool | None = None
+    enabled: Flag | None = None
 
 
 class Preview(Schema):

@@ -14,7 +14,6 @@ from mainspring.core.errors import (
     PreconditionFailed,
     PreconditionRequired,
     TooManyRequests,
-    UnprocessableEntity,
 )
 
 
@@ -83,9 +82,10 @@ class TooMany(Conflict):
     code = "limit-reached"
 
 
-class InvalidReference(UnprocessableEntity):
+class InvalidReference(Conflict):
     """A field names something that exists but cannot be used here (an assignee who is not a
-    member of the project, a destination project where the caller cannot edit)."""
+    member of the project, a destination project where the caller cannot edit). The request
+    is well-formed (a 422 says it is not, as its schema does): the project's state refuses it."""
 
     code = "invalid-reference"
 

@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Query
-from pydantic import AwareDatetime
 from sqlalchemy import ColumnElement, and_, exists, false, or_
 
+from mainspring.core.schemas import DateTime
 from mainspring.todo import search
 from mainspring.todo.models import Task, TaskLabel
 from mainspring.todo.tasks.schemas import Label, Priority
@@ -113,8 +113,8 @@ async def task_filters(  # async: a plain function would run in the thread pool
         list[Label] | None, Query(max_length=10, description="Tasks carrying every label named.")
     ] = None,
     priority: Annotated[list[Priority] | None, Query(max_length=5)] = None,
-    due_before: Annotated[AwareDatetime | None, Query(description="Due strictly before.")] = None,
-    due_after: Annotated[AwareDatetime | None, Query(description="Due at or after.")] = None,
+    due_before: Annotated[DateTime | None, Query(description="Due strictly before.")] = None,
+    due_after: Annotated[DateTime | None, Query(description="Due at or after.")] = None,
     overdue: Annotated[
         bool | None, Query(description="Due in the past and not done (or the opposite).")
     ] = None,

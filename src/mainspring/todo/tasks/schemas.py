@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Self
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, AwareDatetime, Field, model_validator
+from pydantic import AfterValidator, Field
 
-from mainspring.core.schemas import Input, Patch, Schema
+from mainspring.core.schemas import DateTime, Input, Patch, Schema
 from mainspring.todo import models
 
 
@@ -74,7 +74,7 @@ class TaskCreate(Input):
         "out); default: the project's first column that is not archived.",
     )
     priority: Priority = Field(Priority.NONE, examples=["high"])
-    due_at: AwareDatetime | None = Field(None, examples=["2026-12-01T17:00:00+01:00"])
+    due_at: DateTime | None = Field(None, examples=["2026-12-01T17:00:00+01:00"])
     labels: Labels = Field(default_factory=list, examples=[["marketing", "launch"]])
     assignee_id: uuid.UUID | None = Field(None, description="A member of the project.")
     subtasks: list[SubtaskTitle] = Field(
@@ -100,7 +100,7 @@ class TaskUpdate(Patch):
     description: Description | None = None
     column_id: uuid.UUID | None = Field(None, description="A column of the task's project.")
     priority: Priority | None = Field(None, examples=["urgent"])
-    due_at: AwareDatetime | None = Field(
+    due_at: DateTime | None = Field(
         None, description="`null` clears it.", examples=["2026-12-01T17:00:00Z"]
     )
     labels: Labels | None = None
@@ -122,21 +122,16 @@ class BulkChanges(Patch):
     """The fields sent change on every task; ``null`` clears ``due_at``/``assignee_id``."""
 
     not_null: ClassVar[tuple[str, ...]] = ("column_id", "priority", "add_labels", "remove_labels")
+    non_empty: ClassVar[bool] = True
 
     column_id: uuid.UUID | None = Field(
         None, description="A column of every task's project: they go last there, in order."
     )
     priority: Priority | None = None
-    due_at: AwareDatetime | None = Field(None, description="`null` clears it.")
+    due_at: DateTime | None = Field(None, description="`null` clears it.")
     assignee_id: uuid.UUID | None = Field(None, description="`null` unassigns the tasks.")
     add_labels: Labels = Field(default_factory=list, examples=[["q4"]])
     remove_labels: Labels = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _changes_something(self) -> Self:
-        if not self.model_fields_set:
-            raise ValueError("name at least one change")
-        return self
 
 
 class TaskBulkUpdate(Input):
