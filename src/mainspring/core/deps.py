@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mainspring.core import pagination
 from mainspring.core.config import Settings
 from mainspring.core.db import Database
-from mainspring.core.pagination import CursorCodec
 
 
 async def get_settings(request: Request) -> Settings:
@@ -34,11 +33,6 @@ async def get_settings(request: Request) -> Settings:
 async def get_database(request: Request) -> Database:
     database: Database = request.app.state.db
     return database
-
-
-async def get_cursor_codec(request: Request) -> CursorCodec:
-    codec: CursorCodec = request.app.state.cursor_codec
-    return codec
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -55,7 +49,6 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
-CursorCodecDep = Annotated[CursorCodec, Depends(get_cursor_codec)]
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 """Read-write session on the primary; committed after the handler, before the response."""
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
