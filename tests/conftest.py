@@ -216,6 +216,18 @@ async def forget_redis(settings: Settings) -> None:
         await client.aclose()
 
 
+def empty_database(settings: Settings) -> None:
+    """``empty_tables`` from synchronous code outside any test's event loop (module-scoped
+    fixtures): an app is started for it and stopped again."""
+
+    async def empty() -> None:
+        application = create_app(settings)
+        async with application.router.lifespan_context(application):
+            await empty_tables(application)
+
+    asyncio.run(empty())
+
+
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     """The application on the test database, its tables emptied after the test; on a shared

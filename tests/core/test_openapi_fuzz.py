@@ -28,13 +28,11 @@ Deterministic for CI: a fixed seed, hypothesis derandomized, a bounded number of
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import re
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 from fastapi import FastAPI
@@ -44,8 +42,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from mainspring.app import create_app
 from mainspring.core.config import Settings
-from tests.accounts.helpers import signed_in_user
-from tests.conftest import empty_tables, make_settings
+from tests.conftest import empty_database, make_settings
+from tests.fixtures.users import new_user_headers
 
 ACCEPTED_REFUSALS = ["400", "401", "403", "404", "409", "410", "412", "428", "429"]
 """Refusals of a valid request for what it names (credentials, a missing or changed resource,
@@ -80,7 +78,7 @@ def api_schema(fuzz_settings: Settings) -> Iterator[schemathesis.BaseSchema]:
     config = SchemathesisConfig.from_dict(CONFIG)
     yield schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
     # The fuzzer's app runs on schemathesis' own event loop; empty the tables from a fresh one.
-    asyncio.run(_empty(create_app(fuzz_settings)))
+    empty_database(fuzz_settings)
 
 
 @pytest.fixture
@@ -88,20 +86,7 @@ def auth_headers(fuzz_settings: Settings) -> dict[str, str]:
     """A signed-in user's bearer token, so the fuzzer gets past authentication: one user per
     test, so that a group that deletes its account (``DELETE /users/me``) or revokes its
     sessions leaves the other groups signed in."""
-    return asyncio.run(_sign_in(create_app(fuzz_settings)))
-
-
-async def _sign_in(app: FastAPI) -> dict[str, str]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            user = await signed_in_user(app, client)
-    return user.headers
-
-
-async def _empty(app: FastAPI) -> None:
-    async with app.router.lifespan_context(app):
-        await empty_tables(app)
+    return new_user_headers(create_app(fuzz_settings))
 
 
 def _fresh_idempotency_key(case: schemathesis.Case[Any]) -> None:
