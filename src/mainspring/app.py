@@ -32,6 +32,7 @@ from mainspring.core.observability import configure_logging, track_database, unt
 from mainspring.core.pagination import CursorCodec
 from mainspring.core.routing import install_route_index
 from mainspring.realworld.router import router as realworld_router
+from mainspring.shortener import redirects as shortener_redirects
 
 Hook = Callable[[], Awaitable[None]]
 logger = structlog.get_logger("mainspring.app")
@@ -96,6 +97,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
     app.include_router(realworld_router, prefix=settings.realworld_prefix)
     app.include_router(chat_page_router)  # the web client at /chat
+    # Shortener: the /{code} redirect routes (last: they shadow no route) and the redirect fast
+    # path (pure ASGI around the router, INSIDE the middleware added below). Keep it here.
+    shortener_redirects.install(app, settings)
     install_route_index(app)  # route lookup by path prefix, 405s that list every method
 
     app.add_middleware(KernelMiddleware, settings=settings)

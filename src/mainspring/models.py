@@ -10,6 +10,7 @@ from mainspring.blog import models as blog_models
 from mainspring.chat import models as chat_models
 from mainspring.core import models as core_models
 from mainspring.core.db import Base
+from mainspring.shortener import models as shortener_models
 from mainspring.social import models as social_models
 from mainspring.todo import models as todo_models
 
@@ -22,6 +23,7 @@ __all__ = [
     "chat_models",
     "core_models",
     "metadata",
+    "shortener_models",
     "social_models",
     "todo_models",
 ]
