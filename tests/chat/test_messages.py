@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from mainspring.chat.deps import MESSAGES_PER_MINUTE
 from mainspring.chat.models import Message
 from tests.chat.conftest import People, new_room, say
 
@@ -71,6 +72,27 @@ async def test_concurrent_senders_get_a_total_order(
         await client.get(f"{ROOMS}/{room['id']}/messages", headers=people_[1].headers)
     ).json()
     assert [m["seq"] for m in history["items"]] == list(range(1, 21))
+
+
+async def test_sending_over_http_is_rate_limited_per_person(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    ada, bob = await people(2)
+    room = await new_room(client, ada, bob)
+    limit = int(MESSAGES_PER_MINUTE.split("/")[0])
+    statuses = [
+        (await say(client, ada, room["id"], f"m{i}", f"c{i}")).status_code for i in range(limit)
+    ]
+    assert statuses == [201] * limit
+    refused = await say(client, ada, room["id"], "one too many", "c-over")
+    assert refused.status_code == 429
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.headers["ratelimit-remaining"] == "0"
+    stored = (await client.get(f"{ROOMS}/{room['id']}", headers=ada.headers)).json()
+    assert stored["last_seq"] == limit  # the refused one was not stored
+    # The limit is per person: bob still sends.
+    assert (await say(client, bob, room["id"], "hi", "b1")).status_code == 201
 
 
 async def test_history_before_and_after(client: httpx.AsyncClient, people: People) -> None:
@@ -150,14 +172,21 @@ async def test_replies_reactions_mentions_attachments(
         json={"client_id": "x", "body": "x", "reply_to_id": first["id"]},
         headers=ada.headers,
     )
-    assert cross.status_code == 422
-    assert cross.json()["code"] == "invalid-message"
+    assert cross.status_code == 409
+    assert cross.json()["code"] == "invalid-reply"
     bad_url = await client.post(
         f"{ROOMS}/{room['id']}/messages",
         json={"client_id": "y", "body": "x", "attachments": [{"url": "javascript:alert(1)"}]},
         headers=ada.headers,
     )
-    assert bad_url.status_code == 422
+    assert bad_url.status_code == 422  # not even the document's shape
+    no_host = await client.post(
+        f"{ROOMS}/{room['id']}/messages",
+        json={"client_id": "z", "body": "x", "attachments": [{"url": "https://:80/a"}]},
+        headers=ada.headers,
+    )
+    assert no_host.status_code == 400  # the document's shape, but not a URL
+    assert no_host.json()["code"] == "invalid-attachment"
     react = f"{ROOMS}/{room['id']}/messages/{first['id']}/reactions/%F0%9F%91%8D"
     for person in (ada, bob, bob):
         assert (await client.put(react, headers=person.headers)).status_code == 204

@@ -116,6 +116,8 @@ SOCIAL = r"^social: "
 TASKS = r"^task manager: (tasks|exports)$"
 PROJECTS = r"^task manager: (projects|invitations|board columns)$"
 SHORTENER = r"^shortener"
+CHAT_ROOMS = r"^chat: rooms$"
+CHAT_MESSAGES = r"^chat: messages$"
 
 fuzz_settings_ = settings(
     max_examples=5,
@@ -183,10 +185,26 @@ def test_shortener_conforms(case: schemathesis.Case[Any], auth_headers: dict[str
     conforms(case, auth_headers, excluded=(positive_data_acceptance,))
 
 
+@schema.include(tag_regex=CHAT_ROOMS).parametrize()
+@fuzz_settings_
+def test_chat_rooms_conform(case: schemathesis.Case[Any], auth_headers: dict[str, str]) -> None:
+    conforms(case, auth_headers)
+
+
+@schema.include(tag_regex=CHAT_MESSAGES).parametrize()
+@fuzz_settings_
+def test_chat_messages_conform(case: schemathesis.Case[Any], auth_headers: dict[str, str]) -> None:
+    conforms(case, auth_headers)
+
+
 async def test_every_operation_is_fuzzed(app: FastAPI) -> None:
     """Each operation of the document is in exactly one group above: none escapes the fuzzer."""
     groups = [
-        re.compile(group) for group in (ACCOUNTS, USERS, BLOG, SOCIAL, TASKS, PROJECTS, SHORTENER)
+        re.compile(group)
+        for group in (
+            *(ACCOUNTS, USERS, BLOG, SOCIAL, TASKS, PROJECTS, SHORTENER),
+            *(CHAT_ROOMS, CHAT_MESSAGES),
+        )
     ]
     operations = [
         (method.upper(), path, operation.get("tags", []))

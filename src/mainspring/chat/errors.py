@@ -7,7 +7,7 @@ The WebSocket answers the same codes in ``{"type": "error", "code": ...}`` messa
 
 from __future__ import annotations
 
-from mainspring.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
+from mainspring.core.errors import BadRequest, Conflict, Forbidden, NotFound
 
 
 class RoomNotFound(NotFound):
@@ -67,5 +67,18 @@ class RoomKindForbids(Conflict):
     code = "room-kind-forbids"
 
 
-class InvalidMessage(UnprocessableEntity):
-    code = "invalid-message"
+class InvalidReply(Conflict):
+    code = "invalid-reply"
+
+    def __init__(self) -> None:
+        super().__init__("`reply_to_id` is not a message of this room.")
+
+
+class InvalidAttachment(BadRequest):
+    """A URL of the published shape (``http://`` or ``https://`` and no spaces) that still is
+    not a URL: no host, a bad port, a malformed address."""
+
+    code = "invalid-attachment"
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"Not a usable http or https URL: {url[:100]!r}.")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StrictInt, StringConstraints
+
+from mainspring.core.schemas import SPACE
 
 MAX_BODY_CHARS = 4000
 """A message's text, in characters (the WebSocket frame bound is ``live.protocol``'s)."""
@@ -12,6 +14,21 @@ MAX_ATTACHMENTS = 10
 MAX_GROUP_MEMBERS = 20
 """A group conversation (``kind: group``) is small; larger ones are private rooms."""
 
+MAX_SEQ = 2**31 - 1
+"""The largest sequence number a room can reach (a 32-bit column): the bound of every ``seq``
+a request names."""
+
+Seq = Annotated[StrictInt, Field(ge=0, le=MAX_SEQ)]
+"""A sequence number in a request body: a JSON integer (not ``"5"`` or ``5.0``), 0 or more."""
+HttpUrlText = Annotated[
+    str,
+    StringConstraints(
+        max_length=2083, pattern=rf"^[{SPACE}]*[Hh][Tt][Tt][Pp][Ss]?://[^{SPACE}]+[{SPACE}]*$"
+    ),
+]
+"""An http or https URL as the document can say it (the scheme, then no whitespace; the
+spaces around it are stripped, as every ``Input`` string's are); the service
+refuses the rest of what is not a URL with 400 ``invalid-attachment``."""
 RoomName = Annotated[str, StringConstraints(min_length=1, max_length=80)]
 GroupName = Annotated[str, StringConstraints(max_length=80)]
 Topic = Annotated[str, StringConstraints(max_length=300)]

@@ -7,8 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from mainspring.chat.deps import SendingLimit
 from mainspring.chat.messages import schemas
 from mainspring.chat.messages.service import message_service
+from mainspring.chat.schemas import MAX_SEQ
 from mainspring.core.auth import CurrentPrincipal
 from mainspring.core.deps import ReadSessionDep, SessionDep
 from mainspring.core.errors import problem_responses
@@ -29,8 +31,14 @@ async def history(
     room_id: uuid.UUID,
     session: ReadSessionDep,
     principal: CurrentPrincipal,
-    before: Annotated[int | None, Query(ge=1, description="Messages with a smaller `seq`.")] = None,
-    after: Annotated[int | None, Query(ge=0, description="Messages with a larger `seq`.")] = None,
+    before: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_SEQ, description="Messages with a smaller `seq` (unless `after`)."),
+    ] = None,
+    after: Annotated[
+        int | None,
+        Query(ge=0, le=MAX_SEQ, description="Messages with a larger `seq`; wins over `before`."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> schemas.History:
     """Keyset-paginated by sequence number, always in ascending `seq`. Without `before` or
@@ -46,9 +54,11 @@ async def history(
     status_code=201,
     summary="Send a message",
     responses={
-        **problem_responses(401, 403, 404),
-        200: {"description": "A resend: the message stored for this `client_id`."},
+        **problem_responses(400, 401, 403, 404, 409, 429),
+        200: {"description": "A resend: the message stored for this `client_id`, unchanged."},
+        201: {"description": "Stored with the room's next `seq`, then broadcast."},
     },
+    dependencies=[SendingLimit],
 )
 async def send_message(
     room_id: uuid.UUID,
@@ -58,9 +68,15 @@ async def send_message(
     session: SessionDep,
     principal: CurrentPrincipal,
 ) -> schemas.Message:
-    """Stored with the room's next sequence number, then broadcast to the room. A resend with
-    a `client_id` you already used in this room answers 200 with the stored message and sends
-    nothing. `@username` of a member mentions (notifies) them."""
+    """Stored with the room's next sequence number, then broadcast to the room.
+
+    **Idempotent by `client_id`** (no `Idempotency-Key` needed): a resend with a `client_id`
+    you already used in this room answers **200** with the message stored the first time,
+    whatever the body says, and broadcasts nothing; the first send answers **201**. So a
+    client that lost the answer resends the same request. `@username` of a member mentions
+    (notifies) them. 409 `invalid-reply` when `reply_to_id` is not a message of this room;
+    400 `invalid-attachment` for an attachment URL that is not one; 429 past
+    60 messages a minute (the WebSocket has its own limit)."""
     message, created = await message_service.send(session, principal.user_id, room_id, data)
     if not created:
         response.status_code = 200

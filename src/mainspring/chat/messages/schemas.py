@@ -7,9 +7,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, HttpUrl, StringConstraints
+from pydantic import Field, StringConstraints
 
-from mainspring.chat.schemas import MAX_ATTACHMENTS, Body, ClientId
+from mainspring.chat.schemas import MAX_ATTACHMENTS, Body, ClientId, HttpUrlText
 from mainspring.core.schemas import Input, Schema
 
 
@@ -22,7 +22,11 @@ class Attachment(Schema):
 
 
 class AttachmentIn(Input):
-    url: HttpUrl = Field(description="http or https, at most 2083 characters.")
+    url: HttpUrlText = Field(
+        description="http or https, at most 2083 characters; 400 `invalid-attachment` if it "
+        "has the shape but is not a URL (no host, a bad port).",
+        examples=["https://example.com/plan.pdf"],
+    )
     name: Annotated[str, StringConstraints(max_length=200)] = ""
     content_type: Annotated[str, StringConstraints(max_length=100)] = ""
 

@@ -15,6 +15,7 @@ import re
 import uuid
 from typing import Any
 
+from pydantic import HttpUrl, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.chat import errors, models
@@ -33,6 +34,19 @@ MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_.-]{1,64})")
 MAX_MENTIONS = 20
 SEARCH_WORD = re.compile(r"\w+")
 MAX_SEARCH_WORDS = 8
+
+
+HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+
+
+def _attachment(attachment: schemas.AttachmentIn) -> dict[str, str]:
+    """The attachment as stored, its URL normalised; 400 for a URL of the published shape
+    that is still not one (the document says ``https?://`` and no spaces; this says the rest)."""
+    try:
+        url = str(HTTP_URL.validate_python(attachment.url))
+    except ValidationError:
+        raise errors.InvalidAttachment(attachment.url) from None
+    return {"url": url, "name": attachment.name, "content_type": attachment.content_type}
 
 
 def _event(kind: str, message: schemas.Message) -> dict[str, Any]:
@@ -60,7 +74,7 @@ class MessageService:
         if data.reply_to_id is not None:
             replied = await message_repository.get(session, data.reply_to_id)
             if replied is None or replied.room_id != room_id:
-                raise errors.InvalidMessage("`reply_to_id` is not a message of this room.")
+                raise errors.InvalidReply()
         mentioned = await self._mentions(session, room_id, user_id, data.body)
         seq = await message_repository.next_seq(session, room_id)
         message = models.Message(
@@ -71,7 +85,7 @@ class MessageService:
             body=data.body,
             body_html=render_markdown(data.body),
             reply_to_id=data.reply_to_id,
-            attachments=[a.model_dump(mode="json") for a in data.attachments],
+            attachments=[_attachment(a) for a in data.attachments],
             mentions=[name for _, name in mentioned],
         )
         session.add(message)

@@ -8,7 +8,14 @@ from typing import Literal
 
 from pydantic import Field
 
-from mainspring.chat.schemas import MAX_GROUP_MEMBERS, GroupName, RoomName, Topic, Username
+from mainspring.chat.schemas import (
+    MAX_GROUP_MEMBERS,
+    GroupName,
+    RoomName,
+    Seq,
+    Topic,
+    Username,
+)
 from mainspring.core.schemas import Input, Schema
 
 Role = Literal["owner", "moderator", "member"]
@@ -62,7 +69,7 @@ class MemberUpdate(Input):
 
 
 class ReadReceipt(Input):
-    seq: int = Field(ge=0, description="The newest sequence number you have read.")
+    seq: Seq = Field(description="The newest sequence number you have read.", examples=[42])
 
 
 class Member(Schema):
