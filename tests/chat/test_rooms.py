@@ -209,3 +209,40 @@ async def test_read_marks_and_unread_counts(client: httpx.AsyncClient, people: P
     assert (mine["last_read_seq"], mine["unread"]) == (3, 0)
     bad = await client.post(f"{ROOMS}/{room['id']}/read", json={"seq": -1}, headers=bob.headers)
     assert bad.status_code == 422
+
+
+async def test_a_room_and_the_room_list_answer_304_while_unchanged(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    ada, bob = await people(2)
+    room = await new_room(client, ada, bob)
+    url = f"{ROOMS}/{room['id']}"
+
+    async def etags(user_headers: dict[str, str]) -> tuple[str, str]:
+        one = await client.get(url, headers=user_headers)
+        listed = await client.get(ROOMS, headers=user_headers)
+        assert one.status_code == listed.status_code == 200
+        assert one.headers["vary"] == "Authorization"
+        return one.headers["etag"], listed.headers["etag"]
+
+    async def fresh(user_headers: dict[str, str], tags: tuple[str, str]) -> list[int]:
+        return [
+            (await client.get(target, headers={**user_headers, "If-None-Match": tag})).status_code
+            for target, tag in zip((url, ROOMS), tags, strict=True)
+        ]
+
+    ada_tags = await etags(ada.headers)
+    assert await fresh(ada.headers, ada_tags) == [304, 304]
+    assert (await etags(bob.headers)) != ada_tags  # each reader sees their own role and marks
+    # A message from bob: ada's unread count changed, so both her copies are stale.
+    await say(client, bob, room["id"], "hello", "b1")
+    assert await fresh(ada.headers, ada_tags) == [200, 200]
+    ada_tags = await etags(ada.headers)
+    # Her read receipt changes them again.
+    read = await client.post(f"{url}/read", json={"seq": 1}, headers=ada.headers)
+    assert read.status_code == 204
+    assert await fresh(ada.headers, ada_tags) == [200, 200]
+    ada_tags = await etags(ada.headers)
+    # Bob leaving changes the member count.
+    assert (await client.post(f"{url}/leave", headers=bob.headers)).status_code == 204
+    assert await fresh(ada.headers, ada_tags) == [200, 200]

@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from mainspring.chat.rooms import schemas
-from mainspring.chat.rooms.service import room_service
+from mainspring.chat.rooms.service import room_etag, room_service, rooms_etag
 from mainspring.chat.schemas import Username
 from mainspring.core.auth import CurrentPrincipal
+from mainspring.core.conditional import NOT_MODIFIED, ConditionalDep
 from mainspring.core.deps import ReadSessionDep, SessionDep
 from mainspring.core.errors import problem_responses
 from mainspring.core.pagination import PageSliceDep
@@ -23,14 +24,27 @@ def _location(request: Request, response: Response, room_id: uuid.UUID) -> None:
     response.headers["Location"] = str(request.app.url_path_for("get_room", room_id=room_id))
 
 
-@router.get("", summary="List your rooms", responses=problem_responses(401))
+@router.get(
+    "",
+    summary="List your rooms",
+    response_model=Page[schemas.Room],
+    responses={**NOT_MODIFIED, **problem_responses(401)},
+)
 async def list_rooms(
-    session: ReadSessionDep, principal: CurrentPrincipal, listing: PageSliceDep
-) -> Page[schemas.Room]:
+    session: ReadSessionDep,
+    principal: CurrentPrincipal,
+    listing: PageSliceDep,
+    conditional: ConditionalDep,
+) -> Page[schemas.Room] | Response:
     """The rooms, groups and direct conversations you belong to, by name, each with your role
-    and your unread count (messages after your read mark)."""
+    and your unread count (messages after your read mark). With an `ETag`: poll with
+    `If-None-Match` for a 304 while no room of the page changed (no new message, read mark,
+    member or role)."""
     items, total = await room_service.mine(session, principal.user_id, listing)
-    return listing.respond(items, total)
+    page = listing.respond(items, total)
+    if conditional.fresh(rooms_etag(items, total)):
+        return conditional.not_modified()
+    return page
 
 
 @router.get("/public", summary="The directory of public rooms", responses=problem_responses(401))
@@ -103,12 +117,24 @@ async def create_group(
     return room
 
 
-@router.get("/{room_id}", summary="Get a room", responses=problem_responses(401, 404))
+@router.get(
+    "/{room_id}",
+    summary="Get a room",
+    response_model=schemas.Room,
+    responses={**NOT_MODIFIED, **problem_responses(401, 404)},
+)
 async def get_room(
-    room_id: uuid.UUID, session: ReadSessionDep, principal: CurrentPrincipal
-) -> schemas.Room:
-    """A room you belong to, or any public room (404 otherwise)."""
-    return await room_service.get(session, principal.user_id, room_id)
+    room_id: uuid.UUID,
+    session: ReadSessionDep,
+    principal: CurrentPrincipal,
+    conditional: ConditionalDep,
+) -> schemas.Room | Response:
+    """A room you belong to, or any public room (404 otherwise). With an `ETag`: send it
+    back in `If-None-Match` for a 304 while nothing you see of the room changed."""
+    room = await room_service.get(session, principal.user_id, room_id)
+    if conditional.fresh(room_etag(room)):
+        return conditional.not_modified()
+    return room
 
 
 @router.post(

@@ -11,6 +11,7 @@ at once on every instance.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,11 +21,37 @@ from mainspring.chat.channels import room_channel, user_channel
 from mainspring.chat.rooms import schemas
 from mainspring.chat.rooms.repository import room_repository
 from mainspring.chat.schemas import MAX_GROUP_MEMBERS
+from mainspring.core.conditional import make_etag
 from mainspring.core.db import utcnow
 from mainspring.core.pagination import PageSlice
 from mainspring.core.pubsub import publish_after_commit
 
 RANK = {"member": 0, "moderator": 1, "owner": 2}
+
+
+def _room_state(room: schemas.Room) -> tuple[object, ...]:
+    """Everything of a room that its reader sees (``unread`` follows from ``last_seq`` and
+    ``last_read_seq``): a new message, a read receipt, a member joining or leaving, a new role
+    change it. It is read with the room, so a 304 saves the body, not the query."""
+    return (
+        room.id,
+        room.name,
+        room.topic,
+        room.last_seq,
+        room.member_count,
+        room.role,
+        room.last_read_seq,
+    )
+
+
+def room_etag(room: schemas.Room) -> str:
+    """The weak ``ETag`` of a room as one reader sees it."""
+    return make_etag(*_room_state(room))
+
+
+def rooms_etag(rooms: Sequence[schemas.Room], total: int) -> str:
+    """The weak ``ETag`` of a page of rooms: each room's state, in order, and the total."""
+    return make_etag(total, *(part for room in rooms for part in _room_state(room)))
 
 
 class RoomService:
