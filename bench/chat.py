@@ -37,6 +37,7 @@ from typing import Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from bench import backends
 from bench.errors import BenchError
@@ -90,8 +91,14 @@ async def _account(http: httpx.AsyncClient, name: str) -> str:
 
 
 async def _socket(ws_url: str, token: str) -> ClientConnection:
+    """An authenticated socket past its ``ready``. No client-side keepalive: on a loaded
+    machine a late pong made the client drop healthy sockets (1011, "no close frame"); the
+    server pings, and the bench reads every socket all the time so its pongs go out."""
     socket = await connect(
-        ws_url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=60
+        ws_url,
+        additional_headers={"Authorization": f"Bearer {token}"},
+        open_timeout=60,
+        ping_interval=None,
     )
     ready = json.loads(await socket.recv())
     if ready.get("type") != "ready":
@@ -158,28 +165,46 @@ async def _fanout(server: Server, members: int, messages: int, interval: float) 
                     for token in tokens[start : start + 20]
                 )
             )
-    sockets: list[ClientConnection] = []
-    for start in range(0, members, CONNECT_BATCH):
-        sockets += await asyncio.gather(
-            *(_socket(ws_url, t) for t in tokens[start : start + CONNECT_BATCH])
-        )
-    for socket in sockets:
-        await socket.send(json.dumps({"type": "subscribe", "rooms": [room["id"]]}))
-    for socket in sockets:
-        while json.loads(await socket.recv())["type"] != "subscribed":
-            pass
     sent_at: dict[str, float] = {}
     arrivals: dict[str, list[float]] = {}
+    subscribed: dict[ClientConnection, asyncio.Event] = {}
+    lost: dict[str, int] = {}
 
     async def listen(socket: ClientConnection) -> None:
+        """Read this socket from its ``ready`` to the end, whatever it is sent (presence,
+        typing...), so that it never stops reading: a socket left unread fills its client
+        queue, then its TCP window, and the server rightly drops it as a slow consumer. A
+        socket lost early is counted by its close code rather than failing the run."""
         received = 0
-        while received < messages:
-            data = json.loads(await socket.recv())
-            if data["type"] == "message":
-                arrivals.setdefault(data["message"]["client_id"], []).append(time.perf_counter())
-                received += 1
+        try:
+            while received < messages:
+                data = json.loads(await socket.recv())
+                if data["type"] == "subscribed":
+                    subscribed[socket].set()
+                elif data["type"] == "message":
+                    arrivals.setdefault(data["message"]["client_id"], []).append(
+                        time.perf_counter()
+                    )
+                    received += 1
+        except ConnectionClosed:
+            code = str(socket.close_code)
+            lost[code] = lost.get(code, 0) + 1
+            subscribed[socket].set()
 
-    listeners = [asyncio.create_task(listen(s)) for s in sockets]
+    sockets: list[ClientConnection] = []
+    listeners: list[asyncio.Task[None]] = []
+    pinger = asyncio.create_task(_keep_alive(sockets))  # the set-up takes longer than 60 s
+    for start in range(0, members, CONNECT_BATCH):
+        batch = await asyncio.gather(
+            *(_socket(ws_url, t) for t in tokens[start : start + CONNECT_BATCH])
+        )
+        for socket in batch:
+            subscribed[socket] = asyncio.Event()
+            listeners.append(asyncio.create_task(listen(socket)))
+        sockets += batch
+    for socket in sockets:
+        await socket.send(json.dumps({"type": "subscribe", "rooms": [room["id"]]}))
+    await asyncio.wait_for(asyncio.gather(*(e.wait() for e in subscribed.values())), 300)
     sender = sockets[0]
     for i in range(messages):
         client_id = f"bench-{i}"
@@ -189,12 +214,14 @@ async def _fanout(server: Server, members: int, messages: int, interval: float) 
         )
         await asyncio.sleep(interval)
     await asyncio.wait_for(asyncio.gather(*listeners), timeout=120)
+    pinger.cancel()
     await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
     every = sorted(t - sent_at[c] for c, times in arrivals.items() for t in times)
     last = sorted(max(times) - sent_at[c] for c, times in arrivals.items())
     return {
         "members": members,
         "messages": messages,
+        "sockets_lost": lost,  # close code -> count; {} when every member stayed
         "deliveries": len(every),
         "p50_ms": _percentile(every, 50) * 1000,
         "p99_ms": _percentile(every, 99) * 1000,
@@ -222,8 +249,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse.parse_args(argv)
     wanted = args.sockets + 100 if args.what == "idle" else args.members + 100
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < wanted:  # the server, spawned from here, inherits the limit too
+        print(f"ulimit -n: {wanted} descriptors needed, the hard limit is {hard}", file=sys.stderr)
+        return 2
     if soft < wanted:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
     with tempfile.TemporaryDirectory(prefix="mainspring-chat-bench-") as tmp:
         workdir = Path(tmp)
         server, _ = _server(args, workdir)

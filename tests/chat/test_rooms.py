@@ -156,8 +156,8 @@ async def test_one_direct_conversation_per_pair(client: httpx.AsyncClient, peopl
     missing = await client.post(
         f"{ROOMS}/direct", json={"username": "nobody_here"}, headers=ada.headers
     )
-    assert missing.status_code == 404
-    assert missing.json()["code"] == "user-not-found"
+    assert missing.status_code == 409  # the body names nobody; the URL is fine
+    assert missing.json()["code"] == "unknown-user"
     invite = await client.post(
         f"{ROOMS}/{room['id']}/members", json={"username": eve.username}, headers=ada.headers
     )

@@ -78,7 +78,7 @@ async def create_room(
     status_code=201,
     summary="Open a direct conversation",
     responses={
-        **problem_responses(401, 404, 409),
+        **problem_responses(401, 409),
         200: {"description": "The conversation already existed."},
     },
 )
@@ -102,7 +102,7 @@ async def open_direct(
     "/groups",
     status_code=201,
     summary="Start a group conversation",
-    responses=problem_responses(401, 404, 409),
+    responses=problem_responses(401, 409),
 )
 async def create_group(
     data: schemas.GroupCreate,

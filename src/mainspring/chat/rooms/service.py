@@ -118,7 +118,7 @@ class RoomService:
         self, session: AsyncSession, user_id: uuid.UUID, username: str
     ) -> tuple[schemas.Room, bool]:
         """The conversation of the caller and ``username``, created on first use (True)."""
-        other_id, other_name = await self._user(session, username)
+        other_id, other_name = await self._user(session, username, in_body=True)
         if other_id == user_id:
             raise errors.RoomKindForbids("A direct conversation needs someone else.")
         low, high = sorted((user_id, other_id), key=str)
@@ -147,7 +147,7 @@ class RoomService:
         found = await room_repository.users_by_name(session, data.usernames)
         missing = [n for n in data.usernames if n.lower() not in found]
         if missing:
-            raise errors.UserNotFound()
+            raise errors.UnknownUser(missing[0])
         others = {uid: name for uid, name in found.values() if uid != user_id}
         if not others:
             raise errors.RoomKindForbids("A group needs someone else.")
@@ -192,7 +192,7 @@ class RoomService:
             MAX_GROUP_MEMBERS
         ):
             raise errors.RoomKindForbids(f"A group has at most {MAX_GROUP_MEMBERS} members.")
-        target_id, _ = await self._user(session, username)
+        target_id, _ = await self._user(session, username, in_body=True)
         if await room_repository.membership(session, room_id, target_id) is not None:
             raise errors.AlreadyMember()
         if await room_repository.is_banned(session, room_id, target_id):
@@ -309,10 +309,14 @@ class RoomService:
             raise errors.RoomNotFound()
         return room
 
-    async def _user(self, session: AsyncSession, username: str) -> tuple[uuid.UUID, str]:
+    async def _user(
+        self, session: AsyncSession, username: str, *, in_body: bool = False
+    ) -> tuple[uuid.UUID, str]:
+        """The account named ``username``: 404 when the URL names nobody, 409 ``unknown-user``
+        when the body does (the URL's resource exists then)."""
         found = await room_repository.users_by_name(session, [username])
         if username.lower() not in found:
-            raise errors.UserNotFound()
+            raise errors.UnknownUser(username) if in_body else errors.UserNotFound()
         return found[username.lower()]
 
     async def _member(
