@@ -22,7 +22,10 @@ async def serve(app: FastAPI) -> AsyncIterator[str]:
     yields ``ws://127.0.0.1:<port>``."""
     listening = socket.create_server(("127.0.0.1", 0))
     port = listening.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_config=None))
+    config = uvicorn.Config(
+        app, lifespan="off", log_config=None, ws_per_message_deflate=False
+    )  # as `mainspring serve` runs it
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[listening]))
     try:
         yield f"ws://127.0.0.1:{port}"
