@@ -1,0 +1,12 @@
+"""The shop's routes under ``/api/v1/shop``: the catalogue, carts, checkout and orders,
+payments and reports. ``mainspring/api.py`` includes ``router``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from mainspring.shop.catalog.router import router as catalog_router
+
+router = APIRouter(prefix="/shop")
+for module_router in (catalog_router,):
+    router.include_router(module_router)
