@@ -121,7 +121,7 @@ class InvalidAttributeSchema(UnprocessableEntity):
     code = "invalid-attribute-schema"
 
 
-class CurrencyMismatch(UnprocessableEntity):
+class CurrencyMismatch(Conflict):
     code = "currency-mismatch"
 
 

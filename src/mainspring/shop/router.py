@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from mainspring.shop.cart.router import router as cart_router
 from mainspring.shop.catalog.router import router as catalog_router
 
 router = APIRouter(prefix="/shop")
-for module_router in (catalog_router,):
+for module_router in (catalog_router, cart_router):
     router.include_router(module_router)
