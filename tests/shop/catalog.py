@@ -70,3 +70,51 @@ async def make_product(
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+async def make_variant(
+    client: httpx.AsyncClient,
+    staff: SignedInUser,
+    *,
+    price: int = 1000,
+    stock: int = 10,
+    currency: str = "EUR",
+    name: str = "Plain shirt",
+) -> tuple[str, str]:
+    """A published product with one variant: (product id, variant id)."""
+    category = await make_category(client, staff)
+    product = await make_product(
+        client, staff, category["id"], price=price, stock=stock, currency=currency, name=name
+    )
+    return product["id"], product["variants"][0]["id"]
+
+
+async def add_to_cart(
+    client: httpx.AsyncClient, user: SignedInUser, variant_id: str, quantity: int = 1
+) -> dict[str, Any]:
+    response = await client.post(
+        f"{SHOP}/cart/lines",
+        json={"variant_id": variant_id, "quantity": quantity},
+        headers=user.headers,
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def checkout(
+    client: httpx.AsyncClient, user: SignedInUser, key: str | None = None, **body: Any
+) -> httpx.Response:
+    """``POST /shop/orders`` with a fresh ``Idempotency-Key`` (or ``key``)."""
+    return await client.post(
+        f"{SHOP}/orders",
+        json=body,
+        headers=user.with_headers(idempotency_key=key or str(uuid.uuid4())),
+    )
+
+
+async def stock_of(client: httpx.AsyncClient, staff: SignedInUser, product_id: str) -> int:
+    """The stock of a product's first variant, read through the staff API."""
+    response = await client.get(f"{SHOP}/staff/products/{product_id}", headers=staff.headers)
+    assert response.status_code == 200, response.text
+    return int(response.json()["variants"][0]["stock"])

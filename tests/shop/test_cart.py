@@ -35,7 +35,8 @@ async def test_a_user_fills_changes_and_empties_a_cart(
 ) -> None:
     empty = await client.get(f"{SHOP}/cart", headers=customer.headers)
     assert empty.status_code == 200
-    assert empty.json()["lines"] == [] and empty.json()["id"] is None
+    assert empty.json()["lines"] == []
+    assert empty.json()["id"] is None
 
     product_id, variant_id = await _variant(client, staff, price=1250)
     added = await client.post(

@@ -221,3 +221,15 @@ async def delete_image(
     product_id: uuid.UUID, image_id: uuid.UUID, session: SessionDep, staff: Staff
 ) -> None:
     await product_service.delete_image(session, product_id, image_id)
+
+
+@router.get(
+    "/staff/products/{product_id}",
+    summary="Get a product by id (staff)",
+    responses=problem_responses(401, 403, 404),
+)
+async def get_product_by_id(
+    product_id: uuid.UUID, session: ReadSessionDep, staff: Staff
+) -> schemas.Product:
+    """Any product, published or not, with its stock: what the catalogue editor shows."""
+    return await product_service.detail(session, product_id)

@@ -264,6 +264,10 @@ class ProductService:
         await session.flush()
         await repository.refresh_products(session, [product_id])
 
+    async def refresh(self, session: AsyncSession, product_ids: set[uuid.UUID]) -> None:
+        """Recompute the cheapest price and the in-stock flag after stock moved."""
+        await repository.refresh_products(session, sorted(product_ids))
+
     async def add_image(
         self, session: AsyncSession, product_id: uuid.UUID, data: schemas.ImageCreate
     ) -> schemas.Product:
