@@ -9,7 +9,14 @@ from mainspring.shop.cart.router import router as cart_router
 from mainspring.shop.catalog.router import router as catalog_router
 from mainspring.shop.coupons.router import router as coupons_router
 from mainspring.shop.orders.router import router as orders_router
+from mainspring.shop.payments.router import router as payments_router
 
 router = APIRouter(prefix="/shop")
-for module_router in (catalog_router, cart_router, orders_router, coupons_router):
+for module_router in (
+    catalog_router,
+    cart_router,
+    orders_router,
+    payments_router,
+    coupons_router,
+):
     router.include_router(module_router)
