@@ -10,6 +10,7 @@ from mainspring.shop.catalog.router import router as catalog_router
 from mainspring.shop.coupons.router import router as coupons_router
 from mainspring.shop.orders.router import router as orders_router
 from mainspring.shop.payments.router import router as payments_router
+from mainspring.shop.reports.router import router as reports_router
 
 router = APIRouter(prefix="/shop")
 for module_router in (
@@ -18,5 +19,6 @@ for module_router in (
     orders_router,
     payments_router,
     coupons_router,
+    reports_router,
 ):
     router.include_router(module_router)
