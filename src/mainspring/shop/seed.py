@@ -115,7 +115,9 @@ async def seed_demo(
             await cart_service.add_line(
                 session, settings, user.id, None, LineCreate(variant_id=variant_id, quantity=1)
             )
-        order = await order_service.checkout(session, settings, user.id, CheckoutCreate())
+        order = await order_service.checkout(
+            session, settings, user.id, CheckoutCreate(), notify=False
+        )
         if rng.random() < 0.8:
             entity = await order_service.entity(session, order.id)
-            await order_service.mark_paid(session, entity)
+            await order_service.mark_paid(session, entity, notify=False)

@@ -60,7 +60,10 @@ class OrderService:
         settings: Settings,
         user_id: uuid.UUID,
         data: schemas.CheckoutCreate,
+        *,
+        notify: bool = True,
     ) -> schemas.Order:
+        """The checkout (module docstring); ``notify=False`` (demo data) queues no mail."""
         cart = await cart_repository.by_user(session, user_id)
         lines = [] if cart is None else await repository.checkout_lines(session, cart.id)
         if cart is None or not lines or cart.expires_at <= utcnow():
@@ -101,6 +104,8 @@ class OrderService:
         await cart_service.clear(session, cart.id)
         await product_service.refresh(session, {line.product_id for line in lines})
         detail = await self._detail(session, order.id)
+        if not notify:
+            return detail
         await send_mail(
             session,
             to=order.email,
@@ -230,14 +235,16 @@ class OrderService:
             raise OrderNotFound
         return order
 
-    async def mark_paid(self, session: AsyncSession, order: Order) -> bool:
+    async def mark_paid(self, session: AsyncSession, order: Order, *, notify: bool = True) -> bool:
         """``pending_payment -> paid``; False if the order was no longer waiting (cancelled by
-        the expiry, or already paid by a redelivered event)."""
+        the expiry, or already paid by a redelivered event). ``notify=False``: no mail."""
         if not await repository.move(
             session, order.id, "pending_payment", "paid", paid_at=utcnow(), reserved_until=None
         ):
             return False
         await repository.count_sales(session, order.id)
+        if not notify:
+            return True
         detail = await self._detail(session, order.id)
         await send_mail(
             session,

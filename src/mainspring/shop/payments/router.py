@@ -77,7 +77,7 @@ async def confirm_payment(
     "/orders/{order_id}/refunds",
     status_code=201,
     summary="Refund an order (staff)",
-    responses=problem_responses(401, 404, 409, 503),
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
 )
 async def refund_order(
     order_id: uuid.UUID,
