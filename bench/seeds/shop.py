@@ -70,7 +70,7 @@ async def seed_buyers(ctx: SeedContext) -> dict[str, SeedValue]:
     from mainspring.shop.models import Cart, CartLine, Variant
 
     variants = await _catalogue(ctx)
-    count = CHECKOUTS_PER_SECOND_CEILING * ctx.workers * ctx.seconds
+    count = max(2, CHECKOUTS_PER_SECOND_CEILING * ctx.workers * ctx.seconds)
     tokens = await sign_in_users(ctx, "bench_buyer", count, "shop-checkout")
     async with ctx.session() as session:
         await session.execute(
