@@ -11,11 +11,9 @@ from typing import Annotated
 
 from fastapi import Depends, Header
 
-from mainspring.core.auth import Principal, Role, require_role
+from mainspring.core.auth import Principal, require_role
 from mainspring.core.ratelimit import rate_limit
-
-STAFF_ROLE = Role.MODERATOR
-"""The least trusted role that counts as shop staff (admins are staff too)."""
+from mainspring.shop.roles import STAFF_ROLE
 
 Staff = Annotated[Principal, Depends(require_role(STAFF_ROLE))]
 """A signed-in caller with a staff role (401 without a token, 403 for customers)."""

@@ -17,7 +17,6 @@ from mainspring.core.pagination import PageSlice
 from mainspring.shop.catalog import attributes as attribute_rules
 from mainspring.shop.catalog import repository, schemas
 from mainspring.shop.catalog.filters import ProductFilters
-from mainspring.shop.deps import STAFF_ROLE
 from mainspring.shop.errors import (
     CategoryCycle,
     CategoryInUse,
@@ -30,10 +29,7 @@ from mainspring.shop.errors import (
     VariantNotFound,
 )
 from mainspring.shop.models import Category, Product, ProductImage, Variant
-
-
-def is_staff(viewer: Viewer) -> bool:
-    return viewer.principal is not None and viewer.principal.has_role(STAFF_ROLE)
+from mainspring.shop.roles import is_staff
 
 
 class CategoryService:

@@ -33,7 +33,6 @@ from mainspring.shop.cart import repository as cart_repository
 from mainspring.shop.cart.service import cart_service
 from mainspring.shop.catalog.service import product_service
 from mainspring.shop.coupons.service import coupon_service
-from mainspring.shop.deps import STAFF_ROLE
 from mainspring.shop.errors import (
     CartEmpty,
     CurrencyMismatch,
@@ -45,6 +44,7 @@ from mainspring.shop.errors import (
 from mainspring.shop.models import Order
 from mainspring.shop.orders import repository, schemas
 from mainspring.shop.orders.states import require_legal
+from mainspring.shop.roles import is_staff
 
 EXPIRY_BATCH = 100
 
@@ -125,9 +125,7 @@ class OrderService:
     ) -> schemas.Order:
         """The caller's order, or any order for staff; 404 for everyone else."""
         order = await repository.detail(session, order_id)
-        if order is None or not (
-            order.user_id == principal.user_id or principal.has_role(STAFF_ROLE)
-        ):
+        if order is None or not (order.user_id == principal.user_id or is_staff(principal)):
             raise OrderNotFound
         return order
 
@@ -171,7 +169,7 @@ class OrderService:
         """A transition by hand: staff move orders along; a customer may only cancel their
         own unpaid order."""
         order = await repository.entity(session, order_id)
-        staff = principal.has_role(STAFF_ROLE)
+        staff = is_staff(principal)
         if order is None or not (staff or order.user_id == principal.user_id):
             raise OrderNotFound
         if not staff and target != "cancelled":

@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.core.auth import Principal
 from mainspring.core.config import Settings
-from mainspring.shop.deps import STAFF_ROLE
 from mainspring.shop.dialects import upsert
 from mainspring.shop.errors import (
     IllegalTransition,
@@ -43,6 +42,7 @@ from mainspring.shop.payments.providers import (
     provider,
     provider_key,
 )
+from mainspring.shop.roles import is_staff
 
 
 class PaymentService:
@@ -173,7 +173,7 @@ class PaymentService:
         idempotency_key: str,
     ) -> schemas.Refund:
         """Refund all (no ``amount``) or part of an order's succeeded payment (staff)."""
-        if not principal.has_role(STAFF_ROLE):
+        if not is_staff(principal):
             raise OrderNotFound
         order = await order_service.entity(session, order_id)
         if order.status not in ("paid", "fulfilled", "shipped", "delivered"):
