@@ -12,15 +12,35 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from mainspring.core.config import Settings
 from mainspring.shop.models import Coupon, Order, Variant
 from tests.fixtures.users import NewUser, SignedInUser
 from tests.shop.catalog import SHOP, add_to_cart, checkout, make_variant
 
 BUYERS = 50
 UNITS = 10
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Room for 50 requests at once on a loaded machine: enough pooled connections, patient
+    connects and lock waits (the checkouts queue on one row), so that each request reaches the
+    database and waits its turn: what is tested is what the database then decides, not how a
+    busy machine's timeouts fire."""
+    return settings.model_copy(
+        update={
+            "database_pool_size": 25,
+            "database_max_overflow": 30,
+            "database_connect_timeout_seconds": 30.0,
+            "database_pool_timeout_seconds": 60.0,
+            "database_statement_timeout_ms": 60_000,  # row-lock waits count on PostgreSQL
+            "sqlite_busy_timeout_ms": 60_000,
+        }
+    )
 
 
 async def _buyers(
