@@ -140,6 +140,11 @@ class OutputTail:
         while chunk := os.read(self._fd, 65_536):
             self._tail = (self._tail + chunk)[-self._keep :]
 
+    def count(self, marker: bytes) -> int:
+        """How many times ``marker`` appears in the kept end of the output (a start-up's lines
+        fit in it; a busy server's log pushes them out)."""
+        return self._tail.count(marker)
+
     def text(self, lines: int = LOG_TAIL_LINES) -> str:
         return "\n".join(self._tail.decode(errors="replace").splitlines()[-lines:])
 

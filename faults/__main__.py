@@ -17,7 +17,7 @@ import asyncpg
 
 from faults.scenarios import FAULTS, Bounds, Outcome, Suite, run_fault
 from faults.servers import Postgres, Redis, Service
-from mainspring.core.security import generate_private_key_pem
+from mainspring.core.access_tokens import generate_private_key_pem
 
 # The service's outage settings in the suite: the README's defaults, except a shorter
 # statement timeout and job lease (jobs cut off by kill -9 come back within the run).

@@ -112,7 +112,7 @@ class Redis:
         log = open(self.root / "redis.log", "ab")  # noqa: SIM115 - the child keeps it
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"],
+             "--appendonly", "no", "--dir", str(self.root)],  # never a stray dump.rdb of the cwd
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         wait_until(lambda: _port_open(self.port), 10, "Redis did not start")

@@ -38,9 +38,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from mainspring import cli
 from mainspring.app import create_app
 from mainspring.core import migrations
+from mainspring.core.access_tokens import generate_private_key_pem
 from mainspring.core.config import Settings
 from mainspring.core.db import create_engine
-from mainspring.core.security import generate_private_key_pem
 from mainspring.models import metadata
 
 pytest_plugins = ["tests.fixtures.jobs", "tests.fixtures.mail", "tests.fixtures.users"]
@@ -201,8 +201,38 @@ async def empty_tables(app: FastAPI) -> None:
                 await conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608 - our own table names
 
 
+async def forget_redis(settings: Settings) -> None:
+    """Empty the test's Redis database: cache entries, rate-limit counters and streams that an
+    earlier test left describe tables the suite emptied since (each xdist worker has its own
+    database, so this touches no other worker)."""
+    if not settings.redis_url:
+        return
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(settings.redis_url)
+    try:
+        await client.flushdb()
+    finally:
+        await client.aclose()
+
+
+def empty_database(settings: Settings) -> None:
+    """``empty_tables`` from synchronous code outside any test's event loop (module-scoped
+    fixtures): an app is started for it and stopped again."""
+
+    async def empty() -> None:
+        application = create_app(settings)
+        async with application.router.lifespan_context(application):
+            await empty_tables(application)
+
+    asyncio.run(empty())
+
+
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The application on the test database, its tables emptied after the test; on a shared
+    Redis, every test starts from an empty one (an in-memory cache is new with each app)."""
+    await forget_redis(settings)
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         try:

@@ -73,7 +73,7 @@ async def sign_in_users(ctx: SeedContext, prefix: str, count: int, label: str) -
     once, with the server's own hashing parameters. Signing in stays real: one Argon2id
     verification and one new session per user, a few at a time.
     """
-    from mainspring.core.security import PasswordHasher
+    from mainspring.core.passwords import PasswordHasher
 
     password = f"{prefix}: one password for every bench user of this kind"
     password_hash = await PasswordHasher.from_settings(ctx.settings()).hash(password)

@@ -41,7 +41,7 @@ async def seed_realworld(ctx: SeedContext) -> dict[str, str]:
 
     from mainspring.accounts.models import User
     from mainspring.blog.models import Article
-    from mainspring.core.security import PasswordHasher
+    from mainspring.core.passwords import PasswordHasher
 
     names = [f"{PREFIX}_{n}" for n in range(REALWORLD_USERS)]
     async with ctx.session() as session:

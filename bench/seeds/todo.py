@@ -15,8 +15,8 @@ TASKS_PER_SIZE_UNIT = 50
 
 
 async def seed_task_board(ctx: SeedContext) -> dict[str, str]:
-    """A signed-in user, member of 100 projects holding 50 000 tasks; returns the access token
-    and one of the projects.
+    """A signed-in user, member of 100 projects holding 50 000 tasks; returns the access token,
+    one of the projects and its first board column ("To do").
 
     The user registers and signs in over HTTP; the tasks go straight into the database through
     ``mainspring.todo.seed.seed_demo`` (bulk INSERTs: 50 000 POSTs would outlast the load).
@@ -26,7 +26,7 @@ async def seed_task_board(ctx: SeedContext) -> dict[str, str]:
     from sqlalchemy import select
 
     from mainspring.accounts.models import User
-    from mainspring.todo.models import Project
+    from mainspring.todo.models import BoardColumn, Project
     from mainspring.todo.seed import seed_demo
 
     token = await register_and_sign_in(ctx, TASK_BOARD_USER, "todo-task-list")
@@ -39,4 +39,9 @@ async def seed_task_board(ctx: SeedContext) -> dict[str, str]:
         project = await session.scalar(
             select(Project.id).where(Project.created_by_id == user.id).limit(1)
         )
-    return {"token": token, "project": str(project)}
+        column = await session.scalar(
+            select(BoardColumn.id).where(
+                BoardColumn.project_id == project, BoardColumn.position == 0
+            )
+        )
+    return {"token": token, "project": str(project), "column": str(column)}

@@ -6,7 +6,7 @@ import json
 import os
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -60,7 +60,10 @@ def main(
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface (default MAINSPRING_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default MAINSPRING_PORT).")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Worker processes, forked from one built app (MAINSPRING_WORKERS)."),
+    ] = None,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
     migrate: Annotated[
         bool | None,
@@ -113,19 +116,28 @@ def serve(
         f"(docs: http://{host}:{port}/docs, env: {settings.env}, background worker: "
         f"{'in-process' if settings.worker_in_process else 'run `mainspring worker`'})"
     )
-    uvicorn.run(
-        "mainspring.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=None if reload else (workers or settings.workers),
-        reload=reload,
-        proxy_headers=False,  # the app's own middleware trusts only configured proxies
-        access_log=False,  # the app writes one structured line per request
-        server_header=False,
-        log_config=None,
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-    )
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "proxy_headers": False,  # the app's own middleware trusts only configured proxies
+        "access_log": False,  # the app writes one structured line per request
+        "server_header": False,
+        "log_config": None,
+        "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
+    }
+    processes = 1 if reload else (workers or settings.workers)
+    if processes > 1:
+        # Several workers: the app is built once here, then the workers are forked
+        # (core/prefork.py), instead of uvicorn's supervisor, which spawns each worker to
+        # import and build everything again.
+        from mainspring.app import create_app
+        from mainspring.core import prefork
+
+        config = uvicorn.Config(create_app, factory=True, workers=processes, **options)
+        # Requests drain within the grace period, then the in-process worker's jobs do.
+        stop_timeout = 2 * settings.shutdown_grace_seconds + 5
+        raise typer.Exit(prefork.serve(config, stop_timeout=stop_timeout))
+    uvicorn.run("mainspring.app:create_app", factory=True, reload=reload, **options)
 
 
 @app.command("seed")
@@ -351,7 +363,7 @@ async def _create_admin(settings: Settings, data: RegisterRequest) -> uuid.UUID:
     from mainspring.accounts.service.registration import registration_service
     from mainspring.core.auth import Role
     from mainspring.core.db import Database
-    from mainspring.core.security import PasswordHasher
+    from mainspring.core.passwords import PasswordHasher
 
     database = Database(settings)
     try:

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from mainspring.accounts.models import SecurityEvent, User
 from mainspring.core.config import Settings
-from mainspring.core.security import PasswordHasher
+from mainspring.core.passwords import PasswordHasher
 from tests.accounts.helpers import (
     PASSWORD,
     create_user,

@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from mainspring.accounts.models import AccountToken
 from mainspring.core.db import utcnow
-from mainspring.core.security import PasswordHasher
+from mainspring.core.passwords import PasswordHasher
 from tests.accounts.conftest import Mailbox
 from tests.accounts.helpers import create_user, sign_in, unique_name
 

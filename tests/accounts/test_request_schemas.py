@@ -10,14 +10,11 @@ bodies refused, is the whole-API fuzz test's (``tests/core/test_openapi_fuzz.py`
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
-from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -25,8 +22,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from mainspring.app import create_app
 from mainspring.core.config import Settings
-from tests.accounts.helpers import signed_in_user
-from tests.conftest import empty_tables, make_settings
+from tests.conftest import empty_database, make_settings
+from tests.fixtures.users import new_user_headers
 
 EITHER_OR_BODIES = [
     ("POST", "/api/v1/auth/login/two-factor"),
@@ -58,25 +55,12 @@ def api_schema(fuzz_settings: Settings) -> Iterator[schemathesis.BaseSchema]:
     schema.config.checks.positive_data_acceptance.expected_statuses = ACCEPTED
     schema.config.generation.update(modes=[GenerationMode.POSITIVE])
     yield schema
-    asyncio.run(_empty(create_app(fuzz_settings)))
+    empty_database(fuzz_settings)
 
 
 @pytest.fixture(scope="module")
 def auth_headers(fuzz_settings: Settings) -> dict[str, str]:
-    return asyncio.run(_sign_in(create_app(fuzz_settings)))
-
-
-async def _sign_in(app: FastAPI) -> dict[str, str]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            user = await signed_in_user(app, client)
-    return user.headers
-
-
-async def _empty(app: FastAPI) -> None:
-    async with app.router.lifespan_context(app):
-        await empty_tables(app)
+    return new_user_headers(create_app(fuzz_settings))
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")

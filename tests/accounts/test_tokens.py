@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
 from mainspring.app import create_app
+from mainspring.core.access_tokens import DEV_KEY_FILE, KeyRing, generate_private_key_pem
 from mainspring.core.config import Settings, SigningKey
-from mainspring.core.security import DEV_KEY_FILE, KeyRing, generate_private_key_pem
 from tests.accounts.helpers import SignedInUser, create_user, sign_in
 from tests.conftest import TEST_SIGNING_KEY, empty_tables
 

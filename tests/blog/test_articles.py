@@ -249,8 +249,11 @@ async def test_invalid_articles_are_refused(client: httpx.AsyncClient, writer: W
         {"title": "t", "body": "b", "tags": [f"t{i}" for i in range(11)]},
         {"title": "t", "body": "b", "author_id": str(ada.id)},
         {"title": "t", "body": "b", "status": "scheduled"},
-        {"title": "t", "body": "b", "status": "scheduled", "publish_at": "2001-01-01T00:00:00Z"},
         {"title": "t", "body": "b", "publish_at": "2999-01-01T00:00:00Z"},
+        {"title": "t", "body": "b", "status": "published", "publish_at": "2999-01-01T00:00:00Z"},
+        {"title": "t", "body": "b", "status": "scheduled", "publish_at": 1700000000},
+        {"title": "t", "body": "b", "status": "scheduled", "publish_at": "2999-01-01T00:00:00"},
+        {"title": "t", "body": "b", "status": "scheduled", "publish_at": "2999-01-01"},
     ]
     for payload in cases:
         response = await client.post(ARTICLES, json=payload, headers=ada.headers)
@@ -308,6 +311,40 @@ async def test_publishing_can_require_a_verified_email(
         user.email_verified_at = utcnow()
     accepted = await client.post(ARTICLES, json={"title": "t", "body": "b"}, headers=ada.headers)
     assert accepted.status_code == 201
+
+
+async def test_a_schedule_already_past_is_kept_for_the_next_run(
+    client: httpx.AsyncClient, writer: Writers
+) -> None:
+    """A ``publish_at`` that has passed (the request travelled past it) is no error: the
+    article waits, scheduled, for the schedule's next run, which publishes it dated then."""
+    ada = await writer("ada")
+    past = {"status": "scheduled", "publish_at": "2001-01-01T00:00:00Z"}
+    created = await client.post(
+        ARTICLES, json={"title": "t", "body": "b", **past}, headers=ada.headers
+    )
+    assert created.status_code == 201, created.text
+    assert (created.json()["status"], created.json()["publish_at"]) == (
+        "scheduled",
+        "2001-01-01T00:00:00Z",
+    )
+
+
+async def test_a_schedule_the_article_does_not_have_is_a_conflict(
+    client: httpx.AsyncClient, writer: Writers
+) -> None:
+    """``publish_at`` alone moves a schedule and ``status: scheduled`` alone keeps one: on a
+    draft, which has none, the request is well-formed but the article refuses it (409)."""
+    ada = await writer("ada")
+    await client.post(ARTICLES, json={"title": "D", "body": "b"}, headers=ada.headers)
+    for change in ({"publish_at": "2999-01-01T00:00:00Z"}, {"status": "scheduled"}):
+        response = await client.patch(f"{ARTICLES}/d", json=change, headers=ada.headers)
+        assert response.status_code == 409, (change, response.text)
+        assert response.json()["code"] == "no-schedule"
+    both = {"status": "draft", "publish_at": "2999-01-01T00:00:00Z"}
+    response = await client.patch(f"{ARTICLES}/d", json=both, headers=ada.headers)
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid-schedule"
 
 
 async def test_a_scheduled_article_can_be_published_now_or_unscheduled(

@@ -194,3 +194,24 @@ async def test_writes_through_the_realworld_api_are_seen_by_both_apis(
     assert (await client.delete(f"{REALWORLD}/articles/new", headers=token)).status_code == 204
     assert (await client.get(f"{REALWORLD}/articles")).json()["articlesCount"] == 1
     assert (await client.get(f"{REALWORLD}/articles/new")).status_code == 404
+
+
+async def test_a_missing_article_is_cached_until_a_write_makes_it_exist(
+    client: httpx.AsyncClient, writer: Writers
+) -> None:
+    ada = await writer("ada")
+    for path in (f"{ARTICLES}/soon", f"{REALWORLD}/articles/soon"):
+        assert (await client.get(path)).status_code == 404
+        again = await client.get(path)
+        assert (again.status_code, again.headers["x-db-statements"]) == (404, "0")
+    assert (await client.get(f"{REALWORLD}/articles/soon")).json()["errors"]["body"]
+
+    draft = await client.post(ARTICLES, json={"title": "Soon", "body": "b"}, headers=ada.headers)
+    assert draft.status_code == 201
+    assert (await _anonymous(client, "soon")).status_code == 404  # a draft: still hidden
+    published = await client.patch(
+        f"{ARTICLES}/soon", json={"status": "published"}, headers=ada.headers
+    )
+    assert published.status_code == 200
+    assert (await _anonymous(client, "soon")).status_code == 200
+    assert (await client.get(f"{REALWORLD}/articles/soon")).status_code == 200

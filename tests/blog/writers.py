@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from tests.fixtures.users import NewUser, SignedInUser
 
@@ -20,16 +19,6 @@ ARTICLES = "/api/v1/articles"
 # A registered, signed-in user (the shared one): ``headers`` carry their access token.
 Writer = SignedInUser
 Writers = Callable[..., Awaitable[Writer]]
-
-
-@pytest.fixture
-async def client(app: FastAPI, client: httpx.AsyncClient) -> httpx.AsyncClient:
-    """The suite's client, on a blog cache without the entries a previous test left in a
-    shared Redis: they describe tables the suite emptied behind the services' back."""
-    from mainspring.blog.caching import ARTICLES_TAG, AUTHORS_TAG
-
-    await app.state.cache.invalidate_tags(ARTICLES_TAG, AUTHORS_TAG)
-    return client
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from mainspring.core.security import (
+from mainspring.core.access_tokens import (
     ACCESS_TOKEN_TYPE,
     ALGORITHM,
     CLOCK_LEEWAY_SECONDS,
@@ -24,7 +24,7 @@ from mainspring.core.security import (
     KeyRing,
     generate_private_key_pem,
 )
-from mainspring.core.security import _load_key as load_key
+from mainspring.core.access_tokens import _load_key as load_key
 
 
 class Clock:

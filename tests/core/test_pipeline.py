@@ -21,20 +21,35 @@ def _template_regex(template: str) -> re.Pattern[str]:
     return re.compile("^" + "[^/]+".join(re.escape(part) for part in PARAM.split(template)) + "$")
 
 
+def _concreteness(template: str) -> tuple[bool, ...]:
+    return tuple("{" not in segment for segment in template.split("/")[1:])
+
+
 async def test_a_405_allows_every_method_its_path_serves(client: httpx.AsyncClient) -> None:
     """For every path of the OpenAPI document, a method it does not serve answers 405 whose
-    Allow lists every method that the routes matching the path serve (RFC 9110 15.5.6)."""
+    Allow lists every method that the routes matching the path serve (RFC 9110 15.5.6). A
+    concrete path is matched before a templated one (OpenAPI's path matching): the Allow of
+    ``/api/v1/projects/inbox`` lists the inbox's methods, not those of ``{project_id}``."""
     schema = (await client.get("/openapi.json")).json()
     served = {
         template: {method.upper() for method in item if method != "parameters"}
         for template, item in schema["paths"].items()
     }
     regexes = {template: _template_regex(template) for template in served}
+    # A route's first static segment is reserved: the shortener's /{code} never matches it.
+    reserved = {template.split("/")[1] for template in served if not template.startswith("/{")}
     checked = 0
     for template in served:
         path = PARAM.sub("x1", template)
+        matching = [
+            other
+            for other in served
+            if regexes[other].match(path)
+            and not (other.startswith("/{") and path.split("/")[1] in reserved)
+        ]
+        most_concrete = max(_concreteness(other) for other in matching)
         expected = set().union(
-            *(methods for other, methods in served.items() if regexes[other].match(path))
+            *(served[other] for other in matching if _concreteness(other) == most_concrete)
         )
         response = await client.request("TRACE", path)
         assert response.status_code == 405, (template, response.text)
@@ -49,6 +64,23 @@ async def test_the_allow_header_lists_get_and_post_of_one_path(client: httpx.Asy
     response = await client.options("/api/v1/articles")
     assert response.status_code == 405
     assert response.headers["allow"] == "GET, POST"
+
+
+async def test_a_concrete_path_is_matched_before_a_templated_one(
+    client: httpx.AsyncClient,
+) -> None:
+    """``/articles/feed`` is the feed, whose only method is GET: a PATCH or DELETE there is a
+    405, not an attempt on an article whose slug would be "feed" (OpenAPI's path matching)."""
+    for method in ("PATCH", "DELETE", "OPTIONS"):
+        response = await client.request(method, "/api/v1/articles/feed")
+        assert response.status_code == 405, method
+        assert response.headers["allow"] == "GET"
+    revoke = await client.delete("/api/v1/users/me/sessions/revoke-others")
+    assert revoke.status_code == 405
+    assert revoke.headers["allow"] == "POST"
+    # The templated path is still served wherever no concrete one matches (here: it asks
+    # for credentials, where the feed's path answers 405).
+    assert (await client.patch("/api/v1/articles/no-such-article", json={})).status_code == 401
 
 
 async def test_metrics_name_the_full_route_template(client: httpx.AsyncClient) -> None:

@@ -21,11 +21,11 @@ from mainspring.core.pubsub import (
     MemoryPubSub,
     Message,
     PubSub,
-    RedisPubSub,
     Subscription,
     SubscriptionOverflow,
     publish_after_commit,
 )
+from mainspring.core.pubsub_redis import RedisPubSub
 from tests.conftest import TEST_REDIS_URL, not_configured, unavailable
 
 

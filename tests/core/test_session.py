@@ -5,27 +5,23 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import FastAPI
 from sqlalchemy import Integer, MetaData, String, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mainspring.core.db import IdMixin, UTCDateTime, uuid7
-from mainspring.core.deps import CursorCodecDep, ReadSessionDep, SessionDep
+from mainspring.core.deps import ReadSessionDep, SessionDep
 from mainspring.core.errors import NotFound
 from mainspring.core.pagination import (
-    CursorParams,
-    PageParams,
+    CursorSliceDep,
+    PageSliceDep,
     SortKey,
-    cursor_params,
     keyset_page,
     offset_page,
-    page_params,
-    set_cursor_links,
-    set_page_links,
 )
 from mainspring.core.schemas import CursorPage, Page, Schema
 
@@ -75,44 +71,22 @@ async def notes_app(app: FastAPI) -> AsyncIterator[FastAPI]:
         return {"count": int(await session.scalar(select(func.count(Note.id))) or 0)}
 
     @app.get("/_test/notes")
-    async def feed(
-        request: Request,
-        response: Response,
-        session: ReadSessionDep,
-        codec: CursorCodecDep,
-        params: Annotated[CursorParams, Depends(cursor_params)],
-    ) -> CursorPage[NoteOut]:
+    async def feed(session: ReadSessionDep, listing: CursorSliceDep) -> CursorPage[NoteOut]:
         keys = [SortKey(Note.created_at), SortKey(Note.id)]
-        rows, next_cursor = await keyset_page(session, select(Note), keys, params, codec)
-        set_cursor_links(request, response, next_cursor)
-        return CursorPage(items=[NoteOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+        rows, next_cursor = await keyset_page(session, select(Note), keys, listing)
+        return listing.respond([NoteOut.model_validate(r) for r in rows], next_cursor)
 
     @app.get("/_test/notes/by-rank")
-    async def by_rank(
-        session: ReadSessionDep,
-        codec: CursorCodecDep,
-        params: Annotated[CursorParams, Depends(cursor_params)],
-    ) -> CursorPage[NoteOut]:
+    async def by_rank(session: ReadSessionDep, listing: CursorSliceDep) -> CursorPage[NoteOut]:
         keys = [SortKey(Note.rank, descending=False), SortKey(Note.id)]  # mixed directions
-        rows, next_cursor = await keyset_page(session, select(Note), keys, params, codec)
-        return CursorPage(items=[NoteOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+        rows, next_cursor = await keyset_page(session, select(Note), keys, listing)
+        return listing.respond([NoteOut.model_validate(r) for r in rows], next_cursor)
 
     @app.get("/_test/notes/pages")
-    async def pages(
-        request: Request,
-        response: Response,
-        session: ReadSessionDep,
-        params: Annotated[PageParams, Depends(page_params)],
-    ) -> Page[NoteOut]:
+    async def pages(session: ReadSessionDep, listing: PageSliceDep) -> Page[NoteOut]:
         stmt = select(Note).order_by(Note.title)
-        rows, total = await offset_page(session, stmt, params)
-        set_page_links(request, response, params, total)
-        return Page(
-            items=[NoteOut.model_validate(r) for r in rows],
-            total=total,
-            page=params.page,
-            page_size=params.page_size,
-        )
+        rows, total = await offset_page(session, stmt, listing)
+        return listing.respond([NoteOut.model_validate(r) for r in rows], total)
 
     try:
         yield app

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.blog.writers import client, writer
+from tests.blog.writers import writer
 
-__all__ = ["client", "writer"]
+__all__ = ["writer"]

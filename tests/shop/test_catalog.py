@@ -99,7 +99,7 @@ async def test_attributes_follow_the_category_schema_and_its_ancestors(
         },
         headers=staff.headers,
     )
-    assert response.status_code == 422, response.text
+    assert response.status_code == 409, response.text
     body = response.json()
     assert body["code"] == "invalid-attributes"
     assert [error["loc"][-1] for error in body["errors"]] == [fault]

@@ -28,7 +28,7 @@ async def test_csv_export_parses_back(client: httpx.AsyncClient, team: Team) -> 
         priority="high",
     )
     await new_task(client, team.owner, team.project_id, title='=HYPERLINK("http://evil")')
-    await new_task(client, team.owner, team.project_id, title="@SUM(A1)", status="done")
+    await new_task(client, team.owner, team.project_id, title="@SUM(A1)", column="done")
     response = await client.get(
         f"/api/v1/projects/{team.project_id}/tasks.csv", headers=team.viewer.headers
     )
@@ -45,7 +45,8 @@ async def test_csv_export_parses_back(client: httpx.AsyncClient, team: Team) -> 
     assert first["labels"] == "a b"
     assert first["assignee"] == "eddie"
     assert first["priority"] == "high"
-    assert first["status"] == "todo"
+    assert (first["column"], first["done"]) == ("To do", "no")
+    assert (rows[2]["column"], rows[2]["done"]) == ("Done", "yes")
     assert datetime.fromisoformat(first["due_at"]) == datetime(2030, 5, 1, 9, 30, tzinfo=UTC)
     assert (first["subtasks_done"], first["subtasks_total"]) == ("0", "2")
     assert rows[1]["title"] == '\'=HYPERLINK("http://evil")'  # shown as text, never run
@@ -104,7 +105,7 @@ async def test_the_calendar_feed_parses_back_and_can_be_revoked(
         team.owner,
         team.project_id,
         title="Shipped",
-        status="done",
+        column="done",
         due_at="2030-04-01T00:00:00Z",
     )
     created = await client.post(

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.todo.workspace import Person, Team, new_task
+from tests.todo.workspace import Person, Team, columns, new_task
 
 NOW = datetime.now(UTC)
 
@@ -47,13 +47,13 @@ async def board(client: httpx.AsyncClient, team: Team) -> Team:
     await new_task(
         client, owner, p, title="Deploy to production", due_at=at(24), labels=["release", "ops"]
     )
-    await new_task(client, owner, p, title="Plan Q4", priority="low", status="in_progress")
+    await new_task(client, owner, p, title="Plan Q4", priority="low", column="in_progress")
     await new_task(
         client,
         owner,
         p,
         title="Old finished thing",
-        status="done",
+        column="done",
         due_at=at(-100),
         assignee_id=str(editor.id),
     )
@@ -88,10 +88,14 @@ async def test_filters(client: httpx.AsyncClient, board: Team) -> None:
         "Review deployment checklist",
     ]
     assert len(await titles(client, editor, **sort)) == 8  # both of the editor's projects
-    assert await titles(client, editor, project_id=p, status=["in_progress", "done"], **sort) == [
+    board_columns = await columns(client, owner, p)
+    in_progress_or_done = [board_columns["in_progress"], board_columns["done"]]
+    assert await titles(client, editor, project_id=p, column_id=in_progress_or_done, **sort) == [
         "Plan Q4",
         "Old finished thing",
     ]
+    assert await titles(client, editor, project_id=p, done=True, **sort) == ["Old finished thing"]
+    assert "Old finished thing" not in await titles(client, editor, project_id=p, done=False)
     assert await titles(client, editor, project_id=p, assignee="me", **sort) == [
         "Write release notes",
         "Old finished thing",
@@ -135,7 +139,8 @@ async def test_full_text_search(client: httpx.AsyncClient, board: Team) -> None:
         "Write release notes"  # the description is searched too, all words required
     ]
     assert await titles(client, owner, q="deploy production", **sort) == ["Deploy to production"]
-    assert await titles(client, owner, q="LOGIN", status="todo", **sort) == ["Fix login bug"]
+    to_do = (await columns(client, owner, board.project_id))["todo"]
+    assert await titles(client, owner, q="LOGIN", column_id=to_do, **sort) == ["Fix login bug"]
     for hostile in ('"unbalanced', "a OR b) AND", "*", "NEAR(", "-deploy", "!!!", "' ; --"):
         response = await client.get("/api/v1/tasks", params={"q": hostile}, headers=owner.headers)
         assert response.status_code == 200, hostile
@@ -175,7 +180,8 @@ async def test_sorting(client: httpx.AsyncClient, board: Team) -> None:
         "Design onboarding",
         "Plan Q4",
     ]
-    assert await titles(client, owner, project_id=p, status="todo", sort="position") == [
+    to_do = (await columns(client, owner, p))["todo"]
+    assert await titles(client, owner, project_id=p, column_id=to_do, sort="position") == [
         "Write release notes",
         "Fix login bug",
         "Deploy to production",

@@ -118,7 +118,7 @@ async def patch_task(stage: Stage, who: Person) -> httpx.Response:
 
 async def move_task(stage: Stage, who: Person) -> httpx.Response:
     return await stage.client.post(
-        f"{stage.task_url}/move", json={"status": "in_progress"}, headers=who.headers
+        f"{stage.task_url}/move", json={"position": 0}, headers=who.headers
     )
 
 
@@ -133,7 +133,7 @@ async def bulk_update(stage: Stage, who: Person) -> httpx.Response:
 
 
 async def bulk_move(stage: Stage, who: Person) -> httpx.Response:
-    body = {"ids": [stage.task["id"]], "status": "done"}
+    body = {"ids": [stage.task["id"]], "position": 0}
     return await stage.client.post("/api/v1/tasks/bulk-move", json=body, headers=who.headers)
 
 
@@ -169,6 +169,34 @@ async def revoke_feed(stage: Stage, who: Person) -> httpx.Response:
     return await stage.client.delete(f"{stage.project}/calendar-feed", headers=who.headers)
 
 
+async def first_column(stage: Stage) -> str:
+    response = await stage.client.get(f"{stage.project}/columns", headers=stage.team.owner.headers)
+    return str(response.json()["items"][0]["id"])
+
+
+async def add_column(stage: Stage, who: Person) -> httpx.Response:
+    return await stage.client.post(
+        f"{stage.project}/columns", json={"name": f"By {who.username}"}, headers=who.headers
+    )
+
+
+async def change_column(stage: Stage, who: Person) -> httpx.Response:
+    return await stage.client.patch(
+        f"{stage.project}/columns/{await first_column(stage)}",
+        json={"colour": "#ABCDEF", "wip_limit": 10},
+        headers=who.headers,
+    )
+
+
+async def delete_column(stage: Stage, who: Person) -> httpx.Response:
+    fresh = await stage.client.post(
+        f"{stage.project}/columns", json={"name": "Doomed"}, headers=stage.team.owner.headers
+    )
+    return await stage.client.delete(
+        f"{stage.project}/columns/{fresh.json()['id']}", headers=who.headers
+    )
+
+
 # action: statuses for (outsider, viewer, editor, owner)
 MATRIX: dict[str, tuple[Action, tuple[int, int, int, int]]] = {
     "get-project": (get(lambda s: s.project), (404, 200, 200, 200)),
@@ -182,6 +210,10 @@ MATRIX: dict[str, tuple[Action, tuple[int, int, int, int]]] = {
     "export-csv": (get(lambda s: f"{s.project}/tasks.csv"), (404, 200, 200, 200)),
     "create-calendar-feed": (create_feed, (404, 201, 201, 201)),
     "revoke-calendar-feed": (revoke_feed, (404, 204, 204, 204)),
+    "list-columns": (get(lambda s: f"{s.project}/columns"), (404, 200, 200, 200)),
+    "add-column": (add_column, (404, 403, 403, 201)),
+    "change-column": (change_column, (404, 403, 403, 200)),
+    "delete-column": (delete_column, (404, 403, 403, 204)),
     "create-task": (create_task, (404, 403, 201, 201)),
     "get-task": (get(lambda s: s.task_url), (404, 200, 200, 200)),
     "change-task": (patch_task, (404, 403, 200, 200)),

@@ -52,7 +52,7 @@ async def test_assignees_are_reminded_once_per_due_date(
     )
     await new_task(client, team.owner, p, title="Later", due_at=at(hours=30), assignee_id=editor)
     await new_task(
-        client, team.owner, p, title="Done", due_at=at(hours=2), status="done", assignee_id=editor
+        client, team.owner, p, title="Done", due_at=at(hours=2), column="done", assignee_id=editor
     )
     await new_task(client, team.owner, p, title="Nobody's", due_at=at(hours=2))
     await new_task(client, team.owner, p, title="Past", due_at=at(hours=-2), assignee_id=editor)
@@ -105,7 +105,7 @@ async def test_the_overdue_digest_lists_each_assignees_overdue_tasks(
         p,
         title="Finished",
         due_at=at(days=-1),
-        status="done",
+        column="done",
         assignee_id=str(team.viewer.id),
     )
     await new_task(

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from mainspring.accounts.models import User
-from mainspring.todo.models import ProjectMember, Task, TaskLabel
+from mainspring.todo.models import BoardColumn, ProjectMember, Task, TaskLabel
 from mainspring.todo.seed import seed_demo
 from tests.todo.conftest import People
 
@@ -30,6 +30,9 @@ async def test_seed_demo_builds_consistent_projects(
             await session.execute(select(ProjectMember.project_id, ProjectMember.user_id))
         ).all()
         labels = (await session.scalars(select(TaskLabel.task_id))).all()
+        done_columns = set(
+            (await session.scalars(select(BoardColumn.id).where(BoardColumn.is_done))).all()
+        )
     assert len(tasks) == 1200
     assert labels  # some tasks carry labels
     team = defaultdict(set)
@@ -37,8 +40,8 @@ async def test_seed_demo_builds_consistent_projects(
         team[project_id].add(user_id)
     columns = defaultdict(list)
     for task in tasks:
-        columns[(task.project_id, task.status)].append(task.position)
-        assert (task.completed_at is not None) == (task.status == "done")
+        columns[(task.project_id, task.column_id)].append(task.position)
+        assert (task.completed_at is not None) == (task.column_id in done_columns)
         assert task.assignee_id is None or task.assignee_id in team[task.project_id]
     for positions in columns.values():
         assert sorted(positions) == list(range(len(positions)))

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.todo.workspace import Team, column, get_task, new_task
+from tests.todo.workspace import Team, column, columns, get_task, new_task
 
 
 async def test_create_a_task_with_everything(client: httpx.AsyncClient, team: Team) -> None:
@@ -32,7 +32,8 @@ async def test_create_a_task_with_everything(client: httpx.AsyncClient, team: Te
     task = response.json()
     assert response.headers["location"] == f"/api/v1/tasks/{task['id']}"
     assert response.headers["etag"] == 'W/"1"'
-    assert task["status"] == "todo"
+    to_do = (await columns(client, team.owner, team.project_id))["todo"]
+    assert task["column"] == {"id": to_do, "name": "To do", "is_done": False}
     assert task["position"] == 0
     assert task["priority"] == "high"
     assert datetime.fromisoformat(task["due_at"]) == due
@@ -61,7 +62,8 @@ async def test_invalid_tasks_are_refused(client: httpx.AsyncClient, team: Team) 
         {"due_at": "2026-12-01T10:00:00"},  # no time zone
         {"labels": ["a,b"]},
         {"labels": [f"l{i}" for i in range(21)]},
-        {"status": "blocked"},
+        {"column_id": "not-a-uuid"},
+        {"status": "todo"},  # columns replaced the fixed statuses
         {"priority": "extreme"},
         {"owner_id": str(team.owner.id)},  # unknown fields are refused, never assigned
     ):
@@ -74,7 +76,7 @@ async def test_invalid_tasks_are_refused(client: httpx.AsyncClient, team: Team) 
         json={**base, "assignee_id": str(team.outsider.id)},
         headers=team.owner.headers,
     )
-    assert stranger.status_code == 422
+    assert stranger.status_code == 409  # well-formed; the project's membership refuses it
     assert stranger.json()["errors"][0]["field"] == "assignee_id"
 
 
@@ -165,23 +167,25 @@ async def test_a_stale_if_match_is_refused(client: httpx.AsyncClient, team: Team
     assert delete_stale.status_code == 412
 
 
-async def test_status_changes_set_completed_at_and_move_columns(
+async def test_column_changes_set_completed_at_and_keep_columns_dense(
     client: httpx.AsyncClient, team: Team
 ) -> None:
     a, b, c = [
         await new_task(client, team.owner, team.project_id, title=t) for t in ("a", "b", "c")
     ]
+    board = await columns(client, team.owner, team.project_id)
     done = await client.patch(
         f"/api/v1/tasks/{a['id']}",
-        json={"status": "done"},
+        json={"column_id": board["done"]},
         headers=team.owner.with_headers(if_match="*"),
     )
     assert done.json()["completed_at"] is not None
+    assert done.json()["column"] == {"id": board["done"], "name": "Done", "is_done": True}
     assert await column(client, team.owner, team.project_id, "todo") == [("b", 0), ("c", 1)]
     assert await column(client, team.owner, team.project_id, "done") == [("a", 0)]
     reopened = await client.patch(
         f"/api/v1/tasks/{a['id']}",
-        json={"status": "todo"},
+        json={"column_id": board["todo"]},
         headers=team.owner.with_headers(if_match="*"),
     )
     assert reopened.json()["completed_at"] is None
@@ -239,14 +243,15 @@ async def test_move_within_and_across_columns_and_projects(
         ("a", 2),
         ("d", 3),
     ]
+    in_progress = (await columns(client, team.owner, team.project_id))["in_progress"]
     await client.post(
         url.format(tasks["d"]["id"]),
-        json={"position": 0, "status": "in_progress"},
+        json={"position": 0, "column_id": in_progress},
         headers=team.editor.headers,
     )
     await client.post(
         url.format(tasks["b"]["id"]),
-        json={"position": 0, "status": "in_progress"},
+        json={"position": 0, "column_id": in_progress},
         headers=team.editor.headers,
     )
     assert await column(client, team.owner, team.project_id, "todo") == [("c", 0), ("a", 1)]
@@ -270,7 +275,28 @@ async def test_move_within_and_across_columns_and_projects(
     assert moved.json()["project_id"] == other
     assert moved.json()["assignee"] is None
     assert await column(client, team.owner, team.project_id, "todo") == [("a", 0)]
-    assert await column(client, team.editor, other, "todo") == [("c", 0)]
+    assert await column(client, team.editor, other, "todo") == [("c", 0)]  # its first column
+    # A column names its project: the task follows it there (the editor's other project).
+    other_done = (await columns(client, team.editor, other))["done"]
+    into_column = await client.post(
+        url.format(tasks["d"]["id"]), json={"column_id": other_done}, headers=team.editor.headers
+    )
+    assert into_column.status_code == 200
+    assert into_column.json()["project_id"] == other
+    assert into_column.json()["column"]["id"] == other_done
+    assert into_column.json()["completed_at"] is not None
+    assert await column(client, team.owner, team.project_id, "in_progress") == [("b", 0)]
+    # A column of another project than the one named, or of a project you cannot see: 422.
+    mismatch = await client.post(
+        url.format(tasks["a"]["id"]),
+        json={"project_id": team.project_id, "column_id": other_done},
+        headers=team.editor.headers,
+    )
+    assert (mismatch.status_code, mismatch.json()["code"]) == (409, "invalid-reference")
+    unseen = await client.post(
+        url.format(tasks["a"]["id"]), json={"column_id": other_done}, headers=team.owner.headers
+    )
+    assert (unseen.status_code, unseen.json()["code"]) == (409, "invalid-reference")
     # The owner is not a member of the other project: for them it does not exist.
     refused = await client.post(
         url.format(tasks["a"]["id"]), json={"project_id": other}, headers=team.owner.headers
@@ -287,12 +313,13 @@ async def test_move_within_and_across_columns_and_projects(
 async def test_bulk_update_is_all_or_nothing(client: httpx.AsyncClient, team: Team) -> None:
     a = await new_task(client, team.owner, team.project_id, title="a", labels=["x"])
     b = await new_task(client, team.owner, team.project_id, title="b", labels=["y"])
+    done = (await columns(client, team.owner, team.project_id))["done"]
     response = await client.post(
         "/api/v1/tasks/bulk-update",
         json={
             "ids": [b["id"], a["id"]],
             "changes": {
-                "status": "done",
+                "column_id": done,
                 "priority": "medium",
                 "assignee_id": str(team.viewer.id),
                 "add_labels": ["q4"],
@@ -305,7 +332,8 @@ async def test_bulk_update_is_all_or_nothing(client: httpx.AsyncClient, team: Te
     items = response.json()["items"]
     assert [t["title"] for t in items] == ["b", "a"]
     assert [t["labels"] for t in items] == [["q4", "y"], ["q4"]]
-    assert all(t["status"] == "done" and t["priority"] == "medium" for t in items)
+    assert all(t["column"]["id"] == done and t["priority"] == "medium" for t in items)
+    assert all(t["completed_at"] is not None for t in items)
     assert all(t["assignee"]["username"] == "vera" for t in items)
     assert await column(client, team.owner, team.project_id, "done") == [("b", 0), ("a", 1)]
     # One task out of reach spoils the batch: nothing changes.
@@ -332,12 +360,13 @@ async def test_bulk_move_lands_tasks_together_in_order(
         t: (await new_task(client, team.owner, team.project_id, title=t))["id"]
         for t in ("a", "b", "c", "d", "e")
     }
+    done = (await columns(client, team.owner, team.project_id))["done"]
     await client.post(
-        f"/api/v1/tasks/{ids['e']}/move", json={"status": "done"}, headers=team.owner.headers
+        f"/api/v1/tasks/{ids['e']}/move", json={"column_id": done}, headers=team.owner.headers
     )
     response = await client.post(
         "/api/v1/tasks/bulk-move",
-        json={"ids": [ids["d"], ids["a"]], "status": "done", "position": 0},
+        json={"ids": [ids["d"], ids["a"]], "column_id": done, "position": 0},
         headers=team.owner.headers,
     )
     assert [t["title"] for t in response.json()["items"]] == ["d", "a"]
@@ -392,7 +421,8 @@ async def test_the_history_tells_who_changed_what(client: httpx.AsyncClient, tea
         json={"title": "Final", "description": "Long text", "labels": ["x"]},
         headers=team.editor.with_headers(if_match="*"),
     )
-    await client.post(f"{url}/move", json={"status": "done"}, headers=team.owner.headers)
+    board = await columns(client, team.owner, team.project_id)
+    await client.post(f"{url}/move", json={"column_id": board["done"]}, headers=team.owner.headers)
     await client.post(f"{url}/comments", json={"body": "Shipped!"}, headers=team.editor.headers)
     history = (await client.get(f"{url}/activity", headers=team.viewer.headers)).json()
     entries = [(e["actor"]["username"], e["action"]) for e in history["items"]]
@@ -409,7 +439,7 @@ async def test_the_history_tells_who_changed_what(client: httpx.AsyncClient, tea
         {"field": "labels", "old": [], "new": ["x"]},
     ]
     moved = history["items"][1]["changes"]
-    assert {"field": "status", "old": "todo", "new": "done"} in moved
+    assert {"field": "column_id", "old": board["todo"], "new": board["done"]} in moved
     sliced = (
         await client.get(f"{url}/activity", params={"limit": 3}, headers=team.viewer.headers)
     ).json()
@@ -463,10 +493,10 @@ async def test_a_retried_creation_with_its_idempotency_key_creates_once(
 NOT_NULLABLE = [
     ("TaskUpdate", "title"),
     ("TaskUpdate", "description"),
-    ("TaskUpdate", "status"),
+    ("TaskUpdate", "column_id"),
     ("TaskUpdate", "priority"),
     ("TaskUpdate", "labels"),
-    ("BulkChanges", "status"),
+    ("BulkChanges", "column_id"),
     ("BulkChanges", "priority"),
     ("SubtaskUpdate", "title"),
     ("SubtaskUpdate", "done"),
@@ -474,6 +504,11 @@ NOT_NULLABLE = [
     ("ProjectUpdate", "name"),
     ("ProjectUpdate", "description"),
     ("ProjectUpdate", "archived"),
+    ("ColumnUpdate", "name"),
+    ("ColumnUpdate", "colour"),
+    ("ColumnUpdate", "is_done"),
+    ("ColumnUpdate", "position"),
+    ("ColumnUpdate", "archived"),
 ]
 
 
@@ -486,7 +521,12 @@ async def test_the_openapi_says_which_patch_fields_may_be_null(client: httpx.Asy
         assert "null" not in str(prop.get("anyOf", "")), (model, field, prop)
         assert prop.get("type") != "null"
         assert field not in schemas[model].get("required", [])
-    for model, field in [("TaskUpdate", "due_at"), ("TaskUpdate", "assignee_id")]:
+    nullable = [
+        ("TaskUpdate", "due_at"),
+        ("TaskUpdate", "assignee_id"),
+        ("ColumnUpdate", "wip_limit"),
+    ]
+    for model, field in nullable:
         assert {"type": "null"} in schemas[model]["properties"][field]["anyOf"]
 
 

@@ -47,12 +47,38 @@ async def add_member(
     assert response.status_code == 201, response.text
 
 
+DEFAULT_BOARD = {"todo": "To do", "in_progress": "In progress", "done": "Done"}
+"""Short names of the default board's columns in these tests."""
+
+
+async def columns(client: httpx.AsyncClient, person: Person, project_id: str) -> dict[str, str]:
+    """``{name: column id}`` of the project's board, with the default columns also under
+    their short names (``todo``, ``in_progress``, ``done``)."""
+    response = await client.get(
+        f"/api/v1/projects/{project_id}/columns",
+        params={"page_size": 100},
+        headers=person.headers,
+    )
+    assert response.status_code == 200, response.text
+    by_name = {c["name"]: c["id"] for c in response.json()["items"]}
+    short = {key: by_name[name] for key, name in DEFAULT_BOARD.items() if name in by_name}
+    return {**by_name, **short}
+
+
+async def column_id(client: httpx.AsyncClient, person: Person, project_id: str, name: str) -> str:
+    return (await columns(client, person, project_id))[name]
+
+
 async def new_task(
     client: httpx.AsyncClient, person: Person, project_id: str | None, **fields: Any
 ) -> dict[str, Any]:
+    """Create a task; ``column="done"`` puts it in the project's column of that name."""
     body: dict[str, Any] = {"title": fields.pop("title", "A task"), **fields}
     if project_id is not None:
         body["project_id"] = project_id
+    if "column" in body:
+        assert project_id is not None
+        body["column_id"] = await column_id(client, person, project_id, body.pop("column"))
     response = await client.post("/api/v1/tasks", json=body, headers=person.headers)
     assert response.status_code == 201, response.text
     task: dict[str, Any] = response.json()
@@ -67,12 +93,17 @@ async def get_task(client: httpx.AsyncClient, person: Person, task_id: str) -> d
 
 
 async def column(
-    client: httpx.AsyncClient, person: Person, project_id: str, status: str
+    client: httpx.AsyncClient, person: Person, project_id: str, name: str
 ) -> list[tuple[str, int]]:
-    """The (title, position) of a column's tasks, in position order."""
+    """The (title, position) of a column's tasks (by name or short name), in position order."""
     response = await client.get(
         "/api/v1/tasks",
-        params={"project_id": project_id, "status": status, "sort": "position", "page_size": 100},
+        params={
+            "project_id": project_id,
+            "column_id": await column_id(client, person, project_id, name),
+            "sort": "position",
+            "page_size": 100,
+        },
         headers=person.headers,
     )
     assert response.status_code == 200, response.text

@@ -31,7 +31,7 @@ from mainspring.core.ratelimit import client_ip
 USER_AGENT_MAX = 256
 
 
-def get_client(request: Request) -> Client:
+async def get_client(request: Request) -> Client:
     agent = request.headers.get("user-agent")
     return Client(ip=client_ip(request), user_agent=agent[:USER_AGENT_MAX] if agent else None)
 
@@ -48,17 +48,17 @@ async def get_aftermath(request: Request) -> AsyncIterator[Aftermath]:
     try:
         yield aftermath
     finally:
-        await aftermath.run(get_database(request))
+        await aftermath.run(await get_database(request))
 
 
-def get_accounts_context(
+async def get_accounts_context(
     request: Request,
     client: Annotated[Client, Depends(get_client)],
     aftermath: Annotated[Aftermath, Depends(get_aftermath)],
 ) -> AccountsContext:
     state = request.app.state
     return AccountsContext(
-        settings=get_settings(request),
+        settings=await get_settings(request),
         hasher=state.password_hasher,
         keyring=state.keyring,
         limiter=state.ratelimiter,
@@ -91,7 +91,8 @@ def require_verified_email(action: str) -> Callable[[Request, User], Awaitable[U
     verified yet."""
 
     async def dependency(request: Request, user: CurrentUser) -> User:
-        if action in get_settings(request).verified_email_required_for and not user.is_verified:
+        settings = await get_settings(request)
+        if action in settings.verified_email_required_for and not user.is_verified:
             raise EmailNotVerified()
         return user
 

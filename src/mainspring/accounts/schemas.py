@@ -13,13 +13,13 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints
 
 from mainspring.accounts.models import EMAIL_MAX, USERNAME_MAX
 from mainspring.core.auth import Role
-from mainspring.core.schemas import Input, Schema
+from mainspring.core.schemas import Flag, Input, Schema
 
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128  # long passphrases welcome; the bound only caps the hashing work per request
@@ -102,7 +102,7 @@ class LoginRequest(Input):
         Field(description="Email address or username.", examples=["ada@example.com"]),
     ]
     password: CurrentPassword
-    cookie: bool = Field(
+    cookie: Flag = Field(
         False,
         description="Browser clients: receive the refresh token as an HttpOnly cookie (and a "
         "CSRF token) instead of in the body.",
@@ -124,26 +124,24 @@ class TokenForm(Input):
     schema tells clients which fields each grant needs (``oneOf`` on ``grant_type``).
     """
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "oneOf": [
-                {
-                    "properties": {
-                        "grant_type": {"const": "password"},
-                        "username": {"minLength": 1},
-                    },
-                    "required": ["grant_type", "username", "password"],
+    schema_rules: ClassVar[dict[str, Any]] = {
+        "oneOf": [
+            {
+                "properties": {
+                    "grant_type": {"const": "password"},
+                    "username": {"minLength": 1},
                 },
-                {
-                    "properties": {
-                        "grant_type": {"const": "refresh_token"},
-                        "refresh_token": {"minLength": 1},
-                    },
-                    "required": ["grant_type", "refresh_token"],
+                "required": ["grant_type", "username", "password"],
+            },
+            {
+                "properties": {
+                    "grant_type": {"const": "refresh_token"},
+                    "refresh_token": {"minLength": 1},
                 },
-            ]
-        }
-    )
+                "required": ["grant_type", "refresh_token"],
+            },
+        ]
+    }
 
     grant_type: Annotated[str, StringConstraints(max_length=32)] = Field(
         examples=["password"], description="`password` or `refresh_token`."
@@ -297,7 +295,7 @@ class OidcExchangeRequest(Input):
     ticket: Annotated[str, StringConstraints(min_length=16, max_length=TOKEN_MAX)] = Field(
         description="The `ticket` the provider's callback put in your page's URL."
     )
-    cookie: bool = Field(
+    cookie: Flag = Field(
         False, description="As at `/login`: receive the refresh token as an HttpOnly cookie."
     )
 
@@ -339,36 +337,21 @@ RecoveryCodeText = Annotated[
 ]
 
 
-def exactly_one_of(*fields: str) -> dict[str, Any]:
-    """The JSON Schema of "exactly one of these fields, not null", for ``json_schema_extra``:
-    a ``oneOf`` whose branches each require one of them as a string. The model's validator
-    enforces the same rule; the schema tells generated clients."""
-    return {
-        "oneOf": [{"required": [name], "properties": {name: {"type": "string"}}} for name in fields]
-    }
-
-
 class SecondFactor(Input):
     """A proof of the second factor: a `code` from the app, or else a `recovery_code` (exactly
     one of them)."""
 
-    model_config = ConfigDict(json_schema_extra=exactly_one_of("code", "recovery_code"))
+    exactly_one_of: ClassVar[tuple[str, ...]] = ("code", "recovery_code")
 
     code: TotpCode | None = None
     recovery_code: RecoveryCodeText | None = None
-
-    @model_validator(mode="after")
-    def _one_proof(self) -> SecondFactor:
-        if (self.code is None) == (self.recovery_code is None):
-            raise ValueError("send either `code` or `recovery_code`")
-        return self
 
 
 class TwoFactorLoginRequest(SecondFactor):
     mfa_token: Annotated[
         str, StringConstraints(min_length=16, max_length=2048, pattern=r"^[A-Za-z0-9_.-]+$")
     ] = Field(description="The `mfa_token` of the `mfa-required` answer to the first step.")
-    cookie: bool = Field(
+    cookie: Flag = Field(
         False, description="As at `/login`: receive the refresh token as an HttpOnly cookie."
     )
 

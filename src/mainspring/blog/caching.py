@@ -10,8 +10,8 @@ Entries (key: what it holds; its tags):
 
 - ``blog-articles:<digest of the query>``: a slice of ``GET /api/v1/articles``;
   ``blog:articles``, ``blog:authors``;
-- ``blog-article:<slug>``: ``GET /api/v1/articles/{slug}``; ``blog:article:<slug>``,
-  ``blog:authors``;
+- ``blog-article:<slug>``: ``GET /api/v1/articles/{slug}`` (or that no published article has
+  this slug: the 404 is cached too); ``blog:article:<slug>``, ``blog:authors``;
 - ``realworld-articles:<digest>`` and ``realworld-article:<slug>``: the RealWorld adapter's
   list and article (``realworld/router.py``), under the same tags.
 
@@ -48,9 +48,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from mainspring.accounts.models import User
+from mainspring.blog.errors import ArticleNotFound
 from mainspring.core.cache import Cache, CachedBytes, invalidate_after_commit
 from mainspring.core.conditional import Conditional
-from mainspring.core.deps import get_database
+from mainspring.core.db import Database
 from mainspring.social.models import ProfileDetails
 
 ARTICLES_TAG = "blog:articles"
@@ -65,6 +66,7 @@ PUBLIC = f"public, max-age={MAX_AGE_SECONDS}"
 PRIVATE = "private, no-cache"
 """``Cache-Control`` of a signed-in reader's answer: theirs only, revalidated before reuse."""
 JSON = "application/json"
+MISSING = "missing"
 
 
 def article_tag(slug: str) -> str:
@@ -102,10 +104,34 @@ def articles_changed(session: Any, *slugs: str) -> None:
     invalidate_after_commit(session, ARTICLES_TAG, *(article_tag(slug) for slug in slugs))
 
 
+async def lookup_article(
+    request: Request,
+    key: str,
+    slug: str,
+    load: Callable[[AsyncSession], Awaitable[CachedBytes]],
+) -> CachedBytes:
+    """``lookup`` for the article at ``slug``, whose absence is kept too: a slug that names no
+    published article answers 404 from the cache until a write makes it name one (creating,
+    renaming, publishing an article invalidates ``blog:article:<slug>``), so a flood of
+    requests for missing articles costs no SQL either."""
+
+    async def load_or_missing(session: AsyncSession) -> CachedBytes:
+        try:
+            return await load(session)
+        except ArticleNotFound as exc:
+            return CachedBytes(b"", {MISSING: exc.detail})
+
+    cached = await lookup(request, key, [article_tag(slug)], load_or_missing)
+    if MISSING in cached.meta:
+        raise ArticleNotFound(cached.meta[MISSING])
+    return cached
+
+
 def read_session(request: Request) -> AbstractAsyncContextManager[AsyncSession]:
     """The request's read session, for a handler that opens it only when it needs it: a
     signed-in reader, or a miss (``lookup``); an anonymous hit needs none."""
-    return get_database(request).read_session()
+    database: Database = request.app.state.db
+    return database.read_session()
 
 
 def respond(cached: CachedBytes, conditional: Conditional) -> Response:

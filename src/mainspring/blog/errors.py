@@ -47,7 +47,16 @@ class ConcurrentEdit(Conflict):
 
 
 class InvalidSchedule(UnprocessableEntity):
+    """A status and a ``publish_at`` sent together that disagree (the schema says so too)."""
+
     code, title = "invalid-schedule", "Invalid Schedule"
+
+
+class NoSchedule(Conflict):
+    """A ``publish_at`` alone, or ``status: scheduled`` alone, for an article that has no
+    schedule to move or keep: the request is well-formed, the article's state refuses it."""
+
+    code, title = "no-schedule", "No Schedule"
 
 
 class InvalidReply(UnprocessableEntity):

@@ -171,7 +171,7 @@ async def get_article(
             return CachedBytes(_ARTICLE_JSON.dump_json(article), {"etag": article.etag})
 
         key = f"blog-article:{slug}"
-        cached = await caching.lookup(request, key, [caching.article_tag(slug)], load)
+        cached = await caching.lookup_article(request, key, slug, load)
         return caching.respond(cached, conditional)
     async with caching.read_session(request) as session:  # a hit needs none
         article = await article_service.get(session, slug, viewer)

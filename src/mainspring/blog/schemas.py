@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import AfterValidator, Field, PrivateAttr, StringConstraints
 
@@ -27,7 +27,7 @@ from mainspring.blog.models import (
 )
 from mainspring.blog.tags import normalize_tags
 from mainspring.core.conditional import make_etag
-from mainspring.core.schemas import Input, Schema
+from mainspring.core.schemas import NOT_NULL, DateTime, Flag, Input, Schema
 
 TagName = Annotated[
     str, StringConstraints(min_length=1, max_length=TAG_MAX, pattern=r"^[^/\x00-\x1f\x7f]+$")
@@ -39,29 +39,57 @@ TagList = Annotated[
 BODY_EXAMPLE = "## Why\n\nBecause **Markdown** is [easy](https://commonmark.org)."
 
 
+SCHEDULED_ONLY: dict[str, Any] = {
+    "properties": {"status": {"const": "scheduled"}, "publish_at": NOT_NULL},
+}
+"""Status and schedule agree: ``scheduled`` with a ``publish_at``..."""
+UNSCHEDULED: dict[str, Any] = {
+    "properties": {"status": {"enum": ["draft", "published"]}, "publish_at": {"type": "null"}},
+}
+"""...or another status without one."""
+
+
 class ArticleCreate(Input):
-    """A new article. ``scheduled`` needs a future ``publish_at``; ``draft`` is the default."""
+    """A new article. ``scheduled`` needs a ``publish_at``, which no other status takes;
+    ``draft`` is the default. A ``publish_at`` already past is published by the schedule's
+    next run, dated ``publish_at``."""
+
+    schema_rules: ClassVar[dict[str, Any]] = {
+        "anyOf": [{**SCHEDULED_ONLY, "required": ["status", "publish_at"]}, UNSCHEDULED]
+    }
 
     title: str = Field(min_length=1, max_length=TITLE_MAX, examples=["How to train your dragon"])
     description: str = Field("", max_length=DESCRIPTION_MAX, examples=["Ever wonder how?"])
     body: str = Field(min_length=1, max_length=BODY_MAX, examples=[BODY_EXAMPLE])
     tags: TagList = Field(default_factory=list, examples=[["dragons", "training"]])
     status: ArticleStatus = Field(ArticleStatus.DRAFT, examples=["published"])
-    publish_at: datetime | None = Field(
+    publish_at: DateTime | None = Field(
         None, description="When a `scheduled` article is published (a future time)."
     )
 
 
 class ArticleUpdate(Input):
-    """Merge semantics: only the fields sent change. The slug stays unless ``refresh_slug``."""
+    """Merge semantics: only the fields sent change. The slug stays unless ``refresh_slug``.
+
+    ``status`` and ``publish_at`` sent together agree as in ``ArticleCreate``. A
+    ``publish_at`` alone moves the schedule of a scheduled article; ``status: scheduled``
+    alone keeps the one it has: either on an article without a schedule is a conflict (409)."""
+
+    schema_rules: ClassVar[dict[str, Any]] = {
+        "anyOf": [
+            {"not": {"required": ["status", "publish_at"]}},
+            SCHEDULED_ONLY,
+            UNSCHEDULED,
+        ]
+    }
 
     title: str | None = Field(None, min_length=1, max_length=TITLE_MAX, examples=["New title"])
     description: str | None = Field(None, max_length=DESCRIPTION_MAX)
     body: str | None = Field(None, min_length=1, max_length=BODY_MAX, examples=[BODY_EXAMPLE])
     tags: TagList | None = Field(None, examples=[["dragons"]])
     status: ArticleStatus | None = Field(None, examples=["published"])
-    publish_at: datetime | None = None
-    refresh_slug: bool = Field(
+    publish_at: DateTime | None = None
+    refresh_slug: Flag = Field(
         False, description="Derive a new slug from the (new) title; old links stop working."
     )
 

@@ -35,6 +35,7 @@ from mainspring.blog.errors import (
     ConcurrentEdit,
     InvalidReply,
     InvalidSchedule,
+    NoSchedule,
     NotTheAuthor,
     TagNotFound,
 )
@@ -230,7 +231,16 @@ class ArticleService:
             status = ArticleStatus(changes.get("status", article.status))
             # A schedule stays only while the article stays scheduled.
             kept = article.publish_at if status == ArticleStatus.SCHEDULED else None
-            _set_status(article, status, changes.get("publish_at", kept), utcnow())
+            # Both sent: the body itself must be consistent (422, as its schema says); one
+            # alone: the article's own status or schedule decides (409).
+            both = "status" in changes and "publish_at" in changes
+            _set_status(
+                article,
+                status,
+                changes.get("publish_at", kept),
+                utcnow(),
+                refusal=InvalidSchedule if both else NoSchedule,
+            )
         if "tags" in changes:
             await repository.set_tags(article.id, changes["tags"])
             article.updated_at = utcnow()  # the tags are part of the article: a new version
@@ -326,18 +336,25 @@ class ArticleService:
 
 
 def _set_status(
-    article: Article, status: ArticleStatus, publish_at: datetime | None, now: datetime
+    article: Article,
+    status: ArticleStatus,
+    publish_at: datetime | None,
+    now: datetime,
+    *,
+    refusal: type[InvalidSchedule | NoSchedule] = InvalidSchedule,
 ) -> None:
-    """Apply a status with its times: published now, scheduled for later, or back to draft."""
+    """Apply a status with its times: published now, scheduled, or back to draft. A schedule
+    already past is kept as it is: the schedule's next run publishes it, dated ``publish_at``
+    (a time that passed while the request travelled is no error)."""
     if status == ArticleStatus.SCHEDULED:
-        if publish_at is None or publish_at <= now:
-            raise InvalidSchedule(
-                "A scheduled article needs a future publish_at.",
-                errors=[{"field": "publish_at", "message": "must be a future time"}],
+        if publish_at is None:
+            raise refusal(
+                "A scheduled article needs a publish_at.",
+                errors=[{"field": "publish_at", "message": "required with status 'scheduled'"}],
             )
         article.publish_at, article.published_at = publish_at, None
     elif publish_at is not None:
-        raise InvalidSchedule(
+        raise refusal(
             "publish_at is for scheduled articles only.",
             errors=[{"field": "publish_at", "message": "only with status 'scheduled'"}],
         )

@@ -2,9 +2,9 @@
 
 A request is authenticated in two steps:
 
-1. The access token's signature and claims are verified by the ``KeyRing`` (``core/security.py``):
-   pure computation, no I/O, done once per token and process (the ring remembers the tokens it
-   verified; their validity times are checked on every request).
+1. The access token's signature and claims are verified by the ``KeyRing``
+   (``core/access_tokens.py``): pure computation, no I/O, done once per token and process (the
+   ring remembers the tokens it verified; their validity times are checked on every request).
 2. The token's session (``sid``) is checked by the *session-state check*, a hook the accounts
    module registers with ``register_session_check`` (the kernel never imports a module). It
    answers from a cache whether the session is still active and the user's current role, so a
@@ -28,8 +28,8 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.security import OAuth2PasswordBearer
 from starlette.requests import HTTPConnection
 
+from mainspring.core.access_tokens import AccessClaims, InvalidToken, KeyRing
 from mainspring.core.errors import Forbidden, Unauthorized
-from mainspring.core.security import AccessClaims, InvalidToken, KeyRing
 
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - the OAuth 2.0 token endpoint, not a secret
 

@@ -1,4 +1,4 @@
-"""Cache: JSON values with TTLs, tag invalidation and a stampede lock, on cashews.
+"""Cache: JSON values with TTLs, tag invalidation and a stampede lock, in memory or on Redis.
 
 Modules reach it as ``request.app.state.cache`` (``CacheDep``)::
 
@@ -11,10 +11,10 @@ Modules reach it as ``request.app.state.cache`` (``CacheDep``)::
 plus ``get``, ``set`` and ``delete``. The text before the first ``:`` of a key (``article``)
 labels the hit and miss counts of ``/metrics``: start every key with a fixed kind.
 
-Backends: ``mem://`` keeps entries in the process (an LRU of 1000 entries by default,
-``mem://?size=10000`` for more), ``redis://`` shares them between every replica. Each app
-builds its own ``cashews.Cache()`` instead of using cashews' global ``cache`` object, so that
-two apps in one process (tests) never share entries.
+Backends (``core/cache_backends.py``): ``mem://`` keeps entries in the process (an LRU of 1000
+entries by default, ``mem://?size=10000`` for more), ``redis://`` shares them between every
+replica, through cashews (imported only then). Each app builds its own backend instead of using
+cashews' global ``cache`` object, so that two apps in one process (tests) never share entries.
 
 Values are JSON documents (dicts, lists, strings, numbers, booleans, None), encoded with orjson.
 Pickle is refused on purpose: unpickling what a shared Redis holds would let anyone able to write
@@ -63,10 +63,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import cashews
 import orjson
 import structlog
-from cashews.exceptions import CacheBackendInteractionError
 from fastapi import Depends, FastAPI, Request
 from prometheus_client import Counter
 from sqlalchemy import event
@@ -74,6 +72,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.util.concurrency import await_only, in_greenlet
 
+from mainspring.core.cache_backends import Backend, MemoryBackend, backend_errors, redis_backend
 from mainspring.core.conditional import make_etag
 from mainspring.core.config import Settings
 from mainspring.core.health import register_readiness_check
@@ -92,7 +91,6 @@ TAG_TTL_SECONDS = 7 * 86_400
 LOCK_SECONDS = 10.0
 """How long a replica may compute a value before another one stops waiting and computes it."""
 LOCK_POLL_SECONDS = 0.05
-REDIS_TIMEOUT_SECONDS = 0.5
 RETRY_REDIS_AFTER_SECONDS = 5.0
 WARN_EVERY_SECONDS = 60.0
 
@@ -115,6 +113,39 @@ class _Missing:
 
 
 _MISSING = _Missing()
+
+
+class SingleFlight:
+    """Concurrent calls for one key share one run: the first caller runs ``work``, the others
+    wait for its result (or its exception). A caller that is cancelled while running hands the
+    work to one of those waiting, which runs it again (a client that went away does not fail
+    everyone else's request). Per process; for loads that must not stampede the database."""
+
+    def __init__(self) -> None:
+        self._running: dict[str, asyncio.Future[Any]] = {}
+
+    async def run(self, key: str, work: Callable[[], Awaitable[_T]]) -> _T:
+        while (flight := self._running.get(key)) is not None:
+            await asyncio.wait([flight])
+            if not flight.cancelled():
+                result: _T = flight.result()
+                return result
+        flight = asyncio.get_running_loop().create_future()
+        self._running[key] = flight
+        try:
+            value = await work()
+        except asyncio.CancelledError:
+            flight.cancel()
+            raise
+        except Exception as exc:
+            flight.set_exception(exc)
+            flight.exception()  # marks it retrieved: asyncio warns of unretrieved exceptions
+            raise
+        else:
+            flight.set_result(value)
+            return value
+        finally:
+            del self._running[key]
 
 
 @dataclass(frozen=True)
@@ -186,22 +217,19 @@ class Cache:
     """One app's cache on one backend (``mem://`` or ``redis://``)."""
 
     def __init__(self, url: str) -> None:
-        self._backend = cashews.Cache()
+        self._backend: Backend
+        self._backend_errors: tuple[type[Exception], ...] = ()
+        """What the backend raises when it fails (nothing, in memory)."""
         if url.startswith("mem://"):
-            self._backend.setup(url)
+            self._backend = MemoryBackend.from_url(url)
         elif url.startswith(("redis://", "rediss://")):
-            self._backend.setup(
-                url,
-                pickle_type="null",  # we store orjson bytes; never unpickle what Redis holds
-                suppress=False,  # errors reach us, to be answered as misses and logged once
-                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-                socket_timeout=REDIS_TIMEOUT_SECONDS,
-            )
+            self._backend = redis_backend(url)
+            self._backend_errors = backend_errors()
         else:
             scheme = url.partition("://")[0]
             raise ValueError(f"cache backend {scheme!r}: use mem:// or redis://")
         self.shared = not url.startswith("mem://")
-        self._flights: dict[str, asyncio.Future[Any]] = {}
+        self._flights = SingleFlight()
         self._tasks: set[asyncio.Task[None]] = set()
         self._retry_redis_at = 0.0
         self._warn_at = 0.0
@@ -284,28 +312,9 @@ class Cache:
         _count(key, value)
         if value is not _MISSING:
             return value
-        flights = codec.prefix + key
-        while (flight := self._flights.get(flights)) is not None:
-            await asyncio.wait([flight])
-            if not flight.cancelled():
-                return flight.result()
-            # The caller computing it was cancelled (its client went away): take over.
-        flight = asyncio.get_running_loop().create_future()
-        self._flights[flights] = flight
-        try:
-            value = await self._load(key, loader, ttl, tags, codec)
-        except asyncio.CancelledError:
-            flight.cancel()
-            raise
-        except Exception as exc:
-            flight.set_exception(exc)
-            flight.exception()  # marks it retrieved: asyncio warns of unretrieved exceptions
-            raise
-        else:
-            flight.set_result(value)
-            return value
-        finally:
-            del self._flights[flights]
+        return await self._flights.run(
+            codec.prefix + key, lambda: self._load(key, loader, ttl, tags, codec)
+        )
 
     # --- entries and tag versions -----------------------------------------------------------
 
@@ -381,13 +390,13 @@ class Cache:
 
     # --- outages ----------------------------------------------------------------------------
 
-    async def _call(self, operation: Callable[[cashews.Cache], Awaitable[_T]], failed: _T) -> _T:
+    async def _call(self, operation: Callable[[Backend], Awaitable[_T]], failed: _T) -> _T:
         """Run one backend operation; ``failed`` is its result when the backend is down."""
         if time.monotonic() < self._retry_redis_at:
             return failed
         try:
             result = await operation(self._backend)
-        except CacheBackendInteractionError as exc:
+        except self._backend_errors as exc:
             self._backend_failed(exc)
             return failed
         if self._degraded:
@@ -395,7 +404,7 @@ class Cache:
             logger.info("cache_backend_recovered")
         return result
 
-    def _backend_failed(self, exc: CacheBackendInteractionError) -> None:
+    def _backend_failed(self, exc: Exception) -> None:
         BACKEND_ERRORS.inc()
         now = time.monotonic()
         self._retry_redis_at = now + RETRY_REDIS_AFTER_SECONDS

@@ -50,7 +50,6 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, TextIO
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import aiosmtplib
 from fastapi import FastAPI
 from jinja2 import (
     BaseLoader,
@@ -211,6 +210,9 @@ class SMTPTransport:
     password: str | None = field(default=None, repr=False)
 
     async def send(self, message: EmailMessage) -> None:
+        # Imported here: only the background worker sends mail, and only through SMTP.
+        import aiosmtplib
+
         await aiosmtplib.send(
             message,
             hostname=self.host,

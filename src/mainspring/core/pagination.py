@@ -78,15 +78,6 @@ class CursorSlice:
             set_cursor_links(self.links.request, self.links.response, next_cursor)
         return _ANY_CURSOR_PAGE.model_construct(items=list(items), next_cursor=next_cursor)
 
-    # Transitional: the shape of the former ``core.deps.CursorSlice`` until every module reads
-    # the slice itself. Removed once they do.
-    @property
-    def params(self) -> CursorSlice:
-        return self
-
-    def page(self, items: Sequence[T], next_cursor: str | None) -> CursorPage[T]:
-        return self.respond(items, next_cursor)
-
 
 @dataclass(frozen=True)
 class PageSlice:
@@ -138,11 +129,6 @@ async def get_page_slice(
 ) -> PageSlice:
     return PageSlice(page, page_size, _LinkTarget(request, response))
 
-
-CursorParams = CursorSlice  # transitional names, removed once every module reads the slices
-PageParams = PageSlice
-cursor_params = get_cursor_slice
-page_params = get_page_slice
 
 CursorSliceDep = Annotated[CursorSlice, Depends(get_cursor_slice)]
 """``?limit=&cursor=``: the slice a keyset list asks for."""
@@ -229,43 +215,44 @@ async def keyset_page(
     session: AsyncSession,
     stmt: Select[Any],
     keys: Sequence[SortKey],
-    params: CursorSlice,
-    codec: CursorCodec | None = None,  # transitional: the slice carries it
+    listing: CursorSlice,
     *,
     key_of: Callable[[Any], Sequence[Any]] | None = None,
     scalars: bool = True,
 ) -> tuple[list[Any], str | None]:
-    """Run ``stmt`` ordered by ``keys`` after ``params.cursor``; return the rows and next cursor.
+    """Run ``stmt`` ordered by ``keys`` after ``listing.cursor``; return the rows and the next
+    cursor.
 
     ``key_of(row)`` gives a row's sort values; by default they are read as attributes named
     after the sort columns.
     """
-    if params.cursor:
-        stmt = stmt.where(_after(keys, params.codec.decode(params.cursor)))
+    after = listing.after()
+    if after is not None:
+        stmt = stmt.where(_after(keys, after))
     stmt = stmt.order_by(*(k.column.desc() if k.descending else k.column.asc() for k in keys))
-    stmt = stmt.limit(params.limit + 1)
+    stmt = stmt.limit(listing.limit + 1)
     result = await session.execute(stmt)
     rows = list(result.scalars().all() if scalars else result.all())
-    has_more = len(rows) > params.limit
-    rows = rows[: params.limit]
+    has_more = len(rows) > listing.limit
+    rows = rows[: listing.limit]
     next_cursor = None
     if has_more and rows:
         last = rows[-1]
         values = key_of(last) if key_of else [getattr(last, k.name) for k in keys]
-        next_cursor = params.codec.encode(values)
+        next_cursor = listing.cursor_for(values)
     return rows, next_cursor
 
 
 async def offset_page(
     session: AsyncSession,
     stmt: Select[Any],
-    params: PageSlice,
+    listing: PageSlice,
     *,
     scalars: bool = True,
 ) -> tuple[list[Any], int]:
     """Run ``stmt`` for one page and count every row matching it (two statements)."""
     total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    result = await session.execute(stmt.offset(params.offset).limit(params.page_size))
+    result = await session.execute(stmt.offset(listing.offset).limit(listing.page_size))
     rows = list(result.scalars().all() if scalars else result.all())
     return rows, int(total or 0)
 

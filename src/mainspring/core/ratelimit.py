@@ -45,7 +45,7 @@ import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import structlog
 from fastapi import Depends, FastAPI, Request, Response
@@ -54,12 +54,14 @@ from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from prometheus_client import Counter
-from redis.asyncio import ConnectionPool, Redis
 
 from mainspring.core.auth import OptionalPrincipal
 from mainspring.core.config import Settings
 from mainspring.core.errors import TooManyRequests
 from mainspring.core.health import register_readiness_check
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 logger = structlog.get_logger("mainspring.ratelimit")
 
@@ -154,6 +156,9 @@ class RateLimiter:
         if url.startswith("memory://"):
             self._primary = MovingWindowRateLimiter(MemoryStorage())
         elif url.startswith(("redis://", "rediss://")):
+            # Imported here: redis-py is about 12 MiB of code, for deployments that use Redis.
+            from redis.asyncio import ConnectionPool, Redis
+
             pool = ConnectionPool.from_url(
                 url,
                 socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
@@ -303,7 +308,8 @@ KeyFunction = Callable[[Request], Awaitable[str]]
 By = Literal["ip", "user"] | KeyFunction
 
 
-def get_ratelimiter(request: Request) -> RateLimiter:
+async def get_ratelimiter(request: Request) -> RateLimiter:
+    """The app's limiter (a coroutine: FastAPI runs a plain function in a worker thread)."""
     limiter: RateLimiter = request.app.state.ratelimiter
     return limiter
 
@@ -366,7 +372,7 @@ def rate_limit(
 
     async def enforce(request: Request, response: Response, key: tuple[str, ...]) -> RateLimitState:
         name = scope or _route_scope(request)
-        limiter = get_ratelimiter(request)
+        limiter = await get_ratelimiter(request)
         state = await limiter.hit(limit, name, *key, security=security)
         _announce(response, state)
         return state

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.core.db import Base
 from mainspring.core.errors import NotFound
-from mainspring.core.pagination import PageParams, offset_page
+from mainspring.core.pagination import PageSlice, offset_page
 
 M = TypeVar("M", bound=Base)
 
@@ -48,9 +48,9 @@ class RepositoryBase(Generic[M]):
         return rows
 
     async def paginate(
-        self, stmt: Select[tuple[M]], params: PageParams
+        self, stmt: Select[tuple[M]], listing: PageSlice
     ) -> tuple[builtins.list[M], int]:
-        return await offset_page(self.session, stmt, params)
+        return await offset_page(self.session, stmt, listing)
 
     async def add(self, obj: M) -> M:
         """Add and flush, so that defaults (id, timestamps) are set and constraints checked."""

@@ -14,8 +14,15 @@ router's routes once to see whether the router matches, and once more to pick th
   with: ``/api/v1/articles/{slug}/comments`` under ``api`` -> ``v1`` -> ``articles``.
 - A request walks the tree along its own path's segments as far as they go; the routes that
   can match it are the ones filed on that walk (a template matches only paths that start with
-  its static segments), in the order they were declared: a handful instead of hundreds.
-  They are matched exactly as Starlette does: first full match wins, in declaration order.
+  its static segments): a handful instead of hundreds.
+- A concrete path is matched before a templated one, as OpenAPI says a path is matched
+  (OpenAPI 3.1, "Path Templating Matching"): ``/api/v1/projects/inbox`` is the inbox's path
+  only, not also ``/api/v1/projects/{project_id}`` with ``project_id="inbox"``. Among the
+  routes whose template matches a path, only the most concrete ones serve it (a static segment
+  beats a parameter, compared from the left); among those, the first declared that serves the
+  method wins, as in Starlette. So ``PATCH /api/v1/projects/inbox`` answers 405 (the inbox is
+  read-only), not a 422 about a project id, and what the server serves at a path is exactly
+  what the OpenAPI document lists under it.
 - A path that no route matches answers 404 at once (after the same slash-toggled retry, also
   through the tree); one that routes match for other methods only answers 405 with an
   ``Allow`` header listing *every* method served at that path (RFC 9110 section 15.5.6):
@@ -26,7 +33,9 @@ router's routes once to see whether the router matches, and once more to pick th
   router's ``/articles/{slug}``): metrics and rate-limit keys name the route a client called.
 
 A route class with its own ``handle`` (``RealWorldRoute``) is entered through that method, with
-the included context in the scope as FastAPI's dispatch leaves it. What the index does not
+the included context in the scope as FastAPI's dispatch leaves it; a route class with its own
+``matches`` (the shortener's ``/{code}``, which refuses reserved words) is asked too, once its
+template matched. What the index does not
 understand it leaves to FastAPI: WebSocket and lifespan scopes, and any
 request that a mount, a host route or a frontend route could answer, go through the router's
 own ``app``. Routes are read once: the index rebuilds when routes are added to the app's
@@ -48,7 +57,7 @@ from starlette.convertors import Convertor
 from starlette.datastructures import URL
 from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse
-from starlette.routing import Route
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 logger = structlog.get_logger("mainspring.routing")
@@ -63,6 +72,9 @@ class Leaf:
 
     order: int
     template: str
+    concreteness: tuple[int, ...]
+    """Per segment of the template, 1 if it is static and 0 if it holds a parameter: of two
+    templates matching one path, the greater tuple is the more concrete (see ``_settle``)."""
     regex: Pattern[str]
     convertors: dict[str, Convertor[Any]]
     methods: frozenset[str] | None
@@ -70,6 +82,9 @@ class Leaf:
     endpoint: Any
     route: Any
     """What ``scope["route"]`` becomes: the route, or the included route in its context."""
+    guard: Any = None
+    """For a route class with its own ``matches``: asked once the template matched; a
+    ``Match.NONE`` from it means the route does not match this request at all."""
 
 
 @dataclass(slots=True)
@@ -109,10 +124,14 @@ class RouteIndex:
             return
         method = scope["method"]
         partial: list[Leaf] = []
+        served_by: tuple[int, ...] | None = None
         for leaf in node.candidates:
+            if served_by is not None and leaf.concreteness != served_by:
+                break  # a more concrete template matched this path: it alone serves it
             match = leaf.regex.match(path)
-            if match is None:
+            if match is None or (leaf.guard is not None and not leaf.guard(scope)):
                 continue
+            served_by = leaf.concreteness
             if leaf.methods is not None and method not in leaf.methods:
                 partial.append(leaf)
                 continue
@@ -168,10 +187,18 @@ class RouteIndex:
                     app = functools.partial(
                         _through_handle, original, getattr(context, "_route_context", None)
                     )
+                guard = None
+                if type(original).matches not in (APIRoute.matches, Route.matches):
+                    # A route class that refuses some paths its template matches (the
+                    # shortener's /{code} refuses reserved words) is asked, as FastAPI would.
+                    guard = functools.partial(
+                        _own_match, original, getattr(context, "_route_context", None)
+                    )
                 node.own.append(
                     Leaf(
                         order=order,
                         template=template,
+                        concreteness=concreteness(template),
                         regex=context.path_regex,
                         convertors=context.param_convertors,
                         methods=frozenset(context.methods) if context.methods else None,
@@ -181,6 +208,7 @@ class RouteIndex:
                         route=original
                         if getattr(original, "path_format", None) == template
                         else context,
+                        guard=guard,
                     )
                 )
                 leaves += 1
@@ -203,9 +231,23 @@ async def _through_handle(
     await route.handle(scope, receive, send)
 
 
+def _own_match(route: Route, effective: Any, scope: Scope) -> bool:
+    """Whether ``route``'s own ``matches`` accepts the request (in its included context, on a
+    copy of the scope: a refusal leaves the request's scope as it was)."""
+    probe = {**scope, "fastapi": {**scope.get("fastapi", {}), "effective_route_context": effective}}
+    return route.matches(probe)[0] is not Match.NONE
+
+
 def _settle(node: Node, inherited: tuple[Leaf, ...], delegate: bool) -> None:
-    """Each node's candidates: its own leaves and its ancestors', in declaration order."""
-    node.candidates = tuple(sorted((*inherited, *node.own), key=lambda leaf: leaf.order))
+    """Each node's candidates: its own leaves and its ancestors', the most concrete templates
+    first, then in declaration order. The dispatch stops at the first template less concrete
+    than the first one that matched the path."""
+    node.candidates = tuple(
+        sorted(
+            (*inherited, *node.own),
+            key=lambda leaf: ([-flag for flag in leaf.concreteness], leaf.order),
+        )
+    )
     node.delegate = node.delegate or delegate
     for child in node.children.values():
         _settle(child, node.candidates, node.delegate)
@@ -220,6 +262,12 @@ def static_segments(template: str) -> list[str]:
             break
         segments.append(segment)
     return segments
+
+
+def concreteness(template: str) -> tuple[int, ...]:
+    """1 per static segment, 0 per segment with a parameter: ``/api/v1/projects/inbox`` ->
+    ``(1, 1, 1, 1)``, ``/api/v1/projects/{id}`` -> ``(1, 1, 1, 0)``."""
+    return tuple(0 if "{" in segment else 1 for segment in template.split("/")[1:])
 
 
 def allow_header(leaves: list[Leaf]) -> str:

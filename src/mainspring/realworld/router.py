@@ -183,7 +183,7 @@ async def get_article(
         return CachedBytes(answer.model_dump_json().encode(), {"etag": article.etag})
 
     key = f"realworld-article:{slug}"
-    cached = await caching.lookup(request, key, [caching.article_tag(slug)], load)
+    cached = await caching.lookup_article(request, key, slug, load)
     return caching.respond(cached, conditional)
 
 

@@ -2,7 +2,8 @@
 
 Someone else's order, cart line or payment answers 404, never 403: a customer cannot even learn
 that it exists. 409 is for a request the current state refuses (no stock left, an illegal
-order transition, a spent coupon); 422 for a request that can never succeed as written.
+order transition, a spent coupon, attributes the category's schema refuses, a payment provider
+this deployment has not configured); 422 only for a request that breaks the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from mainspring.core.errors import (
     Conflict,
     NotFound,
     ServiceUnavailable,
-    UnprocessableEntity,
 )
 
 
@@ -104,21 +104,18 @@ class CategoryInUse(Conflict):
         super().__init__("The category still has sub-categories or products.")
 
 
-class CategoryCycle(UnprocessableEntity):
+class CategoryCycle(Conflict):
     code = "category-cycle"
 
     def __init__(self) -> None:
         super().__init__("A category cannot be moved under itself or one of its descendants.")
 
 
-class InvalidAttributes(UnprocessableEntity):
-    """Product attributes that the category's attribute schema refuses."""
+class InvalidAttributes(Conflict):
+    """Product attributes that the category's attribute schema refuses: the request is well
+    formed, the category's current schema refuses it (so 409, with one error per attribute)."""
 
     code = "invalid-attributes"
-
-
-class InvalidAttributeSchema(UnprocessableEntity):
-    code = "invalid-attribute-schema"
 
 
 class CurrencyMismatch(Conflict):
@@ -170,8 +167,16 @@ class RefundTooLarge(Conflict):
     code = "refund-too-large"
 
 
-class ProviderNotConfigured(UnprocessableEntity):
+class ProviderNotConfigured(Conflict):
+    """A provider this deployment has not configured (e.g. `stripe` without its secret key)."""
+
     code = "payment-provider-not-configured"
+
+
+class WebhookNotConfigured(NotFound):
+    """A webhook endpoint whose signing secret is not set: it does not exist here."""
+
+    code = "webhook-not-configured"
 
 
 class ProviderUnavailable(ServiceUnavailable):
@@ -185,3 +190,17 @@ class InvalidSignature(BadRequest):
 
     def __init__(self, detail: str = "The webhook signature does not verify.") -> None:
         super().__init__(detail)
+
+
+class InvalidWindow(BadRequest):
+    code = "invalid-report-window"
+
+    def __init__(self) -> None:
+        super().__init__("`since` must be before `until`, at most three years apart.")
+
+
+class InvalidCouponWindow(BadRequest):
+    code = "invalid-coupon-window"
+
+    def __init__(self) -> None:
+        super().__init__("`ends_at` must be after `starts_at`.")

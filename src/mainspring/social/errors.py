@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mainspring.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
+from mainspring.core.errors import Conflict, Forbidden, NotFound
 
 
 class Blocked(Forbidden):
@@ -17,8 +17,9 @@ class NotYourPost(Forbidden):
     code, title = "not-your-post", "Not Your Post"
 
 
-class SelfInteraction(UnprocessableEntity):
-    """Following or blocking oneself (422, ``self-interaction``)."""
+class SelfInteraction(Conflict):
+    """Following or blocking oneself (409, ``self-interaction``): the request is well-formed,
+    who sends it makes it impossible (a 422 says a request breaks the document)."""
 
     code, title = "self-interaction", "Not With Yourself"
 

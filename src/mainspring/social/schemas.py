@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from mainspring.core.schemas import Input, Schema
 from mainspring.social.models import BIO_MAX_LENGTH, IMAGE_URL_MAX_LENGTH, POST_MAX_LENGTH
@@ -109,11 +109,7 @@ class PostCreate(Input):
     reply_to_id: uuid.UUID | None = Field(None, description="Reply to this post.")
     quote_of_id: uuid.UUID | None = Field(None, description="Quote this post.")
 
-    @model_validator(mode="after")
-    def _reply_or_quote(self) -> PostCreate:
-        if self.reply_to_id is not None and self.quote_of_id is not None:
-            raise ValueError("a post replies to a post or quotes one, not both")
-        return self
+    at_most_one_of: ClassVar[tuple[str, ...]] = ("reply_to_id", "quote_of_id")
 
 
 class TrendingHashtag(Schema):

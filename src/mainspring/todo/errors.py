@@ -14,7 +14,6 @@ from mainspring.core.errors import (
     PreconditionFailed,
     PreconditionRequired,
     TooManyRequests,
-    UnprocessableEntity,
 )
 
 
@@ -83,9 +82,10 @@ class TooMany(Conflict):
     code = "limit-reached"
 
 
-class InvalidReference(UnprocessableEntity):
+class InvalidReference(Conflict):
     """A field names something that exists but cannot be used here (an assignee who is not a
-    member of the project, a destination project where the caller cannot edit)."""
+    member of the project, a destination project where the caller cannot edit). The request
+    is well-formed (a 422 says it is not, as its schema does): the project's state refuses it."""
 
     code = "invalid-reference"
 
@@ -110,6 +110,49 @@ class IfMatchRequired(PreconditionRequired):
         super().__init__(
             "Send the task's ETag in If-Match (or `If-Match: *` to overwrite whatever changed)."
         )
+
+
+# --- board columns ------------------------------------------------------------------------------
+
+
+class ColumnNotFound(NotFound):
+    code = "column-not-found"
+
+    def __init__(self) -> None:
+        super().__init__("The project has no such column.")
+
+
+class WipLimitReached(Conflict):
+    """A task may not enter a column that holds its work-in-progress limit already."""
+
+    code = "wip-limit-reached"
+
+    def __init__(self, name: str, limit: int) -> None:
+        super().__init__(
+            f"The column {name!r} holds its limit of {limit} tasks: finish or move one first, "
+            "or raise the limit."
+        )
+
+
+class ColumnArchived(Conflict):
+    code = "column-archived"
+
+    def __init__(self) -> None:
+        super().__init__("The column is archived: it takes no new task until it is restored.")
+
+
+class ColumnNotEmpty(Conflict):
+    code = "column-not-empty"
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"The column holds {count} tasks: say where they go with `move_tasks_to`.")
+
+
+class LastColumn(Conflict):
+    code = "last-column"
+
+    def __init__(self) -> None:
+        super().__init__("A board keeps at least one column that is not archived.")
 
 
 # --- invitations ---------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""The task manager's tables: projects and their members, tasks, labels, checklists, comments,
-activity history and calendar feeds.
+"""The task manager's tables: projects and their members, board columns, tasks, labels,
+checklists, comments, activity history and calendar feeds.
 
 Every filter and sort the task list offers has an index here, led by ``project_id`` because a
 list is always confined to the projects the caller is a member of. Full-text search cannot be
@@ -39,7 +39,12 @@ SEARCH_PREFIX = "todo_tasks_fts"
 register_unmanaged(SEARCH_PREFIX)
 
 ROLES = ("owner", "editor", "viewer")
-STATUSES = ("todo", "in_progress", "done")
+DEFAULT_COLUMNS = (
+    ("To do", "#64748b", False),
+    ("In progress", "#2563eb", False),
+    ("Done", "#16a34a", True),
+)
+"""(name, colour, is_done) of the columns a new project starts with, in board order."""
 PRIORITIES = ("none", "low", "medium", "high", "urgent")
 """Priority names in rising order; the database stores the index so that it sorts."""
 
@@ -88,16 +93,46 @@ class ProjectMember(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class BoardColumn(IdMixin, TimestampMixin, Base):
+    """A column of a project's board ("To do", "Review", "Done"...), defined by its owners.
+
+    The columns of a project have positions 0, 1, ..., n-1 (archived ones keep theirs).
+    ``is_done`` says that a task there is finished: completion figures, the ``done`` filter,
+    ``overdue`` and reminders follow it. ``wip_limit`` bounds how many tasks it may hold (a
+    task entering a full column is refused); None is unbounded. An archived column accepts no
+    new task; its tasks stay where they are.
+    """
+
+    __tablename__ = "todo_columns"
+    __table_args__ = (
+        CheckConstraint("wip_limit IS NULL OR wip_limit >= 1", name="wip_limit"),
+        # The board: a project's columns in order.
+        Index("ix_todo_columns_project", "project_id", "position"),
+    )
+
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("todo_projects.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(60))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    colour: Mapped[str] = mapped_column(String(7), default="#64748b")
+    wip_limit: Mapped[int | None] = mapped_column(Integer, default=None)
+    is_done: Mapped[bool] = mapped_column(default=False)
+    archived_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 class Task(IdMixin, TimestampMixin, Base):
-    """A task. ``position`` orders it within its (project, status) column: the positions of a
-    column are always 0, 1, ..., n-1. ``version`` grows with every change and is the ETag."""
+    """A task on a board column. ``position`` orders it within its column: the positions of a
+    column are always 0, 1, ..., n-1. ``completed_at`` is set exactly while the column is a
+    done column (``BoardColumn.is_done``): the services keep it so, and the done/overdue
+    filters and reminders read it without a join. ``version`` grows with every change of the
+    task's representation and is the ETag."""
 
     __tablename__ = "todo_tasks"
     __table_args__ = (
-        CheckConstraint(_in("status", STATUSES), name="status"),
         CheckConstraint(f"priority BETWEEN 0 AND {len(PRIORITIES) - 1}", name="priority"),
         # The id makes a board column (and its label filter) an index-only scan.
-        Index("ix_todo_tasks_board", "project_id", "status", "position", "id"),
+        Index("ix_todo_tasks_board", "project_id", "column_id", "position", "id"),
         Index("ix_todo_tasks_project_due", "project_id", "due_at"),
         Index("ix_todo_tasks_project_priority", "project_id", "priority"),
         Index("ix_todo_tasks_project_created", "project_id", "created_at"),
@@ -113,7 +148,7 @@ class Task(IdMixin, TimestampMixin, Base):
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     description_html: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(16), default="todo")
+    column_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("todo_columns.id"))
     priority: Mapped[int] = mapped_column(SmallInteger, default=0)
     due_at: Mapped[datetime | None] = mapped_column(default=None)
     assignee_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -262,9 +297,10 @@ class ProjectInvitation(IdMixin, Base):
 
 
 __all__ = [
+    "DEFAULT_COLUMNS",
     "PRIORITIES",
     "ROLES",
-    "STATUSES",
+    "BoardColumn",
     "CalendarFeed",
     "Comment",
     "Project",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from mainspring.todo.columns.router import router as columns_router
 from mainspring.todo.comments.router import router as comments_router
 from mainspring.todo.exports.router import router as exports_router
 from mainspring.todo.invitations.router import router as invitations_router
@@ -20,6 +21,7 @@ for module_router in (
     comments_router,
     exports_router,  # before projects: /projects/calendar/{token}.ics, not /projects/{id}/...
     invitations_router,  # before projects: /projects/invitations/accept
+    columns_router,
     projects_router,
 ):
     router.include_router(module_router)

@@ -3,8 +3,9 @@ spread over them with labels, assignees, due dates, checklists and comments.
 
 Rows are written with bulk INSERTs (a thousand at a time) rather than through the services, so
 that the benchmark's 50 000 tasks take seconds; the invariants the services keep are kept here
-too: positions are 0..n-1 in every (project, status) column, ``completed_at`` is set exactly
-for done tasks, assignees are members, descriptions come with their rendered HTML.
+too: every project starts on the default board (To do, In progress, Done), positions are 0..n-1
+in every column, ``completed_at`` is set exactly for tasks in the done column, assignees are
+members, descriptions come with their rendered HTML.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from mainspring.accounts.models import User
 from mainspring.core.db import utcnow, uuid7
 from mainspring.core.markdown import render_markdown
 from mainspring.todo.models import (
+    DEFAULT_COLUMNS,
     PRIORITIES,
-    STATUSES,
+    BoardColumn,
     Comment,
     Project,
     ProjectMember,
@@ -66,7 +68,7 @@ DESCRIPTIONS = (
     "Steps:\n\n1. Reproduce\n2. Write a failing test\n3. Fix it",
     "See the [design notes](https://example.com/notes) first.",
 )
-STATUS_WEIGHTS = (5, 2, 3)  # todo, in progress, done
+COLUMN_WEIGHTS = (5, 2, 3)  # to do, in progress, done: the default board
 SUBTASKS = ("Outline", "Draft", "Review", "Publish")
 COMMENT = "On it."
 
@@ -77,17 +79,19 @@ async def seed_demo(
     """Create demo projects for ``users`` and ``size`` tasks in them (nothing without users)."""
     if not users or size <= 0:
         return
-    members = await _projects(session, users, rng, max(1, -(-size // TASKS_PER_PROJECT)))
-    await _tasks(session, members, rng, size)
+    members, boards = await _projects(session, users, rng, max(1, -(-size // TASKS_PER_PROJECT)))
+    await _tasks(session, members, boards, rng, size)
 
 
 async def _projects(
     session: AsyncSession, users: Sequence[User], rng: random.Random, count: int
-) -> dict[uuid.UUID, list[uuid.UUID]]:
-    """``count`` projects, each owned by one user and shared with up to three others; returns
-    each project's member ids."""
+) -> tuple[dict[uuid.UUID, list[uuid.UUID]], dict[uuid.UUID, list[uuid.UUID]]]:
+    """``count`` projects, each owned by one user and shared with up to three others, on the
+    default board; returns each project's member ids and column ids (in board order)."""
     now = utcnow()
     projects: list[dict[str, Any]] = []
+    columns: list[dict[str, Any]] = []
+    boards: dict[uuid.UUID, list[uuid.UUID]] = {}
     memberships: list[dict[str, Any]] = []
     members: dict[uuid.UUID, list[uuid.UUID]] = {}
     for i in range(count):
@@ -117,20 +121,41 @@ async def _projects(
             for user, role in roles
         ]
         members[project_id] = [user.id for user, _ in roles]
+        boards[project_id] = [uuid7() for _ in DEFAULT_COLUMNS]
+        columns += [
+            {
+                "id": column_id,
+                "project_id": project_id,
+                "name": column_name,
+                "position": position,
+                "colour": colour,
+                "wip_limit": None,
+                "is_done": is_done,
+                "archived_at": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for position, (column_id, (column_name, colour, is_done)) in enumerate(
+                zip(boards[project_id], DEFAULT_COLUMNS, strict=True)
+            )
+        ]
     await session.execute(insert(Project), projects)
     await session.execute(insert(ProjectMember), memberships)
-    return members
+    await session.execute(insert(BoardColumn), columns)
+    return members, boards
 
 
 async def _tasks(
     session: AsyncSession,
     members: dict[uuid.UUID, list[uuid.UUID]],
+    boards: dict[uuid.UUID, list[uuid.UUID]],
     rng: random.Random,
     size: int,
 ) -> None:
     now = utcnow()
     rendered = {text: render_markdown(text) for text in (*DESCRIPTIONS, COMMENT)}
-    positions: Counter[tuple[uuid.UUID, str]] = Counter()
+    positions: Counter[uuid.UUID] = Counter()
+    done_index = next(i for i, (_, _, is_done) in enumerate(DEFAULT_COLUMNS) if is_done)
     project_ids = list(members)
     batch: dict[str, list[dict[str, Any]]] = {
         "tasks": [],
@@ -141,7 +166,8 @@ async def _tasks(
     for n in range(size):
         project_id = project_ids[n % len(project_ids)]
         team = members[project_id]
-        status = rng.choices(STATUSES, weights=STATUS_WEIGHTS)[0]
+        index = rng.choices(range(len(DEFAULT_COLUMNS)), weights=COLUMN_WEIGHTS)[0]
+        column_id = boards[project_id][index]
         task_id = uuid7()
         created = now - timedelta(minutes=rng.randint(60, 60 * 24 * 60))
         due = now + timedelta(hours=rng.randint(-240, 720)) if rng.random() < 0.7 else None
@@ -153,19 +179,19 @@ async def _tasks(
                 "title": f"{rng.choice(VERBS)} {rng.choice(OBJECTS)} #{n + 1}",
                 "description": description,
                 "description_html": rendered[description],
-                "status": status,
+                "column_id": column_id,
                 "priority": rng.randrange(len(PRIORITIES)),
                 "due_at": due,
                 "assignee_id": rng.choice([*team, None]),
                 "created_by_id": team[0],
-                "position": positions[(project_id, status)],
-                "completed_at": created + timedelta(days=1) if status == "done" else None,
+                "position": positions[column_id],
+                "completed_at": created + timedelta(days=1) if index == done_index else None,
                 "version": 1,
                 "created_at": created,
                 "updated_at": created,
             }
         )
-        positions[(project_id, status)] += 1
+        positions[column_id] += 1
         batch["labels"] += [
             {"task_id": task_id, "label": label}
             for label in rng.sample(LABELS, k=rng.randint(0, 3))

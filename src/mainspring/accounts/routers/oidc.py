@@ -49,7 +49,7 @@ router = APIRouter(prefix="/auth/oidc", tags=["auth"])
 identities_router = APIRouter(prefix="/users/me/identities", tags=["users"])
 
 
-def get_identity_providers(request: Request) -> IdentityProviders:
+async def get_identity_providers(request: Request) -> IdentityProviders:
     state = request.app.state
     return IdentityProviders(state.settings, state.http, state.cache)
 

@@ -20,10 +20,11 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.accounts.service.states import SessionStates
+from mainspring.core.access_tokens import KeyRing
 from mainspring.core.config import Settings
 from mainspring.core.db import Database
+from mainspring.core.passwords import PasswordHasher
 from mainspring.core.ratelimit import RateLimiter
-from mainspring.core.security import KeyRing, PasswordHasher
 
 logger = structlog.get_logger("mainspring.accounts")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import cache
 
 from mainspring.accounts.errors import WeakPassword
-from mainspring.core.security import normalize_password
+from mainspring.core.passwords import normalize_password
 
 
 @cache

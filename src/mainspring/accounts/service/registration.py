@@ -35,7 +35,8 @@ from mainspring.core.auth import Role
 from mainspring.core.background import enqueue
 from mainspring.core.config import Settings
 from mainspring.core.db import utcnow
-from mainspring.core.security import PasswordHasher, token_digest
+from mainspring.core.passwords import PasswordHasher
+from mainspring.core.security import token_digest
 
 RESERVED_USERNAMES = frozenset(
     {"admin", "administrator", "api", "auth", "me", "root", "security", "support", "system"}

@@ -32,11 +32,11 @@ from fastapi import FastAPI
 from starlette.requests import HTTPConnection
 
 from mainspring.accounts.repository import SessionRepository
+from mainspring.core.access_tokens import CLOCK_LEEWAY_SECONDS, AccessClaims
 from mainspring.core.auth import Role, SessionState, register_session_check
 from mainspring.core.cache import Cache
 from mainspring.core.config import Settings
 from mainspring.core.db import Database, utcnow
-from mainspring.core.security import CLOCK_LEEWAY_SECONDS, AccessClaims
 
 
 class SessionStates:

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import orjson
 import structlog
@@ -32,6 +33,9 @@ from taskiq_redis import RedisStreamBroker
 
 from mainspring.core.background.registry import DEFAULT_QUEUE
 from mainspring.core.config import Settings
+
+if TYPE_CHECKING:
+    from mainspring.core.background.broker import Announcement
 
 STREAM_PREFIX = "mainspring:jobs:"
 CONSUMER_GROUP = "mainspring-workers"
@@ -53,15 +57,6 @@ class Delivery:
 
     job_id: uuid.UUID | None
     ack: Callable[[], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Announcement:
-    """A committed job to announce on its queue's stream."""
-
-    job_id: uuid.UUID
-    task: str
-    queue: str
 
 
 class JobStream:

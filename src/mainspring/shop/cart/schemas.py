@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, StringConstraints
 
-from mainspring.core.schemas import Input, Schema
+from mainspring.core.schemas import Input, Integer, Schema
 
-Quantity = Annotated[int, Field(ge=1, le=99, description="Units of the variant (1-99).")]
+Quantity = Annotated[Integer, Field(ge=1, le=99, description="Units of the variant (1-99).")]
 MAX_LINES = 50
 
 
@@ -21,10 +21,8 @@ class LineCreate(Input):
     variant_id: uuid.UUID
     quantity: Quantity = 1
 
-    model_config = Input.model_config | {
-        "json_schema_extra": {
-            "examples": [{"variant_id": "0192f3a0-0000-7000-8000-000000000002", "quantity": 2}]
-        }
+    schema_rules: ClassVar[dict[str, Any]] = {
+        "examples": [{"variant_id": "0192f3a0-0000-7000-8000-000000000002", "quantity": 2}]
     }
 
 

@@ -4,7 +4,7 @@ A category declares the attributes its products carry (size, colour, material...
 type (``string``, ``number``, ``boolean``), optionally the allowed values and whether it is
 required. A product's attributes are validated against its category's schema merged with its
 ancestors' (a sub-category adds attributes, never removes them): unknown names, wrong types,
-values outside the list and missing required attributes are refused (422) with one error per
+values outside the list and missing required attributes are refused (409) with one error per
 attribute. This is the document-store step: the document's shape is free per category, yet
 every stored document is known to be valid.
 """
@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from mainspring.core.schemas import Input
+from mainspring.core.schemas import Flag, Input
 from mainspring.shop.errors import InvalidAttributes
 
 MAX_ATTRIBUTES = 32
@@ -32,7 +32,7 @@ class AttributeSpec(Input):
     values: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] | None = Field(
         None, max_length=100, description="The allowed values of a `string` attribute."
     )
-    required: bool = False
+    required: Flag = False
 
 
 AttributeSchema = Annotated[

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query
-
-from mainspring.core.errors import UnprocessableEntity
+from pydantic import StringConstraints
 
 SORTS = ("newest", "price", "-price", "best_selling", "name")
 Sort = Literal["newest", "price", "-price", "best_selling", "name"]
 MAX_ATTRIBUTE_FILTERS = 8
+AttributeFilter = Annotated[str, StringConstraints(max_length=140, pattern=r"^[^:]+:.+$")]
+"""``name:value``: a name without a colon, a colon, a value (which may hold colons)."""
 
 
 @dataclass(frozen=True)
@@ -32,16 +33,8 @@ class ProductFilters:
 
 
 def _pairs(raw: list[str]) -> tuple[tuple[str, str], ...]:
-    pairs = []
-    for item in raw:
-        name, sep, value = item.partition(":")
-        if not sep or not name or not value:
-            raise UnprocessableEntity(
-                "An attribute filter is `name:value`, e.g. `attr=colour:blue`.",
-                errors=[{"loc": ["query", "attr"], "msg": f"not name:value: {item[:40]}"}],
-            )
-        pairs.append((name, value))
-    return tuple(pairs)
+    """``AttributeFilter`` strings (already validated) as ``(name, value)`` pairs."""
+    return tuple((name, value) for name, _, value in (item.partition(":") for item in raw))
 
 
 async def product_filters(
@@ -51,7 +44,7 @@ async def product_filters(
     min_price: Annotated[int | None, Query(ge=0, le=10**10, description="Minor units.")] = None,
     max_price: Annotated[int | None, Query(ge=0, le=10**10, description="Minor units.")] = None,
     attr: Annotated[
-        list[str] | None,
+        list[AttributeFilter] | None,
         Query(
             max_length=MAX_ATTRIBUTE_FILTERS,
             description="`name:value`, repeatable; every pair must match.",
@@ -65,9 +58,6 @@ async def product_filters(
         Sort, Query(description="`newest`, `price`, `-price`, `best_selling`, `name`.")
     ] = ("newest"),
 ) -> ProductFilters:
-    for item in attr or ():
-        if len(item) > 140:
-            raise UnprocessableEntity("An attribute filter is at most 140 characters.")
     return ProductFilters(
         category=category,
         min_price=min_price,

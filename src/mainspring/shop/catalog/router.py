@@ -21,7 +21,20 @@ from mainspring.shop.deps import Staff
 
 router = APIRouter(tags=["shop: catalogue"])
 
-ProductSlug = Annotated[str, Path(max_length=120, pattern=r"^[a-z0-9-]+$")]
+# One URL per product, ``/products/{product}``, so that the document has one path item there
+# (and ``Allow`` lists GET, PATCH and DELETE): reads take the slug or the id, writes the id
+# (a slug changes with a rename; an id never does).
+ProductKey = Annotated[
+    str,
+    Path(
+        alias="product",
+        max_length=120,
+        pattern=r"^[a-z0-9-]+$",
+        description="The product's slug, or its id.",
+        examples=["linen-shirt"],
+    ),
+]
+ProductId = Annotated[uuid.UUID, Path(alias="product", description="The product's id.")]
 STAFF_WRITE = problem_responses(401, 403, 404, 409, 422)
 
 
@@ -105,37 +118,39 @@ async def create_product(
     staff: Staff,
 ) -> schemas.Product:
     """A product with its variants and images; its attributes must follow its category's
-    attribute schema (422 with one error per attribute otherwise)."""
+    attribute schema (409 with one error per attribute otherwise)."""
     product = await product_service.create(session, data)
-    response.headers["Location"] = str(request.app.url_path_for("get_product", slug=product.slug))
+    response.headers["Location"] = str(
+        request.app.url_path_for("get_product", product=product.slug)
+    )
     response.headers["ETag"] = product_etag(product)
     return product
 
 
 @router.get(
-    "/products/{slug}",
+    "/products/{product}",
     response_model=schemas.Product,
     summary="Get a product",
     responses={**NOT_MODIFIED, **problem_responses(404)},
 )
 async def get_product(
-    slug: ProductSlug, session: ReadSessionDep, viewer: ViewerDep, conditional: ConditionalDep
+    key: ProductKey, session: ReadSessionDep, viewer: ViewerDep, conditional: ConditionalDep
 ) -> schemas.Product | Response:
-    """A published product with its variants (price, stock) and images; staff also see
-    unpublished ones. `ETag`, and 304 to a current `If-None-Match`."""
-    product = await product_service.get(session, slug, viewer)
+    """A published product, by slug or id, with its variants (price, stock) and images; staff
+    also see unpublished ones. `ETag`, and 304 to a current `If-None-Match`."""
+    product = await product_service.get(session, key, viewer)
     if conditional.fresh(product_etag(product)):
         return conditional.not_modified()
     return product
 
 
 @router.patch(
-    "/products/{product_id}",
+    "/products/{product}",
     summary="Change a product (staff)",
     responses={**STAFF_WRITE, **problem_responses(412)},
 )
 async def update_product(
-    product_id: uuid.UUID,
+    product_id: ProductId,
     data: schemas.ProductUpdate,
     session: SessionDep,
     staff: Staff,
@@ -149,12 +164,12 @@ async def update_product(
 
 
 @router.delete(
-    "/products/{product_id}",
+    "/products/{product}",
     status_code=204,
     summary="Delete a product (staff)",
     responses=STAFF_WRITE,
 )
-async def delete_product(product_id: uuid.UUID, session: SessionDep, staff: Staff) -> None:
+async def delete_product(product_id: ProductId, session: SessionDep, staff: Staff) -> None:
     """Orders that sold it keep their lines (name, SKU and price were copied at checkout)."""
     await product_service.delete(session, product_id)
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import AnyHttpUrl, Field, StringConstraints
 
-from mainspring.core.schemas import Input, Page, Patch, Schema
+from mainspring.core.schemas import Flag, Input, Integer, Page, Patch, Schema
 from mainspring.shop.catalog.attributes import Attributes, AttributeSchema, AttributeSpec
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=64)]
@@ -21,9 +21,9 @@ Currency = Annotated[
     str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(description="ISO 4217 code.")
 ]
 Price = Annotated[
-    int, Field(ge=0, le=100_000_000_00, description="Minor units of the currency (cents).")
+    Integer, Field(ge=0, le=100_000_000_00, description="Minor units of the currency (cents).")
 ]
-Stock = Annotated[int, Field(ge=0, le=10_000_000)]
+Stock = Annotated[Integer, Field(ge=0, le=10_000_000)]
 Options = Annotated[
     dict[
         Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")],
@@ -42,20 +42,18 @@ class CategoryCreate(Input):
     parent_id: uuid.UUID | None = None
     attribute_schema: AttributeSchema = Field(default_factory=dict)
 
-    model_config = Input.model_config | {
-        "json_schema_extra": {
-            "examples": [
-                {
-                    "slug": "shirts",
-                    "name": "Shirts",
-                    "parent_id": None,
-                    "attribute_schema": {
-                        "colour": {"type": "string", "values": ["white", "blue"]},
-                        "size": {"type": "string", "values": ["S", "M", "L"], "required": True},
-                    },
-                }
-            ]
-        }
+    schema_rules: ClassVar[dict[str, Any]] = {
+        "examples": [
+            {
+                "slug": "shirts",
+                "name": "Shirts",
+                "parent_id": None,
+                "attribute_schema": {
+                    "colour": {"type": "string", "values": ["white", "blue"]},
+                    "size": {"type": "string", "values": ["S", "M", "L"], "required": True},
+                },
+            }
+        ]
     }
 
 
@@ -106,26 +104,24 @@ class ProductCreate(Input):
     category_id: uuid.UUID
     currency: Currency
     attributes: Attributes = Field(default_factory=dict)
-    published: bool = False
+    published: Flag = False
     variants: list[VariantCreate] = Field(min_length=1, max_length=50)
     images: list[ImageCreate] = Field(default_factory=list, max_length=20)
 
-    model_config = Input.model_config | {
-        "json_schema_extra": {
-            "examples": [
-                {
-                    "slug": "oxford-shirt",
-                    "name": "Oxford shirt",
-                    "description": "Woven cotton, button-down collar.",
-                    "category_id": "0192f3a0-0000-7000-8000-000000000001",
-                    "currency": "EUR",
-                    "attributes": {"colour": "blue", "size": "M"},
-                    "published": True,
-                    "variants": [{"sku": "OX-BLUE-M", "price": 4900, "stock": 25}],
-                    "images": [{"url": "https://img.example.com/ox.jpg", "alt": "Front"}],
-                }
-            ]
-        }
+    schema_rules: ClassVar[dict[str, Any]] = {
+        "examples": [
+            {
+                "slug": "oxford-shirt",
+                "name": "Oxford shirt",
+                "description": "Woven cotton, button-down collar.",
+                "category_id": "0192f3a0-0000-7000-8000-000000000001",
+                "currency": "EUR",
+                "attributes": {"colour": "blue", "size": "M"},
+                "published": True,
+                "variants": [{"sku": "OX-BLUE-M", "price": 4900, "stock": 25}],
+                "images": [{"url": "https://img.example.com/ox.jpg", "alt": "Front"}],
+            }
+        ]
     }
 
 
@@ -141,7 +137,7 @@ class ProductUpdate(Patch):
     description: Annotated[str, StringConstraints(max_length=10_000)] | None = None
     category_id: uuid.UUID | None = None
     attributes: Attributes | None = None
-    published: bool | None = None
+    published: Flag | None = None
 
 
 class Variant(Schema):

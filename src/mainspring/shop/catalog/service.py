@@ -129,9 +129,13 @@ class ProductService:
         facets = await repository.facets(session, clauses)
         return items, total, facets
 
-    async def get(self, session: AsyncSession, slug: str, viewer: Viewer) -> schemas.Product:
-        """A published product by slug; staff also see unpublished ones (404 for others)."""
-        product = await repository.product_detail(session, slug=slug)
+    async def get(self, session: AsyncSession, key: str, viewer: Viewer) -> schemas.Product:
+        """A published product by slug or id; staff also see unpublished ones (404 for others)."""
+        product_id = _as_id(key)
+        if product_id is not None:
+            product = await repository.product_detail(session, product_id=product_id)
+        else:
+            product = await repository.product_detail(session, slug=key)
         if product is None or not (product.published or is_staff(viewer)):
             raise ProductNotFound
         return product
@@ -290,3 +294,12 @@ class ProductService:
 
 category_service = CategoryService()
 product_service = ProductService()
+
+
+def _as_id(key: str) -> uuid.UUID | None:
+    """``key`` as an id if it is one in canonical form (``8-4-4-4-12`` hex), else None."""
+    try:
+        product_id = uuid.UUID(key)
+    except ValueError:
+        return None
+    return product_id if str(product_id) == key else None

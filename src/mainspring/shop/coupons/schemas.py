@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
-from mainspring.core.schemas import Input, Schema
+from mainspring.core.schemas import DateTime, Input, Integer, Schema
 
 Code = Annotated[
     str,
@@ -18,23 +18,29 @@ Code = Annotated[
 
 
 class CouponCreate(Input):
+    """A percent coupon's value is at most 100; a fixed one names its currency (both published
+    in ``schema_rules``). ``ends_at`` after ``starts_at`` is the service's rule (400)."""
+
     code: Code
     kind: Literal["percent", "fixed"]
-    value: int = Field(ge=1, le=100_000_000, description="Percent (1-100) or minor units.")
+    value: Integer = Field(ge=1, le=100_000_000, description="Percent (1-100) or minor units.")
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = Field(
         None, description="Required for `fixed`: the currency of `value`."
     )
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
-    max_uses: int | None = Field(None, ge=1, le=10_000_000, description="In total.")
-    max_uses_per_user: int | None = Field(None, ge=1, le=1000)
+    starts_at: DateTime | None = None
+    ends_at: DateTime | None = None
+    max_uses: Integer | None = Field(None, ge=1, le=10_000_000, description="In total.")
+    max_uses_per_user: Integer | None = Field(None, ge=1, le=1000)
 
-    model_config = Input.model_config | {
-        "json_schema_extra": {
-            "examples": [
-                {"code": "WELCOME10", "kind": "percent", "value": 10, "max_uses_per_user": 1}
-            ]
-        }
+    schema_rules: ClassVar[dict[str, Any]] = {
+        "oneOf": [
+            {"properties": {"kind": {"const": "percent"}, "value": {"maximum": 100}}},
+            {
+                "properties": {"kind": {"const": "fixed"}, "currency": {"type": "string"}},
+                "required": ["currency"],
+            },
+        ],
+        "examples": [{"code": "WELCOME10", "kind": "percent", "value": 10, "max_uses_per_user": 1}],
     }
 
     @model_validator(mode="after")
@@ -43,8 +49,6 @@ class CouponCreate(Input):
             raise ValueError("a percent coupon's value is at most 100")
         if self.kind == "fixed" and self.currency is None:
             raise ValueError("a fixed coupon needs a currency")
-        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
-            raise ValueError("ends_at must be after starts_at")
         return self
 
 

@@ -19,7 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mainspring.core.pagination import PageSlice, offset_page
 from mainspring.shop.coupons import schemas
 from mainspring.shop.dialects import upsert
-from mainspring.shop.errors import CouponCodeTaken, CouponInvalid, CouponNotFound
+from mainspring.shop.errors import (
+    CouponCodeTaken,
+    CouponInvalid,
+    CouponNotFound,
+    InvalidCouponWindow,
+)
 from mainspring.shop.models import Coupon, CouponUse
 
 
@@ -32,6 +37,8 @@ def discount_of(coupon: Coupon, subtotal: int) -> int:
 
 class CouponService:
     async def create(self, session: AsyncSession, data: schemas.CouponCreate) -> schemas.Coupon:
+        if data.starts_at and data.ends_at and data.ends_at <= data.starts_at:
+            raise InvalidCouponWindow
         if await session.scalar(select(Coupon.id).where(Coupon.code == data.code)):
             raise CouponCodeTaken
         coupon = Coupon(**data.model_dump())

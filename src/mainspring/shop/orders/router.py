@@ -7,7 +7,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import AwareDatetime
 
 from mainspring.core.auth import CurrentPrincipal
 from mainspring.core.conditional import NOT_MODIFIED, ConditionalDep, make_etag
@@ -15,7 +14,7 @@ from mainspring.core.deps import ReadSessionDep, SessionDep, SettingsDep
 from mainspring.core.errors import problem_responses
 from mainspring.core.idempotency import IdempotentRoute, idempotent
 from mainspring.core.pagination import PageSliceDep
-from mainspring.core.schemas import Page
+from mainspring.core.schemas import DateTime, Page
 from mainspring.shop.deps import CheckoutLimit, Staff
 from mainspring.shop.models import ORDER_STATUSES
 from mainspring.shop.orders import schemas
@@ -109,8 +108,8 @@ async def list_all_orders(
     listing: PageSliceDep,
     status: OrderStatus = None,
     user_id: Annotated[uuid.UUID | None, Query(description="One customer's orders.")] = None,
-    since: Annotated[AwareDatetime | None, Query(description="Created at or after.")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Created before.")] = None,
+    since: Annotated[DateTime | None, Query(description="Created at or after.")] = None,
+    until: Annotated[DateTime | None, Query(description="Created before.")] = None,
 ) -> Page[schemas.OrderSummary]:
     items, total = await order_service.all(
         session, listing, status=status, user_id=user_id, since=since, until=until

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, StringConstraints
 
@@ -18,9 +18,7 @@ class CheckoutCreate(Input):
 
     coupon_code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{3,40}$")] | None = None
 
-    model_config = Input.model_config | {
-        "json_schema_extra": {"examples": [{"coupon_code": "WELCOME10"}]}
-    }
+    schema_rules: ClassVar[dict[str, Any]] = {"examples": [{"coupon_code": "WELCOME10"}]}
 
 
 class TransitionCreate(Input):

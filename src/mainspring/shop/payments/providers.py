@@ -20,7 +20,12 @@ from typing import Any, Protocol
 import stripe
 
 from mainspring.core.config import Settings
-from mainspring.shop.errors import InvalidSignature, ProviderNotConfigured, ProviderUnavailable
+from mainspring.shop.errors import (
+    InvalidSignature,
+    ProviderNotConfigured,
+    ProviderUnavailable,
+    WebhookNotConfigured,
+)
 
 PROVIDERS = ("manual", "stripe")
 
@@ -138,7 +143,7 @@ def verify_stripe_event(payload: bytes, signature: str | None, settings: Setting
     timestamp tolerance (``InvalidSignature``, 400, otherwise)."""
     secret = settings.shop_stripe_webhook_secret
     if secret is None:
-        raise ProviderNotConfigured("Stripe webhooks are not configured.")
+        raise WebhookNotConfigured("Stripe webhooks are not configured here.")
     if not signature:
         raise InvalidSignature("The Stripe-Signature header is missing.")
     try:
@@ -180,7 +185,7 @@ def _stripe_client(api_key: str, api_base: str | None) -> stripe.StripeClient:
 
 
 def provider(name: str, settings: Settings) -> PaymentProvider:
-    """The provider ``name``, as configured (422 for Stripe without a key)."""
+    """The provider ``name``, as configured (409 for Stripe without a key)."""
     if name == "manual":
         return ManualProvider()
     key = settings.shop_stripe_secret_key

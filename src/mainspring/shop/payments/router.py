@@ -96,7 +96,7 @@ async def refund_order(
 @router.post(
     "/webhooks/stripe",
     summary="Stripe webhook",
-    responses=problem_responses(400, 422),
+    responses=problem_responses(400, 404, 422),
 )
 async def stripe_webhook(
     request: Request,
@@ -105,7 +105,8 @@ async def stripe_webhook(
     stripe_signature: Annotated[str | None, Header(max_length=2048)] = None,
 ) -> schemas.WebhookAck:
     """Stripe's events, verified by signature on the raw body (400 when it does not verify or
-    is too old) and applied once: a redelivered event answers 200 with `duplicate: true`."""
+    is too old) and applied once: a redelivered event answers 200 with `duplicate: true`. 404
+    while `MAINSPRING_SHOP_STRIPE_WEBHOOK_SECRET` is not set."""
     event = verify_stripe_event(await request.body(), stripe_signature, settings)
     applied = await payment_service.handle_event(session, settings, event)
     return schemas.WebhookAck.model_construct(received=True, duplicate=not applied)

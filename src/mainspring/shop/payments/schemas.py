@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, StringConstraints
 
-from mainspring.core.schemas import Input, Schema
+from mainspring.core.schemas import Input, Integer, Schema
 
 
 class PaymentCreate(Input):
@@ -16,13 +16,11 @@ class PaymentCreate(Input):
         description="`stripe` answers a `client_secret` for Stripe.js; `manual` waits for staff."
     )
 
-    model_config = Input.model_config | {
-        "json_schema_extra": {"examples": [{"provider": "stripe"}]}
-    }
+    schema_rules: ClassVar[dict[str, Any]] = {"examples": [{"provider": "stripe"}]}
 
 
 class RefundCreate(Input):
-    amount: int | None = Field(
+    amount: Integer | None = Field(
         None, ge=1, le=100_000_000_00, description="Minor units; default: all that is left."
     )
     reason: Annotated[str, StringConstraints(max_length=200)] = ""

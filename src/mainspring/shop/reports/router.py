@@ -7,19 +7,19 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from mainspring.core.deps import ReadSessionDep
 from mainspring.core.errors import problem_responses
+from mainspring.core.schemas import DateTime
 from mainspring.shop.deps import Staff
 from mainspring.shop.reports import repository, schemas
 from mainspring.shop.reports.service import report_service
 
 router = APIRouter(prefix="/reports", tags=["shop: reports"])
 
-Since = Annotated[AwareDatetime | None, Query(description="From (default: 30 days ago).")]
-Until = Annotated[AwareDatetime | None, Query(description="Before (default: now).")]
-STAFF_ONLY = problem_responses(401, 403, 422)
+Since = Annotated[DateTime | None, Query(description="From (default: 30 days ago).")]
+Until = Annotated[DateTime | None, Query(description="Before (default: now).")]
+STAFF_ONLY = problem_responses(400, 401, 403, 422)
 
 
 @router.get("/revenue", summary="Revenue by day, week or month (staff)", responses=STAFF_ONLY)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.core.db import utcnow
-from mainspring.core.errors import UnprocessableEntity
+from mainspring.shop.errors import InvalidWindow
 from mainspring.shop.reports import repository, schemas
 
 DEFAULT_WINDOW = timedelta(days=30)
@@ -19,7 +19,7 @@ def window(since: datetime | None, until: datetime | None) -> tuple[datetime, da
     end = until or utcnow()
     start = since or end - DEFAULT_WINDOW
     if start >= end or end - start > MAX_WINDOW:
-        raise UnprocessableEntity("`since` must be before `until`, at most three years apart.")
+        raise InvalidWindow
     return start, end
 
 

@@ -26,13 +26,14 @@ Username = Annotated[
 ]
 
 
-@router.get("/me", summary="Your own profile", responses=problem_responses(401))
+@router.get("/me", summary="Your own profile", responses=problem_responses(401, 404))
 async def my_profile(session: ReadSessionDep, principal: CurrentPrincipal) -> Profile:
-    """Your profile with its counts, as others see it."""
+    """Your profile with its counts, as others see it (404 once your account is deleted,
+    while its access token has not expired)."""
     return await profile_service.get_profile_by_id(session, principal.user_id)
 
 
-@router.patch("/me", summary="Set your bio and image", responses=problem_responses(401))
+@router.patch("/me", summary="Set your bio and image", responses=problem_responses(401, 404))
 async def update_my_profile(
     body: ProfileUpdate, session: SessionDep, principal: CurrentPrincipal
 ) -> Profile:
@@ -81,7 +82,7 @@ async def get_profile(
 )
 async def follow(username: Username, session: SessionDep, principal: CurrentPrincipal) -> Profile:
     """Idempotent: following twice follows once, and notifies the user once. 403 when the user
-    blocked you, 409 when you blocked the user (unblock first), 422 for yourself."""
+    blocked you, 409 when you blocked the user (unblock first) or for yourself."""
     return await follow_service.follow(session, principal.user_id, username)
 
 
@@ -93,11 +94,11 @@ async def unfollow(username: Username, session: SessionDep, principal: CurrentPr
     return await follow_service.unfollow(session, principal.user_id, username)
 
 
-@router.put("/{username}/block", summary="Block a user", responses=problem_responses(401, 404))
+@router.put("/{username}/block", summary="Block a user", responses=problem_responses(401, 404, 409))
 async def block(username: Username, session: SessionDep, principal: CurrentPrincipal) -> Profile:
     """The user can no longer follow you, reply to, quote, repost or like your posts, mention
     you with a notification or read your timeline, and you no longer see each other's posts.
-    Follows between you end. 422 for yourself."""
+    Follows between you end. 409 for yourself."""
     return await block_service.block(session, principal.user_id, username)
 
 

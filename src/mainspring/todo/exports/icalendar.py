@@ -62,9 +62,8 @@ def render_calendar(name: str, tasks: Iterable[Task], *, host: str, now: datetim
     for task in tasks:
         if task.due_at is None:
             continue
-        done = task.status == "done"
-        summary = f"[done] {task.title}" if done else task.title
-        details = f"Status: {task.status.value}. Priority: {task.priority.value}."
+        summary = f"[done] {task.title}" if task.column.is_done else task.title
+        details = f"Column: {task.column.name}. Priority: {task.priority.value}."
         lines += [
             "BEGIN:VEVENT",
             f"UID:{task.id}@{host}",

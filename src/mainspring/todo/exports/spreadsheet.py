@@ -18,7 +18,8 @@ from mainspring.todo.tasks.schemas import TaskExport
 COLUMNS = (
     "id",
     "title",
-    "status",
+    "column",
+    "done",
     "priority",
     "due_at",
     "assignee",
@@ -55,7 +56,8 @@ def csv_lines(tasks: Iterable[TaskExport]) -> str:
             [
                 str(task.id),
                 safe_cell(task.title),
-                task.status.value,
+                safe_cell(task.column.name),
+                "yes" if task.column.is_done else "no",
                 task.priority.value,
                 _time(task.due_at),
                 task.assignee.username if task.assignee else "",

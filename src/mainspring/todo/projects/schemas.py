@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, ClassVar, Self
+from typing import Annotated, ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from mainspring.core.schemas import Input, Patch, Schema
+from mainspring.core.schemas import SPACE, Flag, Input, Patch, Schema
 from mainspring.todo.roles import Role
 
 ProjectName = Annotated[str, Field(min_length=1, max_length=120, examples=["Website relaunch"])]
@@ -28,7 +28,7 @@ class ProjectUpdate(Patch):
     not_null: ClassVar[tuple[str, ...]] = ("name", "description", "archived")
     name: ProjectName | None = None
     description: ProjectDescription | None = None
-    archived: bool | None = Field(None, examples=[True])
+    archived: Flag | None = Field(None, examples=[True])
 
 
 class Project(Schema):
@@ -49,17 +49,13 @@ class MemberInvite(Input):
     email: str | None = Field(
         None,
         max_length=254,
-        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        pattern=rf"^[^@{SPACE}]+@[^@{SPACE}]+\.[^@{SPACE}]+$",
         description="Invites the address (202): the answer never says whether it has an account.",
         examples=["ada@example.com"],
     )
     role: Role = Field(Role.EDITOR, examples=["editor"])
 
-    @model_validator(mode="after")
-    def _exactly_one_identifier(self) -> Self:
-        if (self.username is None) == (self.email is None):
-            raise ValueError("give exactly one of username or email")
-        return self
+    exactly_one_of: ClassVar[tuple[str, ...]] = ("username", "email")
 
 
 class MemberUpdate(Input):

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mainspring.core.errors import NotFound
 from mainspring.core.mail import send_mail
 from mainspring.core.pagination import PageSlice
+from mainspring.todo.columns.repository import ColumnRepository
 from mainspring.todo.errors import (
     AlreadyMember,
     InboxIsPersonal,
@@ -75,6 +76,7 @@ class ProjectService:
                 await session.flush()
                 session.add(ProjectMember(project_id=inbox.id, user_id=user_id, role=Role.OWNER))
                 await session.flush()
+                await ColumnRepository(session).add_defaults([inbox.id])
         except IntegrityError:
             inbox = await repository.inbox_of(user_id)
             if inbox is None:
@@ -92,11 +94,14 @@ class ProjectService:
     async def create(
         self, session: AsyncSession, user_id: uuid.UUID, data: schemas.ProjectCreate
     ) -> schemas.Project:
+        """A new project, owned by the caller, on the default board (To do, In progress,
+        Done: ``models.DEFAULT_COLUMNS``)."""
         project = Project(name=data.name, description=data.description, created_by_id=user_id)
         session.add(project)
         await session.flush()
         session.add(ProjectMember(project_id=project.id, user_id=user_id, role=Role.OWNER))
         await session.flush()
+        await ColumnRepository(session).add_defaults([project.id])
         return await self.get(session, user_id, project.id)
 
     async def get(

@@ -33,7 +33,7 @@ class DueTask:
 def _open_assigned() -> list[ColumnElement[bool]]:
     return [
         Task.assignee_id.is_not(None),
-        Task.status != "done",
+        Task.completed_at.is_(None),  # not in a done column
         Project.archived.is_(False),
         User.deleted_at.is_(None),
         User.disabled_at.is_(None),

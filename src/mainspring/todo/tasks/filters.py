@@ -14,12 +14,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Query
-from pydantic import AwareDatetime
 from sqlalchemy import ColumnElement, and_, exists, false, or_
 
+from mainspring.core.schemas import DateTime
 from mainspring.todo import search
 from mainspring.todo.models import Task, TaskLabel
-from mainspring.todo.tasks.schemas import Label, Priority, TaskStatus
+from mainspring.todo.tasks.schemas import Label, Priority
 
 SORT_KEYS = ("due_at", "priority", "position", "created_at", "updated_at")
 SORT_PATTERN = rf"^-?({'|'.join(SORT_KEYS)})(,-?({'|'.join(SORT_KEYS)})){{0,4}}$"
@@ -31,7 +31,8 @@ AssigneeFilter = Literal["me", "unassigned"] | uuid.UUID
 @dataclass(frozen=True)
 class TaskFilters:
     project_ids: list[uuid.UUID] = field(default_factory=list)
-    statuses: list[TaskStatus] = field(default_factory=list)
+    column_ids: list[uuid.UUID] = field(default_factory=list)
+    done: bool | None = None
     assignees: list[AssigneeFilter] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     priorities: list[Priority] = field(default_factory=list)
@@ -47,8 +48,12 @@ class TaskFilters:
         where: list[ColumnElement[bool]] = []
         if self.project_ids:
             where.append(Task.project_id.in_(self.project_ids))
-        if self.statuses:
-            where.append(Task.status.in_([s.value for s in self.statuses]))
+        if self.column_ids:
+            where.append(Task.column_id.in_(self.column_ids))
+        if self.done is not None:  # completed_at is set exactly in done columns: no join
+            where.append(
+                Task.completed_at.is_not(None) if self.done else Task.completed_at.is_(None)
+            )
         if self.assignees:
             where.append(or_(false(), *(_assignee(a, me) for a in self.assignees)))
         for label in self.labels:  # every label named must be on the task: a key lookup each
@@ -60,10 +65,10 @@ class TaskFilters:
         if self.due_after is not None:
             where.append(Task.due_at >= self.due_after)
         if self.overdue is True:
-            where.append(and_(Task.due_at < now, Task.status != TaskStatus.DONE))
+            where.append(and_(Task.due_at < now, Task.completed_at.is_(None)))
         elif self.overdue is False:
             where.append(
-                or_(Task.due_at.is_(None), Task.due_at >= now, Task.status == TaskStatus.DONE)
+                or_(Task.due_at.is_(None), Task.due_at >= now, Task.completed_at.is_not(None))
             )
         if self.q:
             where.append(search.matches(dialect, self.q))
@@ -93,7 +98,13 @@ async def task_filters(  # async: a plain function would run in the thread pool
     project_id: Annotated[
         list[uuid.UUID] | None, Query(max_length=50, description="Repeat for several.")
     ] = None,
-    status: Annotated[list[TaskStatus] | None, Query(max_length=3)] = None,
+    column_id: Annotated[
+        list[uuid.UUID] | None,
+        Query(max_length=50, description="Board columns; repeat for any of."),
+    ] = None,
+    done: Annotated[
+        bool | None, Query(description="In a done column (or not): `completed_at` set.")
+    ] = None,
     assignee: Annotated[
         list[AssigneeFilter] | None,
         Query(max_length=20, description="`me`, `unassigned` or a user id; repeat for any of."),
@@ -102,8 +113,8 @@ async def task_filters(  # async: a plain function would run in the thread pool
         list[Label] | None, Query(max_length=10, description="Tasks carrying every label named.")
     ] = None,
     priority: Annotated[list[Priority] | None, Query(max_length=5)] = None,
-    due_before: Annotated[AwareDatetime | None, Query(description="Due strictly before.")] = None,
-    due_after: Annotated[AwareDatetime | None, Query(description="Due at or after.")] = None,
+    due_before: Annotated[DateTime | None, Query(description="Due strictly before.")] = None,
+    due_after: Annotated[DateTime | None, Query(description="Due at or after.")] = None,
     overdue: Annotated[
         bool | None, Query(description="Due in the past and not done (or the opposite).")
     ] = None,
@@ -120,13 +131,14 @@ async def task_filters(  # async: a plain function would run in the thread pool
             pattern=SORT_PATTERN,
             max_length=100,
             description=f"Comma-separated keys of {', '.join(SORT_KEYS)}; `-` for descending. "
-            "`position` is the board order: meaningful with one project and one status.",
+            "`position` is the board order: meaningful with one column.",
         ),
     ] = DEFAULT_SORT,
 ) -> TaskFilters:
     return TaskFilters(
         project_ids=project_id or [],
-        statuses=status or [],
+        column_ids=column_id or [],
+        done=done,
         assignees=assignee or [],
         labels=label or [],
         priorities=priority or [],

@@ -26,7 +26,7 @@ def snapshot(task: Task) -> Snapshot:
         "project_id": str(task.project_id),
         "title": task.title,
         "description": task.description,
-        "status": task.status,
+        "column_id": str(task.column_id),
         "position": task.position,
         "priority": PRIORITIES[task.priority],
         "due_at": task.due_at.isoformat() if task.due_at else None,

@@ -23,6 +23,7 @@ from mainspring.core.pagination import CursorSlice, PageSlice, SortKey, keyset_p
 from mainspring.core.repository import RepositoryBase
 from mainspring.todo.models import (
     PRIORITIES,
+    BoardColumn,
     Project,
     ProjectMember,
     Subtask,
@@ -71,7 +72,9 @@ SUMMARY_COLUMNS: tuple[Any, ...] = (
     Task.id,
     Task.project_id,
     Task.title,
-    Task.status,
+    Task.column_id,
+    BoardColumn.name.label("column_name"),
+    BoardColumn.is_done.label("column_is_done"),
     Task.priority,
     Task.due_at,
     Task.position,
@@ -88,8 +91,13 @@ SUMMARY_COLUMNS: tuple[Any, ...] = (
 
 
 def _summaries() -> Select[Any]:
-    """The columns of ``schemas.Task``, one row per task, labels aggregated."""
-    return select(*SUMMARY_COLUMNS).outerjoin(_assignee, _assignee.id == Task.assignee_id)
+    """The columns of ``schemas.Task``, one row per task, labels aggregated, its board column
+    joined by primary key."""
+    return (
+        select(*SUMMARY_COLUMNS)
+        .join(BoardColumn, BoardColumn.id == Task.column_id)
+        .outerjoin(_assignee, _assignee.id == Task.assignee_id)
+    )
 
 
 def _person(user_id: uuid.UUID | None, username: str | None) -> dict[str, Any] | None:
@@ -104,10 +112,10 @@ def _summary_fields(row: Any, now: datetime) -> dict[str, Any]:
         "id": row.id,
         "project_id": row.project_id,
         "title": row.title,
-        "status": row.status,
+        "column": {"id": row.column_id, "name": row.column_name, "is_done": row.column_is_done},
         "priority": PRIORITIES[row.priority],
         "due_at": row.due_at,
-        "overdue": row.due_at is not None and row.due_at < now and row.status != "done",
+        "overdue": row.due_at is not None and row.due_at < now and row.completed_at is None,
         "labels": sorted(labels.split(LABEL_SEPARATOR)) if labels else [],
         "assignee": _person(row.assignee_id, row.assignee_username),
         "position": row.position,
@@ -310,14 +318,15 @@ class TaskRepository(RepositoryBase[Task]):
         return list(tasks.all())
 
     # --- column positions -----------------------------------------------------------------
-    # The tasks of one (project, status) column have positions 0..n-1. Every change below runs
-    # under the project's row lock, so two moves in one column cannot interleave.
+    # The tasks of one column have positions 0..n-1. Every change below runs under the
+    # project's row lock, so two moves in one column cannot interleave. The project id is part
+    # of every condition: the board index leads with it.
 
     async def column_size(
-        self, project_id: uuid.UUID, status: str, *, without: uuid.UUID | None = None
+        self, project_id: uuid.UUID, column_id: uuid.UUID, *, without: uuid.UUID | None = None
     ) -> int:
         stmt = select(func.count(Task.id)).where(
-            Task.project_id == project_id, Task.status == status
+            Task.project_id == project_id, Task.column_id == column_id
         )
         if without is not None:
             stmt = stmt.where(Task.id != without)
@@ -326,7 +335,7 @@ class TaskRepository(RepositoryBase[Task]):
     async def shift(
         self,
         project_id: uuid.UUID,
-        status: str,
+        column_id: uuid.UUID,
         *,
         from_position: int,
         by: int,
@@ -335,7 +344,7 @@ class TaskRepository(RepositoryBase[Task]):
         """Move every task of the column at ``from_position`` or later by ``by`` places (+1 opens
         a gap, -1 closes one). Their representation changes, so their version grows, but their
         ``updated_at`` does not: nobody edited them."""
-        where = [Task.project_id == project_id, Task.status == status]
+        where = [Task.project_id == project_id, Task.column_id == column_id]
         where.append(Task.position >= from_position)
         if without is not None:
             where.append(Task.id != without)

@@ -5,18 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Self
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, AwareDatetime, Field, model_validator
+from pydantic import AfterValidator, Field
 
-from mainspring.core.schemas import Input, Patch, Schema
+from mainspring.core.schemas import DateTime, Input, Patch, Schema
 from mainspring.todo import models
-
-
-class TaskStatus(StrEnum):
-    TODO = "todo"
-    IN_PROGRESS = "in_progress"
-    DONE = "done"
 
 
 class Priority(StrEnum):
@@ -74,9 +68,13 @@ class TaskCreate(Input):
     project_id: uuid.UUID | None = Field(None, description="Default: your personal inbox.")
     title: Title
     description: Description = ""
-    status: TaskStatus = Field(TaskStatus.TODO, examples=["todo"])
+    column_id: uuid.UUID | None = Field(
+        None,
+        description="A column of the project (it names the project when `project_id` is left "
+        "out); default: the project's first column that is not archived.",
+    )
     priority: Priority = Field(Priority.NONE, examples=["high"])
-    due_at: AwareDatetime | None = Field(None, examples=["2026-12-01T17:00:00+01:00"])
+    due_at: DateTime | None = Field(None, examples=["2026-12-01T17:00:00+01:00"])
     labels: Labels = Field(default_factory=list, examples=[["marketing", "launch"]])
     assignee_id: uuid.UUID | None = Field(None, description="A member of the project.")
     subtasks: list[SubtaskTitle] = Field(
@@ -88,14 +86,21 @@ class TaskCreate(Input):
 class TaskUpdate(Patch):
     """Merge semantics: only the fields sent change; ``null`` clears ``due_at``/``assignee_id``.
 
-    Changing ``status`` puts the task last in its new column (use ``move`` to choose where)."""
+    Changing ``column_id`` (a column of the same project) puts the task last in its new column
+    (use ``move`` to choose where, or to change project)."""
 
-    not_null: ClassVar[tuple[str, ...]] = ("title", "description", "status", "priority", "labels")
+    not_null: ClassVar[tuple[str, ...]] = (
+        "title",
+        "description",
+        "column_id",
+        "priority",
+        "labels",
+    )
     title: Title | None = None
     description: Description | None = None
-    status: TaskStatus | None = Field(None, examples=["in_progress"])
+    column_id: uuid.UUID | None = Field(None, description="A column of the task's project.")
     priority: Priority | None = Field(None, examples=["urgent"])
-    due_at: AwareDatetime | None = Field(
+    due_at: DateTime | None = Field(
         None, description="`null` clears it.", examples=["2026-12-01T17:00:00Z"]
     )
     labels: Labels | None = None
@@ -103,31 +108,30 @@ class TaskUpdate(Patch):
 
 
 class TaskMove(Input):
-    """Where to put the task: another column (``status``), another project, or another place
-    in its column. Omitted parts stay as they are; ``position`` defaults to the column's end."""
+    """Where to put the task: another column, another project, or another place in its column.
+    ``column_id`` names its project too; ``project_id`` alone puts the task in that project's
+    first open column. Omitted parts stay as they are; ``position`` defaults to the column's
+    end."""
 
     project_id: uuid.UUID | None = None
-    status: TaskStatus | None = Field(None, examples=["done"])
+    column_id: uuid.UUID | None = None
     position: Position | None = Field(None, examples=[0])
 
 
 class BulkChanges(Patch):
     """The fields sent change on every task; ``null`` clears ``due_at``/``assignee_id``."""
 
-    not_null: ClassVar[tuple[str, ...]] = ("status", "priority", "add_labels", "remove_labels")
+    not_null: ClassVar[tuple[str, ...]] = ("column_id", "priority", "add_labels", "remove_labels")
+    non_empty: ClassVar[bool] = True
 
-    status: TaskStatus | None = Field(None, examples=["done"])
+    column_id: uuid.UUID | None = Field(
+        None, description="A column of every task's project: they go last there, in order."
+    )
     priority: Priority | None = None
-    due_at: AwareDatetime | None = Field(None, description="`null` clears it.")
+    due_at: DateTime | None = Field(None, description="`null` clears it.")
     assignee_id: uuid.UUID | None = Field(None, description="`null` unassigns the tasks.")
     add_labels: Labels = Field(default_factory=list, examples=[["q4"]])
     remove_labels: Labels = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _changes_something(self) -> Self:
-        if not self.model_fields_set:
-            raise ValueError("name at least one change")
-        return self
 
 
 class TaskBulkUpdate(Input):
@@ -143,13 +147,21 @@ class TaskBulkMove(Input):
 
     ids: TaskIds
     project_id: uuid.UUID | None = None
-    status: TaskStatus | None = Field(None, examples=["in_progress"])
+    column_id: uuid.UUID | None = None
     position: Position | None = None
 
 
 class UserRef(Schema):
     id: uuid.UUID
     username: str
+
+
+class ColumnRef(Schema):
+    """The board column a task is in (``GET /projects/{id}/columns`` has the rest)."""
+
+    id: uuid.UUID
+    name: str = Field(examples=["In progress"])
+    is_done: bool = Field(description="Tasks in this column count as done.")
 
 
 class Subtask(Schema):
@@ -180,16 +192,18 @@ class Task(Schema):
     id: uuid.UUID
     project_id: uuid.UUID
     title: str
-    status: TaskStatus
+    column: ColumnRef
     priority: Priority
     due_at: datetime | None
-    overdue: bool = Field(description="Due in the past and not done.")
+    overdue: bool = Field(description="Due in the past and not in a done column.")
     labels: list[str]
     assignee: UserRef | None
-    position: int = Field(description="Index in its (project, status) column.")
+    position: int = Field(description="Index in its column, from 0.")
     subtasks_done: int
     subtasks_total: int
-    completed_at: datetime | None
+    completed_at: datetime | None = Field(
+        description="When it entered a done column; null while it is in another."
+    )
     created_at: datetime
     updated_at: datetime
     version: int = Field(description="Grows with every change; the task's ETag.")

@@ -1,11 +1,14 @@
-"""Tasks: the list, creation, merge-patch updates under ``If-Match``, moves that keep column
-positions consistent, bulk changes, deletion and history.
+"""Tasks: the list, creation, merge-patch updates under ``If-Match``, moves between board
+columns that keep positions consistent and WIP limits honoured, bulk changes, deletion and
+history.
 
-Concurrency, in one rule: **every change to a project's tasks holds the project's row lock**
-(``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite serialises writers with ``BEGIN IMMEDIATE``).
-Locks are always taken project first, in id order, then tasks are read afresh; so positions
-stay 0..n-1 in every column and two writers never interleave. On top of that, ``If-Match``
-turns "someone changed this task since I read it" into a 412 instead of a silent overwrite.
+Concurrency, in one rule: **every change to a project's tasks or columns holds the project's
+row lock** (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite serialises writers with ``BEGIN
+IMMEDIATE``). Locks are always taken project first, in id order, then tasks and columns are
+read afresh; so positions stay 0..n-1 in every column, a column's WIP limit is checked against
+a count nobody else can change meanwhile, and two writers never interleave. On top of that,
+``If-Match`` turns "someone changed this task since I read it" into a 412 instead of a silent
+overwrite.
 """
 
 from __future__ import annotations
@@ -21,15 +24,18 @@ from mainspring.core.db import utcnow
 from mainspring.core.errors import Conflict, PreconditionFailed, PreconditionRequired
 from mainspring.core.markdown import render_markdown
 from mainspring.core.pagination import CursorSlice, PageSlice
+from mainspring.todo.columns.repository import ColumnRepository
 from mainspring.todo.errors import (
+    ColumnArchived,
     IfMatchRequired,
     InvalidReference,
     ProjectArchived,
     ProjectNotFound,
     StaleVersion,
     TaskNotFound,
+    WipLimitReached,
 )
-from mainspring.todo.models import Project, Subtask, Task
+from mainspring.todo.models import BoardColumn, Project, Subtask, Task
 from mainspring.todo.projects.repository import ProjectRepository
 from mainspring.todo.projects.service import project_service
 from mainspring.todo.roles import require_task_editor
@@ -91,30 +97,34 @@ class TaskService:
     async def create(
         self, session: AsyncSession, user_id: uuid.UUID, data: schemas.TaskCreate
     ) -> schemas.TaskDetail:
-        if data.project_id is None:
-            project_id = (await project_service.inbox(session, user_id)).id
-        else:
+        if data.project_id is not None:
             project_id = data.project_id
+        elif data.column_id is not None:
+            project_id = await self._project_of_column(session, user_id, data.column_id)
+        else:
+            project_id = (await project_service.inbox(session, user_id)).id
         project = await project_service.for_task_changes(session, user_id, project_id)
+        column = await self._column(session, project.id, data.column_id)
         if data.assignee_id is not None:
             await self._require_member(session, project.id, data.assignee_id)
         tasks = TaskRepository(session)
-        size = await tasks.column_size(project.id, data.status)
+        size = await tasks.column_size(project.id, column.id)
+        _admit(column, size)
         position = size if data.position is None else min(data.position, size)
         if position < size:
-            await tasks.shift(project.id, data.status, from_position=position, by=1)
+            await tasks.shift(project.id, column.id, from_position=position, by=1)
         task = Task(
             project_id=project.id,
             title=data.title,
             description=data.description,
             description_html=render_markdown(data.description),
-            status=data.status.value,
+            column_id=column.id,
             priority=data.priority.rank,
             due_at=data.due_at,
             assignee_id=data.assignee_id,
             created_by_id=user_id,
             position=position,
-            completed_at=utcnow() if data.status == schemas.TaskStatus.DONE else None,
+            completed_at=utcnow() if column.is_done else None,
             labels=[],
             subtasks=[Subtask(title=title, position=i) for i, title in enumerate(data.subtasks)],
         )
@@ -151,8 +161,9 @@ class TaskService:
             tasks.set_labels(task, data.labels)
         if "assignee_id" in fields:
             await self._assign(session, task, data.assignee_id)
-        if data.status is not None and data.status != task.status:
-            await self._place(tasks, task, task.project_id, data.status.value, None)
+        if data.column_id is not None and data.column_id != task.column_id:
+            column = await self._column(session, task.project_id, data.column_id)
+            await self._place(tasks, task, task.project_id, column, None)
         await self._finish(session, task, before, user_id, "updated")
         return await self._detail(session, user_id, task.id)
 
@@ -165,10 +176,11 @@ class TaskService:
         conditional: Conditional,
     ) -> schemas.TaskDetail:
         """Put a task in another column, project or place; ``If-Match`` honoured when sent."""
-        destination = [data.project_id] if data.project_id else []
+        project_id = await self._destination(session, user_id, data.project_id, data.column_id)
+        destination = [project_id] if project_id else []
         (task,) = await self.lock_for_change(session, user_id, [task_id], destination)
         _check_version(task, conditional, required=False)
-        await self._move_all(session, user_id, [task], data.project_id, data.status, data.position)
+        await self._move_all(session, user_id, [task], project_id, data.column_id, data.position)
         return await self._detail(session, user_id, task.id)
 
     async def delete(
@@ -181,7 +193,7 @@ class TaskService:
         (task,) = await self.lock_for_change(session, user_id, [task_id])
         _check_version(task, conditional, required=False)
         await TaskRepository(session).shift(
-            task.project_id, task.status, from_position=task.position + 1, by=-1, without=task.id
+            task.project_id, task.column_id, from_position=task.position + 1, by=-1, without=task.id
         )
         await session.delete(task)
         await session.flush()
@@ -207,17 +219,19 @@ class TaskService:
                     changes.remove_labels
                 )
                 tasks.set_labels(task, sorted(labels))
-            if changes.status is not None and changes.status != task.status:
-                await self._place(tasks, task, task.project_id, changes.status.value, None)
+            if changes.column_id is not None and changes.column_id != task.column_id:
+                column = await self._column(session, task.project_id, changes.column_id)
+                await self._place(tasks, task, task.project_id, column, None)
             await self._finish(session, task, before, user_id, "updated")
         return await self._summaries(session, data.ids)
 
     async def bulk_move(
         self, session: AsyncSession, user_id: uuid.UUID, data: schemas.TaskBulkMove
     ) -> list[schemas.Task]:
-        destination = [data.project_id] if data.project_id else []
+        project_id = await self._destination(session, user_id, data.project_id, data.column_id)
+        destination = [project_id] if project_id else []
         found = await self.lock_for_change(session, user_id, data.ids, destination)
-        await self._move_all(session, user_id, found, data.project_id, data.status, data.position)
+        await self._move_all(session, user_id, found, project_id, data.column_id, data.position)
         return await self._summaries(session, data.ids)
 
     # --- the machinery --------------------------------------------------------------------
@@ -260,16 +274,20 @@ class TaskService:
         user_id: uuid.UUID,
         found: Sequence[Task],
         project_id: uuid.UUID | None,
-        status: schemas.TaskStatus | None,
+        column_id: uuid.UUID | None,
         position: int | None,
     ) -> None:
         """Move tasks one by one so that they end up next to each other, in order, from
-        ``position`` (default: the end of the column)."""
+        ``position`` (default: the end of the column). Without ``column_id`` a task stays in
+        its column, or goes to the first open column of another project."""
         tasks = TaskRepository(session)
         for offset, task in enumerate(found):
             before = history.snapshot(task)
             target_project = project_id or task.project_id
-            target_status = status.value if status else task.status
+            if column_id is None and target_project == task.project_id:
+                column = await self._column(session, task.project_id, task.column_id)
+            else:
+                column = await self._column(session, target_project, column_id)
             if (
                 target_project != task.project_id
                 and task.assignee_id is not None
@@ -277,7 +295,7 @@ class TaskService:
             ):
                 task.assignee_id = None
             target = None if position is None else position + offset
-            await self._place(tasks, task, target_project, target_status, target)
+            await self._place(tasks, task, target_project, column, target)
             await self._finish(session, task, before, user_id, "moved")
 
     async def _place(
@@ -285,21 +303,25 @@ class TaskService:
         tasks: TaskRepository,
         task: Task,
         project_id: uuid.UUID,
-        status: str,
+        column: BoardColumn,
         position: int | None,
     ) -> None:
         """Take the task out of its column (closing the gap) and insert it at ``position`` of
-        the target column (opening one); the end of the column when ``position`` is None or
-        past it. Both projects are locked by the caller."""
+        ``column`` (opening one); the end of the column when ``position`` is None or past it.
+        A task entering another column must find it open and below its WIP limit. Both
+        projects are locked by the caller, and ``column`` was read under the lock."""
+        size = await tasks.column_size(project_id, column.id, without=task.id)
+        entering = column.id != task.column_id
+        if entering:
+            _admit(column, size)
         await tasks.shift(
-            task.project_id, task.status, from_position=task.position + 1, by=-1, without=task.id
+            task.project_id, task.column_id, from_position=task.position + 1, by=-1, without=task.id
         )
-        size = await tasks.column_size(project_id, status, without=task.id)
         target = size if position is None else min(position, size)
-        await tasks.shift(project_id, status, from_position=target, by=1, without=task.id)
-        if status != task.status:
-            task.completed_at = utcnow() if status == schemas.TaskStatus.DONE else None
-        task.project_id, task.status, task.position = project_id, status, target
+        await tasks.shift(project_id, column.id, from_position=target, by=1, without=task.id)
+        if entering:  # completed_at is set exactly while the task is in a done column
+            task.completed_at = (task.completed_at or utcnow()) if column.is_done else None
+        task.project_id, task.column_id, task.position = project_id, column.id, target
 
     async def _finish(
         self,
@@ -317,6 +339,42 @@ class TaskService:
         task.version += 1
         history.record(session, task.id, user_id, action, changes)
         await session.flush()
+
+    async def _column(
+        self, session: AsyncSession, project_id: uuid.UUID, column_id: uuid.UUID | None
+    ) -> BoardColumn:
+        """A column of the project, read under its lock; ``None``: the first open column."""
+        columns = ColumnRepository(session)
+        if column_id is None:
+            column = await columns.first_open(project_id)
+            if column is None:
+                raise ColumnArchived()
+            return column
+        column = await columns.in_project(project_id, column_id)
+        if column is None:
+            raise InvalidReference("column_id", "Name a column of the task's project.")
+        return column
+
+    async def _project_of_column(
+        self, session: AsyncSession, user_id: uuid.UUID, column_id: uuid.UUID
+    ) -> uuid.UUID:
+        """The project of a column the caller can see (422 otherwise: ids reveal nothing)."""
+        column = await ColumnRepository(session).visible(column_id, user_id)
+        if column is None:
+            raise InvalidReference("column_id", "Name a column of one of your projects.")
+        return column.project_id
+
+    async def _destination(
+        self,
+        session: AsyncSession,
+        user_id: uuid.UUID,
+        project_id: uuid.UUID | None,
+        column_id: uuid.UUID | None,
+    ) -> uuid.UUID | None:
+        """The project a move goes to: ``project_id``, else the column's; None: stay."""
+        if column_id is None or project_id is not None:
+            return project_id
+        return await self._project_of_column(session, user_id, column_id)
 
     async def _assign(
         self, session: AsyncSession, task: Task, assignee_id: uuid.UUID | None
@@ -352,6 +410,15 @@ def _require_changeable(found: tuple[Project, str | None] | None, *, missing: An
     require_task_editor(role)
     if project.archived:
         raise ProjectArchived()
+
+
+def _admit(column: BoardColumn, size: int) -> None:
+    """Whether a task may enter ``column``, which holds ``size`` other tasks: 409 when it is
+    archived or at its WIP limit."""
+    if column.archived_at is not None:
+        raise ColumnArchived()
+    if column.wip_limit is not None and size >= column.wip_limit:
+        raise WipLimitReached(column.name, column.wip_limit)
 
 
 def _check_version(task: Task, conditional: Conditional, *, required: bool) -> None:

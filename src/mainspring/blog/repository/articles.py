@@ -1,18 +1,9 @@
-"""Every query of the blog.
-
-Reads select the columns the answer shows and turn each row into its response schema once
-(``blog/schemas.py``). A page of articles costs two statements whatever its size: one SELECT
-returns each article with its author's profile and the reader's ``favorited`` and
-``following`` flags (as ``EXISTS`` subqueries, each an index probe), and one more returns the
-tags of all the page's articles (``IN (...)``). One article costs the same two.
-
-Writes load the ORM rows they change. Counters (favorites, comment numbers) change with
-``UPDATE ... SET n = n + 1``: the database does the arithmetic under its row lock, so
-concurrent favorites are never lost.
-"""
+"""The articles' queries: one article or a page of them as a reader sees them (two
+statements whatever the page size), tags, favorites, scheduled publishing, comment numbers."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -22,8 +13,8 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
+    bindparam,
     delete,
-    desc,
     exists,
     false,
     func,
@@ -36,27 +27,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mainspring.accounts.models import User
 from mainspring.blog import schemas, search
 from mainspring.blog.filters import ArticleFilter
-from mainspring.blog.models import Article, ArticleStatus, ArticleTag, Comment, Favorite, Tag
+from mainspring.blog.models import Article, ArticleStatus, ArticleTag, Favorite, Tag
+from mainspring.blog.repository.authors import (
+    AUTHOR_COLUMNS,
+    author_fields,
+    following,
+    username_key,
+    with_author,
+)
 from mainspring.blog.tags import normalize_tag
 from mainspring.core.db import utcnow, uuid7
-from mainspring.core.pagination import (
-    CursorSlice,
-    PageSlice,
-    SortKey,
-    keyset_page,
-    offset_page,
-)
+from mainspring.core.pagination import CursorSlice, SortKey, keyset_page
 from mainspring.core.repository import RepositoryBase
-from mainspring.social.models import Follow, ProfileDetails
+from mainspring.social.models import Follow
 
 NEWEST_FIRST = (SortKey(Article.published_at), SortKey(Article.id))
 """The order of published articles: the index ``(status, published_at, id)`` read backwards."""
 NEWEST_DRAFTS_FIRST = (SortKey(Article.created_at), SortKey(Article.id))
 """The order of an author's drafts and scheduled articles (they have no ``published_at``)."""
-THREAD_ORDER = (
-    SortKey(Comment.thread_number, descending=False),
-    SortKey(Comment.number, descending=False),
-)
 
 SummaryT = TypeVar("SummaryT", bound=schemas.ArticleSummary)
 
@@ -66,22 +54,6 @@ def _insert(session: AsyncSession) -> Any:
     dialect = session.get_bind().dialect.name
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
-
-# --- what a reader sees -------------------------------------------------------------------------
-
-
-def username_key(username: str) -> str:
-    """How ``users.username_key`` stores a username: usernames are unique whatever the case."""
-    return username.lower()
-
-
-_AUTHOR_COLUMNS: tuple[Any, ...] = (
-    User.username,
-    User.display_name,
-    ProfileDetails.bio,
-    ProfileDetails.image,
-)
-"""The author's profile: the account's names and the social module's bio and image."""
 
 _SUMMARY_COLUMNS: tuple[Any, ...] = (
     Article.id,
@@ -100,32 +72,45 @@ _SUMMARY_COLUMNS: tuple[Any, ...] = (
 _BODY_COLUMNS: tuple[Any, ...] = (Article.body, Article.body_html)
 
 
-def _with_author(stmt: Select[Any], author_id: Any) -> Select[Any]:
-    return stmt.join(User, User.id == author_id).outerjoin(
-        ProfileDetails, ProfileDetails.user_id == User.id
-    )
-
-
-def _following(viewer_id: uuid.UUID | None, author_id: Any) -> ColumnElement[bool]:
-    if viewer_id is None:
-        return false()
-    return exists().where(Follow.follower_id == viewer_id, Follow.followee_id == author_id)
-
-
-def _favorited(viewer_id: uuid.UUID | None) -> ColumnElement[bool]:
+def _favorited(viewer_id: Any) -> ColumnElement[bool]:
     if viewer_id is None:
         return false()
     return exists().where(Favorite.user_id == viewer_id, Favorite.article_id == Article.id)
 
 
-def _author(row: Row[Any]) -> dict[str, Any]:
-    return {
-        "username": row.username,
-        "display_name": row.display_name,
-        "bio": row.bio,
-        "image": row.image,
-        "following": bool(row.following),
-    }
+VIEWER = bindparam("viewer_id", type_=Article.author_id.type)
+"""The reader, a bound parameter of the statements built once below."""
+
+
+@functools.cache
+def _one_article(signed_in: bool, by_slug: bool) -> Select[Any]:
+    """One article's statement, built once per form (anonymous or signed-in reader, by slug or
+    by id): every value is a bound parameter (``viewer_id``, ``slug`` or ``article_id``), so a
+    request neither builds the statement nor has SQLAlchemy compute its cache key again (both
+    cost more CPU than SQLite spends answering it)."""
+    viewer = VIEWER if signed_in else None
+    stmt = with_author(
+        select(
+            *_SUMMARY_COLUMNS,
+            *_BODY_COLUMNS,
+            *AUTHOR_COLUMNS,
+            _favorited(viewer).label("favorited"),
+            following(viewer, Article.author_id).label("following"),
+        ),
+        Article.author_id,
+    )
+    if by_slug:
+        return stmt.where(Article.slug == bindparam("slug", type_=Article.slug.type))
+    return stmt.where(Article.id == bindparam("article_id", type_=Article.id.type))
+
+
+_TAGS_OF = (
+    select(ArticleTag.article_id, Tag.name)
+    .join(Tag, Tag.id == ArticleTag.tag_id)
+    .where(ArticleTag.article_id.in_(bindparam("article_ids", expanding=True)))
+    .order_by(ArticleTag.article_id, ArticleTag.position)
+)
+"""The tags of a page of articles, each in its author's order (built once)."""
 
 
 def _article_fields(row: Row[Any], tags: list[str]) -> dict[str, Any]:
@@ -142,7 +127,7 @@ def _article_fields(row: Row[Any], tags: list[str]) -> dict[str, Any]:
         "updated_at": row.updated_at,
         "favorites_count": row.favorites_count,
         "favorited": bool(row.favorited),
-        "author": _author(row),
+        "author": author_fields(row),
     }
 
 
@@ -176,22 +161,17 @@ class ArticleRepository(RepositoryBase[Article]):
         stmt = select(
             *_SUMMARY_COLUMNS,
             *(_BODY_COLUMNS if body else ()),
-            *_AUTHOR_COLUMNS,
+            *AUTHOR_COLUMNS,
             _favorited(viewer_id).label("favorited"),
-            _following(viewer_id, Article.author_id).label("following"),
+            following(viewer_id, Article.author_id).label("following"),
         )
-        return _with_author(stmt, Article.author_id)
+        return with_author(stmt, Article.author_id)
 
     async def _tags_of(self, article_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
         """The tags of every article of a page, in one statement, each in the author's order."""
         if not article_ids:
             return {}
-        rows = await self.session.execute(
-            select(ArticleTag.article_id, Tag.name)
-            .join(Tag, Tag.id == ArticleTag.tag_id)
-            .where(ArticleTag.article_id.in_(article_ids))
-            .order_by(ArticleTag.article_id, ArticleTag.position)
-        )
+        rows = await self.session.execute(_TAGS_OF, {"article_ids": list(article_ids)})
         tags: dict[uuid.UUID, list[str]] = {}
         for article_id, name in rows:
             tags.setdefault(article_id, []).append(name)
@@ -216,9 +196,13 @@ class ArticleRepository(RepositoryBase[Article]):
     ) -> schemas.Article | None:
         """One article (by ``slug`` or ``article_id``), whatever its status, as ``viewer_id``
         sees it; None when there is none. Two statements: the row, its tags."""
-        stmt = self._select(viewer_id, body=True)
-        stmt = stmt.where(Article.slug == slug if slug is not None else Article.id == article_id)
-        row = (await self.session.execute(stmt)).first()
+        stmt = _one_article(viewer_id is not None, slug is not None)
+        parameters: dict[str, Any] = (
+            {"slug": slug} if slug is not None else {"article_id": article_id}
+        )
+        if viewer_id is not None:
+            parameters["viewer_id"] = viewer_id
+        row = (await self.session.execute(stmt, parameters)).first()
         if row is None:
             return None
         return (await self._build([row], schemas.Article))[0]
@@ -397,110 +381,3 @@ class ArticleRepository(RepositoryBase[Article]):
             .execution_options(synchronize_session=False)
         )
         return int(number or 0)
-
-
-_COMMENT_COLUMNS: tuple[Any, ...] = (
-    Comment.id,
-    Comment.number,
-    Comment.parent_id,
-    Comment.body,
-    Comment.body_html,
-    Comment.created_at,
-    Comment.updated_at,
-)
-
-
-def _comment(row: Row[Any]) -> schemas.Comment:
-    return schemas.Comment.model_validate(
-        {
-            "id": row.id,
-            "number": row.number,
-            "parent_id": row.parent_id,
-            "body": row.body,
-            "body_html": row.body_html,
-            "created_at": row.created_at,
-            "updated_at": row.updated_at,
-            "author": _author(row),
-        }
-    )
-
-
-class CommentRepository(RepositoryBase[Comment]):
-    model = Comment
-    not_found = "The comment does not exist."
-
-    def _select(self, viewer_id: uuid.UUID | None) -> Select[Any]:
-        stmt = select(
-            *_COMMENT_COLUMNS,
-            Comment.thread_number,
-            *_AUTHOR_COLUMNS,
-            _following(viewer_id, Comment.author_id).label("following"),
-        )
-        return _with_author(stmt, Comment.author_id)
-
-    async def in_article(self, article_id: uuid.UUID, comment_id: uuid.UUID) -> Comment | None:
-        comment: Comment | None = await self.session.scalar(
-            select(Comment).where(Comment.article_id == article_id, Comment.id == comment_id)
-        )
-        return comment
-
-    async def by_number(self, article_id: uuid.UUID, number: int) -> Comment | None:
-        comment: Comment | None = await self.session.scalar(
-            select(Comment).where(Comment.article_id == article_id, Comment.number == number)
-        )
-        return comment
-
-    async def comment(self, comment_id: uuid.UUID, viewer_id: uuid.UUID | None) -> schemas.Comment:
-        """One comment as ``viewer_id`` sees it (one statement)."""
-        stmt = self._select(viewer_id).where(Comment.id == comment_id)
-        return _comment((await self.session.execute(stmt)).one())
-
-    async def threads(
-        self, article_id: uuid.UUID, *, listing: CursorSlice, viewer_id: uuid.UUID | None
-    ) -> tuple[list[schemas.Comment], str | None]:
-        """A slice of the article's comments, thread by thread, oldest first (one statement)."""
-        rows, next_cursor = await keyset_page(
-            self.session,
-            self._select(viewer_id).where(Comment.article_id == article_id),
-            THREAD_ORDER,
-            listing,
-            key_of=lambda row: [row.thread_number, row.number],
-            scalars=False,
-        )
-        return [_comment(row) for row in rows], next_cursor
-
-    async def latest(
-        self, article_id: uuid.UUID, *, limit: int, viewer_id: uuid.UUID | None
-    ) -> list[schemas.Comment]:
-        """The article's ``limit`` latest comments, newest first, replies among them."""
-        stmt = (
-            self._select(viewer_id)
-            .where(Comment.article_id == article_id)
-            .order_by(Comment.number.desc())
-            .limit(limit)
-        )
-        return [_comment(row) for row in (await self.session.execute(stmt)).all()]
-
-
-class TagRepository(RepositoryBase[Tag]):
-    model = Tag
-
-    async def usage(self, listing: PageSlice) -> tuple[list[schemas.TagUsage], int]:
-        """Tags of published articles, the most used first, with their counts."""
-        columns: tuple[Any, ...] = (
-            Tag.name,
-            func.count(ArticleTag.article_id).label("articles_count"),
-        )
-        stmt = (
-            select(*columns)
-            .join(ArticleTag, ArticleTag.tag_id == Tag.id)
-            .join(Article, Article.id == ArticleTag.article_id)
-            .where(Article.status == ArticleStatus.PUBLISHED)
-            .group_by(Tag.id, Tag.name)
-            .order_by(desc("articles_count"), Tag.name)
-        )
-        rows, total = await offset_page(self.session, stmt, listing, scalars=False)
-        return [schemas.TagUsage.model_validate(row, from_attributes=True) for row in rows], total
-
-    async def exists(self, name: str) -> bool:
-        return bool(await self.session.scalar(select(exists().where(Tag.name == name))))

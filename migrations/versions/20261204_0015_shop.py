@@ -5,8 +5,8 @@ search (SQLite FTS5 table ``shop_products_fts`` kept by triggers; PostgreSQL GIN
 index ``shop_products_fts_gin``) and, on PostgreSQL, the GIN index ``shop_products_attributes_gin``
 (``jsonb_path_ops``) that serves attribute containment filters.
 
-Revision ID: 0013_shop
-Revises: 0012_todo
+Revision ID: 0015_shop
+Revises: 0014_todo
 Create Date: 2026-12-04
 """
 
@@ -19,8 +19,8 @@ from alembic import op
 
 import mainspring.core.db
 
-revision: str = "0013_shop"
-down_revision: str | None = "0012_todo"
+revision: str = "0015_shop"
+down_revision: str | None = "0014_todo"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
