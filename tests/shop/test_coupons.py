@@ -79,10 +79,24 @@ async def test_unknown_deactivated_and_malformed_coupons(
     assert unknown.json()["code"] == "coupon-not-found"
     bad = await client.post(
         f"{SHOP}/coupons",
-        json={"code": "X1", "kind": "percent", "value": 150},
+        json={"code": "X10", "kind": "percent", "value": 150},
         headers=staff.headers,
     )
     assert bad.status_code == 422
+    assert bad.json()["errors"][0]["message"].endswith("a percent coupon's value is at most 100")
+    backwards = await client.post(
+        f"{SHOP}/coupons",
+        json={
+            "code": "BACKWARDS",
+            "kind": "percent",
+            "value": 5,
+            "starts_at": "2027-01-02T00:00:00Z",
+            "ends_at": "2027-01-01T00:00:00Z",
+        },
+        headers=staff.headers,
+    )
+    assert backwards.status_code == 400, backwards.text
+    assert backwards.json()["code"] == "invalid-coupon-window"
     no_currency = await client.post(
         f"{SHOP}/coupons",
         json={"code": "FIX", "kind": "fixed", "value": 150},
