@@ -159,3 +159,23 @@ async def test_an_expired_cart_is_empty_and_a_guest_cart_gone(
         await session.execute(update(Cart).values(expires_at=utcnow() - timedelta(seconds=1)))
     assert (await client.get(f"{SHOP}/cart", headers=customer.headers)).json()["lines"] == []
     assert (await client.get(f"{SHOP}/cart", headers={"X-Cart-Token": token})).status_code == 404
+
+
+async def test_quantities_are_json_integers(
+    client: httpx.AsyncClient, staff: SignedInUser, customer: SignedInUser
+) -> None:
+    """``2.0`` is an integer in JSON Schema, as the document says; ``"2"`` and ``true`` are not."""
+    _, variant_id = await _variant(client, staff)
+    lines = f"{SHOP}/cart/lines"
+    whole = await client.post(
+        lines, json={"variant_id": variant_id, "quantity": 2.0}, headers=customer.headers
+    )
+    assert whole.status_code == 200, whole.text
+    assert whole.json()["item_count"] == 2
+    for wrong in ("2", True, 2.5):
+        refused = await client.post(
+            lines, json={"variant_id": variant_id, "quantity": wrong}, headers=customer.headers
+        )
+        assert refused.status_code == 422, (wrong, refused.text)
+    cart = await client.get(f"{SHOP}/cart", headers=customer.headers)
+    assert cart.json()["item_count"] == 2

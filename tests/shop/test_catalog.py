@@ -128,6 +128,12 @@ async def test_products_are_created_by_staff_and_browsed_by_everyone(
     got = await client.get(f"{SHOP}/products/oxford")
     assert got.status_code == 200
     etag = got.headers["etag"]
+    # One URL per product: read by slug or by id, written by id.
+    by_id = await client.get(f"{SHOP}/products/{product['id']}")
+    assert by_id.status_code == 200
+    assert by_id.json() == got.json()
+    allow = (await client.options(f"{SHOP}/products/oxford")).headers["allow"]
+    assert sorted(allow.split(", ")) == ["DELETE", "GET", "PATCH"]
     again = await client.get(f"{SHOP}/products/oxford", headers={"If-None-Match": etag})
     assert again.status_code == 304
 
