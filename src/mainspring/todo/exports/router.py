@@ -1,4 +1,5 @@
-"""``/api/v1/projects/{project_id}/tasks.csv`` and the iCalendar feeds of due dates."""
+"""``/api/v1/projects/{project_id}/tasks.csv`` and ``tasks.xlsx``, and the iCalendar feeds of
+due dates."""
 
 from __future__ import annotations
 
@@ -12,12 +13,17 @@ from mainspring.core.deps import ReadSessionDep, SessionDep, SettingsDep
 from mainspring.core.errors import problem_responses
 from mainspring.todo.exports.schemas import CalendarFeed
 from mainspring.todo.exports.service import export_service
+from mainspring.todo.exports.workbook import MEDIA_TYPE as XLSX
 
 router = APIRouter(prefix="/projects", tags=["task manager: exports"])
 
 
 class CSVResponse(Response):
     media_type = "text/csv"
+
+
+class XLSXResponse(Response):
+    media_type = XLSX
 
 
 class CalendarResponse(Response):
@@ -62,6 +68,30 @@ async def export_csv(
     _, body = await export_service.csv(session, principal.user_id, project_id)
     disposition = f'attachment; filename="tasks-{project_id}.csv"'
     return CSVResponse(body, headers={"Content-Disposition": disposition})
+
+
+@router.get(
+    "/{project_id}/tasks.xlsx",
+    response_class=XLSXResponse,
+    summary="Export a project's tasks (Excel)",
+    responses={
+        200: {
+            "description": "An Excel workbook (`.xlsx`): one sheet named after the project.",
+            "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **problem_responses(401, 404),
+    },
+)
+async def export_xlsx(
+    project_id: uuid.UUID, session: ReadSessionDep, principal: CurrentPrincipal
+) -> XLSXResponse:
+    """Every task of the project as an Excel workbook: the CSV export's columns, one row per
+    task, with typed cells (times as UTC date-times, numbers as numbers, `done` as a
+    boolean) under a bold, frozen header row. Text is always stored as text, never as a
+    formula: a title such as `=HYPERLINK(...)` is shown as written, and stays text if edited."""
+    _, body = await export_service.xlsx(session, principal.user_id, project_id)
+    disposition = f'attachment; filename="tasks-{project_id}.xlsx"'
+    return XLSXResponse(body, headers={"Content-Disposition": disposition})
 
 
 @router.post(
