@@ -269,3 +269,47 @@ async def test_xlsx_export_is_for_members_only(client: httpx.AsyncClient, team: 
         headers=team.owner.headers,
     )
     assert unknown.status_code == 404
+
+
+async def test_both_exports_take_the_task_lists_filters(
+    client: httpx.AsyncClient, team: Team
+) -> None:
+    await new_task(client, team.owner, team.project_id, title="Bug, open", labels=["bug"])
+    await new_task(
+        client, team.owner, team.project_id, title="Bug, fixed", labels=["bug"], column="done"
+    )
+    await new_task(
+        client,
+        team.owner,
+        team.project_id,
+        title="Eddie's feature",
+        assignee_id=str(team.editor.id),
+        priority="urgent",
+    )
+    base = f"/api/v1/projects/{team.project_id}/tasks"
+    cases: list[tuple[dict[str, str], list[str]]] = [
+        ({}, ["Bug, open", "Bug, fixed", "Eddie's feature"]),
+        ({"label": "bug"}, ["Bug, open", "Bug, fixed"]),
+        ({"label": "bug", "done": "false"}, ["Bug, open"]),
+        ({"assignee": "me"}, ["Eddie's feature"]),  # the caller is Eddie
+        ({"priority": "urgent"}, ["Eddie's feature"]),
+        ({"q": "fixed"}, ["Bug, fixed"]),
+        ({"assignee": "unassigned", "done": "true"}, ["Bug, fixed"]),
+        ({"label": "nothing"}, []),
+    ]
+    for params, titles in cases:
+        as_csv = await client.get(f"{base}.csv", params=params, headers=team.editor.headers)
+        assert as_csv.status_code == 200, as_csv.text
+        rows = list(csv.DictReader(io.StringIO(as_csv.text, newline="")))
+        assert [row["title"] for row in rows] == titles, params
+        as_xlsx = await client.get(f"{base}.xlsx", params=params, headers=team.editor.headers)
+        assert as_xlsx.status_code == 200, as_xlsx.text
+        sheet, _ = read_xlsx(as_xlsx.content)
+        column = COLUMNS.index("title")
+        assert [row[column] for row in sheet.iter_rows(min_row=2, values_only=True)] == titles
+    for suffix in ("csv", "xlsx"):
+        invalid = await client.get(
+            f"{base}.{suffix}", params={"priority": "whenever"}, headers=team.editor.headers
+        )
+        assert invalid.status_code == 422
+        assert invalid.headers["content-type"] == "application/problem+json"
