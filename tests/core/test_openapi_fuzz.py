@@ -38,7 +38,6 @@ import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
-from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from mainspring.app import create_app
 from mainspring.core.config import Settings
@@ -177,12 +176,7 @@ def test_projects_conform(case: schemathesis.Case[Any], auth_headers: dict[str, 
 @schema.include(tag_regex=SHORTENER).parametrize()
 @fuzz_settings_
 def test_shortener_conforms(case: schemathesis.Case[Any], auth_headers: dict[str, str]) -> None:
-    """Every check but positive-data acceptance, which finds two open mismatches of the
-    shortener (merged after the rest of the API was made to pass it): a target URL the schema
-    allows (``"0"``, a private address) and a blank password form answer 422. To do: publish
-    the URL's scheme and the form's minimum length, and answer the domain's refusals of a
-    schema-valid target as 400; then drop this exclusion."""
-    conforms(case, auth_headers, excluded=(positive_data_acceptance,))
+    conforms(case, auth_headers)
 
 
 @schema.include(tag_regex=SHOP_CATALOGUE).parametrize()
