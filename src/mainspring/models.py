@@ -9,6 +9,7 @@ from mainspring.accounts import models as accounts_models
 from mainspring.blog import models as blog_models
 from mainspring.core import models as core_models
 from mainspring.core.db import Base
+from mainspring.shop import models as shop_models
 from mainspring.shortener import models as shortener_models
 from mainspring.social import models as social_models
 from mainspring.todo import models as todo_models
@@ -21,6 +22,7 @@ __all__ = [
     "blog_models",
     "core_models",
     "metadata",
+    "shop_models",
     "shortener_models",
     "social_models",
     "todo_models",

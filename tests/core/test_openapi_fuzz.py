@@ -115,6 +115,8 @@ SOCIAL = r"^social: "
 TASKS = r"^task manager: (tasks|exports)$"
 PROJECTS = r"^task manager: (projects|invitations|board columns)$"
 SHORTENER = r"^shortener"
+SHOP_CATALOGUE = r"^shop: (catalogue|cart)$"
+SHOP_ORDERS = r"^shop: (orders|payments|coupons|reports)$"
 
 fuzz_settings_ = settings(
     max_examples=5,
@@ -177,10 +179,28 @@ def test_shortener_conforms(case: schemathesis.Case[Any], auth_headers: dict[str
     conforms(case, auth_headers)
 
 
+@schema.include(tag_regex=SHOP_CATALOGUE).parametrize()
+@fuzz_settings_
+def test_shop_catalogue_conforms(
+    case: schemathesis.Case[Any], auth_headers: dict[str, str]
+) -> None:
+    conforms(case, auth_headers)
+
+
+@schema.include(tag_regex=SHOP_ORDERS).parametrize()
+@fuzz_settings_
+def test_shop_orders_conform(case: schemathesis.Case[Any], auth_headers: dict[str, str]) -> None:
+    conforms(case, auth_headers)
+
+
 async def test_every_operation_is_fuzzed(app: FastAPI) -> None:
     """Each operation of the document is in exactly one group above: none escapes the fuzzer."""
     groups = [
-        re.compile(group) for group in (ACCOUNTS, USERS, BLOG, SOCIAL, TASKS, PROJECTS, SHORTENER)
+        re.compile(group)
+        for group in (
+            *(ACCOUNTS, USERS, BLOG, SOCIAL, TASKS, PROJECTS, SHORTENER),
+            *(SHOP_CATALOGUE, SHOP_ORDERS),
+        )
     ]
     operations = [
         (method.upper(), path, operation.get("tags", []))

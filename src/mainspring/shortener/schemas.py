@@ -6,9 +6,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, SecretStr, StrictInt
+from pydantic import AfterValidator, Field, SecretStr
 
-from mainspring.core.schemas import SPACE, DateTime, Flag, Input, Schema
+from mainspring.core.schemas import SPACE, DateTime, Flag, Input, Integer, Schema
 from mainspring.shortener.codes import CODE_PATTERN
 from mainspring.shortener.models import (
     CODE_MAX,
@@ -85,7 +85,7 @@ class LinkCreate(Input):
     expires_at: DateTime | None = Field(
         None, description="After this instant the link answers 410.", examples=[None]
     )
-    max_clicks: StrictInt | None = Field(
+    max_clicks: Integer | None = Field(
         None, ge=1, le=1_000_000_000, description="Redirects allowed; then 410.", examples=[None]
     )
     redirect_type: RedirectType = Field(302, description="The redirect's status code.")
@@ -108,7 +108,7 @@ class LinkUpdate(Input):
     title: str | None = Field(None, max_length=TITLE_MAX, pattern=PRINTABLE)
     tags: Annotated[Tags, AfterValidator(_tags)] | None = None
     expires_at: DateTime | None = None
-    max_clicks: StrictInt | None = Field(None, ge=1, le=1_000_000_000)
+    max_clicks: Integer | None = Field(None, ge=1, le=1_000_000_000)
     redirect_type: RedirectType | None = None
     password: SecretStr | None = Field(None, min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
     enabled: Flag | None = None
