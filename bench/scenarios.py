@@ -40,6 +40,7 @@ from bench.errors import BenchError
 from bench.seeds.blog import BLOG_READER, seed_blog, seed_storm_reader
 from bench.seeds.context import Seed, SeedValues
 from bench.seeds.realworld import seed_realworld
+from bench.seeds.shop import seed_buyers, seed_catalogue, seed_shoppers
 from bench.seeds.shortener import seed_link_creators, seed_links, seed_uncached_links
 from bench.seeds.social import seed_posters, seed_social_network
 from bench.seeds.todo import seed_task_board
@@ -208,6 +209,40 @@ SCENARIOS: tuple[Scenario, ...] = (
         bound_by="one project's board column (of 50 000 tasks in 100 projects) filtered by "
         "label: count and page (2 index-only scans; labels aggregated in the page) behind a "
         "JWT check",
+    ),
+    Scenario(
+        name="shop-catalog",
+        path="/api/v1/shop/products?category=clothing&attr=colour:blue&min_price=1000"
+        "&in_stock=true&sort=price&page_size=20",
+        seed=seed_catalogue,
+        bound_by="a filtered catalogue page (of 2 000 products): category subtree, attribute, "
+        "price and stock filters, the count, the page and three facet statements",
+    ),
+    Scenario(
+        name="shop-add-to-cart",
+        method="POST",
+        path="/api/v1/shop/cart/lines",
+        headers={"Authorization": "Bearer $token", "Content-Type": "application/json"},
+        body='{"variant_id": "$variant", "quantity": 1}',
+        seed=seed_shoppers,
+        bound_by="the write and its commit: a per-user rate limit hit, the variant checked, an "
+        "upsert of the line, the cart read back with today's prices; a pool of shoppers",
+    ),
+    Scenario(
+        name="shop-checkout",
+        method="POST",
+        path="/api/v1/shop/orders",
+        expect=201,
+        headers={
+            "Authorization": "Bearer $token",
+            "Content-Type": "application/json",
+            "Idempotency-Key": "bench-${unique}",
+        },
+        body="{}",
+        seed=seed_buyers,
+        bound_by="one transaction: the idempotency key claimed, two conditional stock "
+        "decrements, the order and its lines written, the cart emptied, the confirmation mail "
+        "queued; each request by the next buyer of a pool (a checkout empties a cart)",
     ),
     Scenario(
         name="home-timeline",

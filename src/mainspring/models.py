@@ -10,6 +10,7 @@ from mainspring.blog import models as blog_models
 from mainspring.chat import models as chat_models
 from mainspring.core import models as core_models
 from mainspring.core.db import Base
+from mainspring.shop import models as shop_models
 from mainspring.shortener import models as shortener_models
 from mainspring.social import models as social_models
 from mainspring.todo import models as todo_models
@@ -23,6 +24,7 @@ __all__ = [
     "chat_models",
     "core_models",
     "metadata",
+    "shop_models",
     "shortener_models",
     "social_models",
     "todo_models",

@@ -25,6 +25,7 @@ from mainspring.core.auth import Role
 from mainspring.core.config import Settings
 from mainspring.core.db import Database
 from mainspring.core.passwords import PasswordHasher
+from mainspring.shop import seed as shop_seed
 from mainspring.shortener import seed as shortener_seed
 from mainspring.social import seed as social_seed
 from mainspring.todo import seed as todo_seed
@@ -33,6 +34,7 @@ DEMO_PASSWORD = "mainspring-demo-password"  # noqa: S105 - development demo data
 USERS_PER_SIZE = 10
 ARTICLES_PER_SIZE = 30
 TASKS_PER_SIZE = 60
+PRODUCTS_PER_SIZE = 40
 LINKS_PER_SIZE = 20
 CHAT_MESSAGES_PER_SIZE = 40
 FIRST_NAMES = (
@@ -89,6 +91,7 @@ async def seed_demo(settings: Settings, size: int = 1, *, seed: int = 2026) -> l
         ("social network", social_seed.seed_demo, size),
         ("blog", blog_seed.seed_demo, ARTICLES_PER_SIZE * size),
         ("task manager", todo_seed.seed_demo, TASKS_PER_SIZE * size),
+        ("shop", shop_seed.seed_demo, PRODUCTS_PER_SIZE * size),
         ("URL shortener", shortener_seed.seed_demo, LINKS_PER_SIZE * size),
         ("chat", chat_seed.seed_demo, CHAT_MESSAGES_PER_SIZE * size),
     ]

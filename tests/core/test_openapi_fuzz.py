@@ -38,7 +38,6 @@ import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
-from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from mainspring.app import create_app
 from mainspring.core.config import Settings
@@ -116,6 +115,8 @@ SOCIAL = r"^social: "
 TASKS = r"^task manager: (tasks|exports)$"
 PROJECTS = r"^task manager: (projects|invitations|board columns)$"
 SHORTENER = r"^shortener"
+SHOP_CATALOGUE = r"^shop: (catalogue|cart)$"
+SHOP_ORDERS = r"^shop: (orders|payments|coupons|reports)$"
 CHAT_ROOMS = r"^chat: rooms$"
 CHAT_MESSAGES = r"^chat: messages$"
 
@@ -177,12 +178,21 @@ def test_projects_conform(case: schemathesis.Case[Any], auth_headers: dict[str, 
 @schema.include(tag_regex=SHORTENER).parametrize()
 @fuzz_settings_
 def test_shortener_conforms(case: schemathesis.Case[Any], auth_headers: dict[str, str]) -> None:
-    """Every check but positive-data acceptance, which finds two open mismatches of the
-    shortener (merged after the rest of the API was made to pass it): a target URL the schema
-    allows (``"0"``, a private address) and a blank password form answer 422. To do: publish
-    the URL's scheme and the form's minimum length, and answer the domain's refusals of a
-    schema-valid target as 400; then drop this exclusion."""
-    conforms(case, auth_headers, excluded=(positive_data_acceptance,))
+    conforms(case, auth_headers)
+
+
+@schema.include(tag_regex=SHOP_CATALOGUE).parametrize()
+@fuzz_settings_
+def test_shop_catalogue_conforms(
+    case: schemathesis.Case[Any], auth_headers: dict[str, str]
+) -> None:
+    conforms(case, auth_headers)
+
+
+@schema.include(tag_regex=SHOP_ORDERS).parametrize()
+@fuzz_settings_
+def test_shop_orders_conform(case: schemathesis.Case[Any], auth_headers: dict[str, str]) -> None:
+    conforms(case, auth_headers)
 
 
 @schema.include(tag_regex=CHAT_ROOMS).parametrize()
@@ -203,6 +213,7 @@ async def test_every_operation_is_fuzzed(app: FastAPI) -> None:
         re.compile(group)
         for group in (
             *(ACCOUNTS, USERS, BLOG, SOCIAL, TASKS, PROJECTS, SHORTENER),
+            *(SHOP_CATALOGUE, SHOP_ORDERS),
             *(CHAT_ROOMS, CHAT_MESSAGES),
         )
     ]

@@ -68,8 +68,8 @@ async def test_an_unreadable_file_is_refused_whole(
 ) -> None:
     ada = await writer("ada")
     response = await client.post(IMPORT, content=body, headers={**ada.headers, **CSV})
-    assert response.status_code == 422
-    assert response.json()["code"] == ("validation-error" if not body else "invalid-import")
+    assert response.status_code == (400 if body else 422)
+    assert response.json()["code"] == ("invalid-import" if body else "validation-error")
 
 
 @pytest.mark.parametrize("shortener_settings", [shortener_settings_of(bulk_max_rows=2)])
@@ -80,5 +80,6 @@ async def test_imports_are_bounded_and_need_an_account(
     assert (await client.post(IMPORT, content=body, headers=CSV)).status_code == 401
     ada = await writer("ada")
     response = await client.post(IMPORT, content=body, headers={**ada.headers, **CSV})
-    assert response.status_code == 422
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid-import"
     assert (await client.get(LINKS, headers=ada.headers)).json()["total"] == 0

@@ -93,3 +93,17 @@ async def test_posting_to_an_unknown_or_plain_link(client: httpx.AsyncClient) ->
     plain = await shorten(client)
     response = await client.post(f"/{plain['code']}", data={"password": "anything"})
     assert response.status_code == 303
+
+
+async def test_a_blank_password_form_is_invalid_as_the_document_says(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    form = app.openapi()["components"]["schemas"]["Body_unlock_link__code__post"]
+    assert form["properties"]["password"]["minLength"] == 1
+    link = await shorten(client, password="open sesame")
+    blank = await client.post(f"/{link['code']}", data={"password": ""})
+    assert blank.status_code == 422
+    assert blank.json()["code"] == "validation-error"
+    spaces = await client.post(f"/{link['code']}", data={"password": " "})
+    assert spaces.status_code == 403  # valid, and wrong: the form again
+    assert "Wrong password" in spaces.text

@@ -88,7 +88,7 @@ async def test_reserved_routes_are_never_shadowed(client: httpx.AsyncClient) -> 
     assert (await client.get("/admin")).status_code == 404
     for alias in ("healthz", "Docs", "api", "metrics", "admin", "static", "realworld"):
         response = await client.post(LINKS, json={"url": "https://example.com", "alias": alias})
-        assert response.status_code == 422, alias
+        assert response.status_code == 409, alias
         assert response.json()["code"] == "alias-reserved"
 
 

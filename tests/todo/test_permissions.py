@@ -208,6 +208,7 @@ MATRIX: dict[str, tuple[Action, tuple[int, int, int, int]]] = {
     "change-a-role": (change_role, (404, 403, 403, 200)),
     "remove-a-member": (remove_member, (404, 403, 403, 204)),
     "export-csv": (get(lambda s: f"{s.project}/tasks.csv"), (404, 200, 200, 200)),
+    "export-xlsx": (get(lambda s: f"{s.project}/tasks.xlsx"), (404, 200, 200, 200)),
     "create-calendar-feed": (create_feed, (404, 201, 201, 201)),
     "revoke-calendar-feed": (revoke_feed, (404, 204, 204, 204)),
     "list-columns": (get(lambda s: f"{s.project}/columns"), (404, 200, 200, 200)),

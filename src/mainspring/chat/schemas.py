@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, StrictInt, StringConstraints
+from pydantic import Field, StringConstraints
 
-from mainspring.core.schemas import SPACE
+from mainspring.core.schemas import SPACE, Integer
 
 MAX_BODY_CHARS = 4000
 """A message's text, in characters (the WebSocket frame bound is ``live.protocol``'s)."""
@@ -18,8 +18,9 @@ MAX_SEQ = 2**31 - 1
 """The largest sequence number a room can reach (a 32-bit column): the bound of every ``seq``
 a request names."""
 
-Seq = Annotated[StrictInt, Field(ge=0, le=MAX_SEQ)]
-"""A sequence number in a request body: a JSON integer (not ``"5"`` or ``5.0``), 0 or more."""
+Seq = Annotated[Integer, Field(ge=0, le=MAX_SEQ)]
+"""A sequence number in a request body: a JSON integer (``5`` or ``5.0``, not ``"5"``), 0 or
+more."""
 HttpUrlText = Annotated[
     str,
     StringConstraints(

@@ -335,6 +335,26 @@ class Settings(BaseSettings):
         "20/minute", description="Sign-ins through a provider started per client address."
     )
 
+    # Shop
+    shop_reservation_minutes: int = Field(
+        30, ge=1, le=10080, description="Minutes an unpaid order holds its stock before release."
+    )
+    shop_cart_ttl_days: int = Field(
+        30, ge=1, le=365, description="Days an untouched cart lives before it expires."
+    )
+    shop_stripe_secret_key: SecretStr | None = Field(
+        None, description="Stripe secret key (`sk_...`); the `stripe` provider is off without it."
+    )
+    shop_stripe_webhook_secret: SecretStr | None = Field(
+        None, description="Signing secret (`whsec_...`) of the Stripe webhook endpoint."
+    )
+    shop_stripe_api_base: str | None = Field(
+        None, description="Stripe API base URL (default Stripe's; tests point it at localstripe)."
+    )
+    shop_webhook_tolerance_seconds: int = Field(
+        300, ge=1, le=3600, description="Oldest webhook signature timestamp accepted."
+    )
+
     # RealWorld
     realworld_prefix: str = Field(
         "/realworld/api",

@@ -40,6 +40,20 @@ the document's ``format: date-time`` says. Pydantic's own ``datetime`` also take
 Unix time: ``?due_before=0.5``), a date without a time and a time without an offset, none of
 which the document allows."""
 
+
+def _json_integer(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a JSON integer, e.g. 3")
+    return value
+
+
+Integer = Annotated[int, BeforeValidator(_json_integer)]
+"""An integer in a request body: a JSON number with no fraction, as the document's ``type:
+integer`` says (``3`` and ``3.0`` alike: JSON Schema counts both as integers). Pydantic's own
+``int`` also takes ``"3"`` and ``true``; its ``StrictInt`` refuses ``3.0``. Its bounds
+(``Field(ge=1)``) are published by ``Input`` (``_publish_bounds``)."""
+
+
 Flag = Annotated[bool, Strict()]
 """A boolean in a request body: JSON ``true`` or ``false`` only, as the document says
 (``type: boolean``). Pydantic's own ``bool`` also takes ``"yes"``, ``"off"``, ``1``, ``"0"``..."""
@@ -113,6 +127,7 @@ def _document_rules(schema: dict[str, Any], model: type[Any]) -> None:
         )
         if not kept:  # a password keeps its spaces (``strip_whitespace=False``)
             _non_blank(prop)
+        _publish_bounds(prop)
     schema.update(getattr(model, "schema_rules", {}))
     exactly: tuple[str, ...] = getattr(model, "exactly_one_of", ())
     at_most: tuple[str, ...] = getattr(model, "at_most_one_of", ())
@@ -200,6 +215,20 @@ def _drop_null(schema: dict[str, Any], model: type[Any]) -> None:
             prop.update(kept[0])
         else:
             prop["anyOf"] = kept
+
+
+_BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
+def _publish_bounds(prop: dict[str, Any]) -> None:
+    """The bounds of an ``Integer`` in JSON Schema's words. Pydantic cannot put a bound that
+    follows a validator (``Annotated[Integer, Field(ge=1)]``, ``Integer | None = Field(ge=1)``)
+    into the integer's schema; it enforces it, and writes it as a raw ``ge``, which no client
+    generator reads."""
+    for branch in (prop, *prop.get("anyOf", ())):
+        for raw, keyword in _BOUNDS.items():
+            if raw in branch:
+                branch[keyword] = branch.pop(raw)
 
 
 class Page(Schema, Generic[T]):

@@ -75,7 +75,7 @@ def _host(request: Request) -> str | None:
     "",
     status_code=201,
     summary="Shorten a URL",
-    responses=problem_responses(401, 409, 422, 429, 503),
+    responses=problem_responses(400, 401, 409, 422, 429, 503),
 )
 async def create_link(
     payload: schemas.LinkCreate,
@@ -115,7 +115,7 @@ async def list_links(
 @router.post(
     "/import",
     summary="Create links from a CSV file",
-    responses=problem_responses(401, 422, 429),
+    responses=problem_responses(400, 401, 422, 429),
 )
 async def import_links(
     body: Annotated[
@@ -164,7 +164,7 @@ async def get_link(
 @router.patch(
     "/{code}",
     summary="Change a link",
-    responses=problem_responses(401, 404, 412, 422),
+    responses=problem_responses(400, 401, 404, 412, 422),
 )
 async def update_link(
     code: Code,
@@ -211,7 +211,7 @@ async def delete_link(
 @router.get(
     "/{code}/stats",
     summary="Click statistics of a link",
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(400, 401, 404, 422),
 )
 async def link_stats(
     code: Code,
@@ -311,7 +311,7 @@ redirect_router.add_api_route(
 )
 async def unlock_link(
     code: Code,
-    password: Annotated[str, Form(max_length=128)],
+    password: Annotated[str, Form(min_length=1, max_length=128)],
     request: Request,
     session: SessionDep,
     shortener: ShortenerDep,

@@ -6,9 +6,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, SecretStr, StrictInt
+from pydantic import AfterValidator, Field, SecretStr
 
-from mainspring.core.schemas import DateTime, Flag, Input, Schema
+from mainspring.core.schemas import SPACE, DateTime, Flag, Input, Integer, Schema
 from mainspring.shortener.codes import CODE_PATTERN
 from mainspring.shortener.models import (
     CODE_MAX,
@@ -23,6 +23,21 @@ from mainspring.shortener.models import (
 RedirectType = Literal[301, 302, 307, 308]
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 """Text without control characters (PostgreSQL refuses NUL in text; none belongs in a title)."""
+URL_PATTERN = (
+    rf"^[{SPACE}]*[Hh][Tt][Tt][Pp][Ss]?://[^{SPACE}\x00-\x1f\x7f/?#@\\]+"
+    rf"(?:[/?#][^\x00-\x1f\x7f]*)?[{SPACE}]*$"
+)
+"""The shape of a target URL, published so that a client knows it before it asks: ``http``
+or ``https`` (any case), ``://``, an authority without credentials (no ``@``), then a path,
+query or fragment; no control characters; the spaces around it are stripped. What the shape
+cannot say (a host that is no domain name, a bad port, a private or blocked destination) is
+refused by ``targets.py`` with a 400 ``target-refused`` problem."""
+URL_DESCRIPTION = (
+    "The target: http or https, at most 2 048 characters once normalised. A schema-valid URL "
+    "that points where links may not (a private, loopback, link-local or metadata address, an "
+    "intranet name, a blocked domain, this service) or that does not parse is refused with "
+    "400 `target-refused`."
+)
 PASSWORD_MIN = 4
 PASSWORD_MAX = 128
 
@@ -49,9 +64,9 @@ class LinkStatus(StrEnum):
 
 class LinkCreate(Input):
     url: str = Field(
-        min_length=1,
-        max_length=URL_MAX * 3,
-        description="The target: http or https, at most 2 048 characters once normalised.",
+        max_length=URL_MAX,
+        pattern=URL_PATTERN,
+        description=URL_DESCRIPTION,
         examples=["https://example.com/spring/sale?utm_source=newsletter"],
     )
     alias: str | None = Field(
@@ -70,7 +85,7 @@ class LinkCreate(Input):
     expires_at: DateTime | None = Field(
         None, description="After this instant the link answers 410.", examples=[None]
     )
-    max_clicks: StrictInt | None = Field(
+    max_clicks: Integer | None = Field(
         None, ge=1, le=1_000_000_000, description="Redirects allowed; then 410.", examples=[None]
     )
     redirect_type: RedirectType = Field(302, description="The redirect's status code.")
@@ -87,11 +102,13 @@ class LinkUpdate(Input):
     """Merge semantics: absent fields stay; `null` clears `title`, `expires_at`, `max_clicks`
     and `password`."""
 
-    url: str | None = Field(None, min_length=1, max_length=URL_MAX * 3)
+    url: str | None = Field(
+        None, max_length=URL_MAX, pattern=URL_PATTERN, description=URL_DESCRIPTION
+    )
     title: str | None = Field(None, max_length=TITLE_MAX, pattern=PRINTABLE)
     tags: Annotated[Tags, AfterValidator(_tags)] | None = None
     expires_at: DateTime | None = None
-    max_clicks: StrictInt | None = Field(None, ge=1, le=1_000_000_000)
+    max_clicks: Integer | None = Field(None, ge=1, le=1_000_000_000)
     redirect_type: RedirectType | None = None
     password: SecretStr | None = Field(None, min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
     enabled: Flag | None = None

@@ -1,23 +1,33 @@
-"""``/api/v1/projects/{project_id}/tasks.csv`` and the iCalendar feeds of due dates."""
+"""``/api/v1/projects/{project_id}/tasks.csv`` and ``tasks.xlsx``, and the iCalendar feeds of
+due dates."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from mainspring.core.auth import CurrentPrincipal
 from mainspring.core.deps import ReadSessionDep, SessionDep, SettingsDep
 from mainspring.core.errors import problem_responses
 from mainspring.todo.exports.schemas import CalendarFeed
 from mainspring.todo.exports.service import export_service
+from mainspring.todo.exports.workbook import MEDIA_TYPE as XLSX
+from mainspring.todo.tasks.filters import TaskFilters, task_conditions
 
 router = APIRouter(prefix="/projects", tags=["task manager: exports"])
+ExportFilters = Annotated[TaskFilters, Depends(task_conditions)]
+"""The task list's filters that choose tasks inside a project (not ``project_id``, ``sort``)."""
 
 
 class CSVResponse(Response):
     media_type = "text/csv"
+
+
+class XLSXResponse(Response):
+    media_type = XLSX
 
 
 class CalendarResponse(Response):
@@ -55,13 +65,46 @@ async def calendar_feed(
     },
 )
 async def export_csv(
-    project_id: uuid.UUID, session: ReadSessionDep, principal: CurrentPrincipal
+    project_id: uuid.UUID,
+    session: ReadSessionDep,
+    principal: CurrentPrincipal,
+    filters: ExportFilters,
 ) -> CSVResponse:
-    """Every task of the project as CSV (RFC 4180, UTF-8), one row per task, for spreadsheets.
-    Cells that a spreadsheet would run as a formula are prefixed with `'`."""
-    _, body = await export_service.csv(session, principal.user_id, project_id)
+    """The project's tasks as CSV (RFC 4180, UTF-8), one row per task in creation order, for
+    spreadsheets: every task, or those the task list's filters choose (`column_id`, `done`,
+    `assignee`, `label`, `priority`, `due_before`, `due_after`, `overdue`, `q`). Cells that a
+    spreadsheet would run as a formula are prefixed with `'`."""
+    _, body = await export_service.csv(session, principal.user_id, project_id, filters)
     disposition = f'attachment; filename="tasks-{project_id}.csv"'
     return CSVResponse(body, headers={"Content-Disposition": disposition})
+
+
+@router.get(
+    "/{project_id}/tasks.xlsx",
+    response_class=XLSXResponse,
+    summary="Export a project's tasks (Excel)",
+    responses={
+        200: {
+            "description": "An Excel workbook (`.xlsx`): one sheet named after the project.",
+            "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **problem_responses(401, 404),
+    },
+)
+async def export_xlsx(
+    project_id: uuid.UUID,
+    session: ReadSessionDep,
+    principal: CurrentPrincipal,
+    filters: ExportFilters,
+) -> XLSXResponse:
+    """The project's tasks as an Excel workbook, chosen by the same filters as the CSV export:
+    its columns, one row per task in creation order, with typed cells (times as UTC
+    date-times, numbers as numbers, `done` as a boolean) under a bold, frozen header row.
+    Text is always stored as text, never as a formula: a title such as `=HYPERLINK(...)` is
+    shown as written, and stays text if edited."""
+    _, body = await export_service.xlsx(session, principal.user_id, project_id, filters)
+    disposition = f'attachment; filename="tasks-{project_id}.xlsx"'
+    return XLSXResponse(body, headers={"Content-Disposition": disposition})
 
 
 @router.post(

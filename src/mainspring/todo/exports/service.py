@@ -1,4 +1,5 @@
-"""Exports of a project: its tasks as CSV, its due dates as an iCalendar feed.
+"""Exports of a project: its tasks as CSV or as an Excel workbook, its due dates as an
+iCalendar feed.
 
 A calendar application cannot send an ``Authorization`` header, so the feed is reached by a
 secret URL: each member creates their own for a project, it is shown once, only its SHA-256
@@ -9,9 +10,11 @@ stops working when its owner leaves the project.
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from anyio import to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.core.db import utcnow
@@ -20,14 +23,18 @@ from mainspring.core.security import new_token, token_digest
 from mainspring.todo.exports.icalendar import render_calendar
 from mainspring.todo.exports.repository import CalendarFeedRepository
 from mainspring.todo.exports.spreadsheet import csv_header, csv_lines
+from mainspring.todo.exports.workbook import TaskWorkbook
 from mainspring.todo.models import CalendarFeed
 from mainspring.todo.projects.service import project_service
+from mainspring.todo.tasks.filters import TaskFilters
 from mainspring.todo.tasks.repository import TaskRepository
+from mainspring.todo.tasks.schemas import TaskExport
 
 EXPORT_CHUNK = 1000
 CALENDAR_PAST = timedelta(days=90)
 """The feed shows deadlines from 90 days ago onwards: enough context, bounded size."""
 CALENDAR_MAX_EVENTS = 5000
+NO_FILTERS = TaskFilters()
 
 
 @dataclass(frozen=True)
@@ -38,21 +45,39 @@ class NewFeed:
 
 class ExportService:
     async def csv(
-        self, session: AsyncSession, user_id: uuid.UUID, project_id: uuid.UUID
+        self,
+        session: AsyncSession,
+        user_id: uuid.UUID,
+        project_id: uuid.UUID,
+        filters: TaskFilters = NO_FILTERS,
     ) -> tuple[str, str]:
-        """The project's name and the CSV of all its tasks, read a chunk of tasks at a time
-        (the request's session ends with the handler, so the document is built before)."""
+        """The project's name and the CSV of its tasks that pass ``filters``, read a chunk of
+        tasks at a time (the request's session ends with the handler, so the document is
+        built before)."""
         project, _ = await project_service.access(session, user_id, project_id, lock=False)
-        tasks = TaskRepository(session)
         parts = [csv_header()]
-        after = None
-        now = utcnow()
-        while rows := await tasks.export_chunk(
-            project_id, after=after, limit=EXPORT_CHUNK, now=now
-        ):
+        async for rows in _chunks(session, project_id, filters, user_id):
             parts.append(csv_lines(rows))
-            after = rows[-1].id
         return project.name, "".join(parts)
+
+    async def xlsx(
+        self,
+        session: AsyncSession,
+        user_id: uuid.UUID,
+        project_id: uuid.UUID,
+        filters: TaskFilters = NO_FILTERS,
+    ) -> tuple[str, bytes]:
+        """The project's name and the Excel workbook of its tasks that pass ``filters`` (the
+        CSV's columns, typed cells). The rows are written and the file compressed in a worker
+        thread, a chunk at a time, so that a large export never holds up the event loop."""
+        project, _ = await project_service.access(session, user_id, project_id, lock=False)
+        book = await to_thread.run_sync(TaskWorkbook, project.name)
+        try:
+            async for rows in _chunks(session, project_id, filters, user_id):
+                await to_thread.run_sync(book.add, rows)
+            return project.name, await to_thread.run_sync(book.close)
+        finally:
+            book.close()  # a no-op once closed; on a failure, removes the temporary row file
 
     async def create_feed(
         self, session: AsyncSession, user_id: uuid.UUID, project_id: uuid.UUID
@@ -82,6 +107,20 @@ class ExportService:
             project.id, now - CALENDAR_PAST, CALENDAR_MAX_EVENTS, now
         )
         return render_calendar(project.name, tasks, host=host, now=now)
+
+
+async def _chunks(
+    session: AsyncSession, project_id: uuid.UUID, filters: TaskFilters, me: uuid.UUID
+) -> AsyncIterator[list[TaskExport]]:
+    """The project's tasks for an export, in creation order, ``EXPORT_CHUNK`` at a time."""
+    tasks = TaskRepository(session)
+    after = None
+    now = utcnow()
+    while rows := await tasks.export_chunk(
+        project_id, filters, me=me, after=after, limit=EXPORT_CHUNK, now=now
+    ):
+        yield rows
+        after = rows[-1].id
 
 
 export_service = ExportService()

@@ -9,11 +9,11 @@ full-text index of ``search.py``.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Query
+from fastapi import Depends, Query
 from sqlalchemy import ColumnElement, and_, exists, false, or_
 
 from mainspring.core.schemas import DateTime
@@ -94,10 +94,7 @@ def _assignee(value: AssigneeFilter, me: uuid.UUID) -> ColumnElement[bool]:
     return Task.assignee_id == value
 
 
-async def task_filters(  # async: a plain function would run in the thread pool
-    project_id: Annotated[
-        list[uuid.UUID] | None, Query(max_length=50, description="Repeat for several.")
-    ] = None,
+async def task_conditions(  # async: a plain function would run in the thread pool
     column_id: Annotated[
         list[uuid.UUID] | None,
         Query(max_length=50, description="Board columns; repeat for any of."),
@@ -122,6 +119,27 @@ async def task_filters(  # async: a plain function would run in the thread pool
         str | None,
         Query(max_length=200, description="Words of the title or description (prefixes)."),
     ] = None,
+) -> TaskFilters:
+    """The filters that choose tasks inside a project: the task list's, and the exports' (whose
+    path names the project, and whose rows come in creation order)."""
+    return TaskFilters(
+        column_ids=column_id or [],
+        done=done,
+        assignees=assignee or [],
+        labels=label or [],
+        priorities=priority or [],
+        due_before=due_before,
+        due_after=due_after,
+        overdue=overdue,
+        q=q.strip() if q and q.strip() else None,
+    )
+
+
+async def task_filters(
+    conditions: Annotated[TaskFilters, Depends(task_conditions)],
+    project_id: Annotated[
+        list[uuid.UUID] | None, Query(max_length=50, description="Repeat for several.")
+    ] = None,
     include_archived: Annotated[
         bool, Query(description="Include tasks of archived projects not named in project_id.")
     ] = False,
@@ -135,17 +153,10 @@ async def task_filters(  # async: a plain function would run in the thread pool
         ),
     ] = DEFAULT_SORT,
 ) -> TaskFilters:
-    return TaskFilters(
+    """The task list's filters: ``task_conditions``, and which projects, in which order."""
+    return replace(
+        conditions,
         project_ids=project_id or [],
-        column_ids=column_id or [],
-        done=done,
-        assignees=assignee or [],
-        labels=label or [],
-        priorities=priority or [],
-        due_before=due_before,
-        due_after=due_after,
-        overdue=overdue,
-        q=q.strip() if q and q.strip() else None,
         include_archived=include_archived,
         sort=sort,
     )

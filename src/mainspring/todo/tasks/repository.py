@@ -223,10 +223,21 @@ class TaskRepository(RepositoryBase[Task]):
         return [_summary(row, now) for row in result.all()], int(total)
 
     async def export_chunk(
-        self, project_id: uuid.UUID, *, after: uuid.UUID | None, limit: int, now: datetime
+        self,
+        project_id: uuid.UUID,
+        filters: TaskFilters,
+        *,
+        me: uuid.UUID,
+        after: uuid.UUID | None,
+        limit: int,
+        now: datetime,
     ) -> list[schemas.TaskExport]:
-        """The project's tasks in creation order (ids are UUIDv7), ``limit`` after ``after``."""
-        stmt = _summaries().add_columns(Task.description).where(Task.project_id == project_id)
+        """The project's tasks that pass ``filters``, in creation order (ids are UUIDv7),
+        ``limit`` after ``after``."""
+        where = filters.clauses(me=me, now=now, dialect=self.dialect)
+        stmt = (
+            _summaries().add_columns(Task.description).where(Task.project_id == project_id, *where)
+        )
         if after is not None:
             stmt = stmt.where(Task.id > after)
         result = await self.session.execute(stmt.order_by(Task.id).limit(limit))

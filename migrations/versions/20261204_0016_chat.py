@@ -1,7 +1,7 @@
 """Chat: rooms, members, bans, messages (sequenced, deduplicated), reactions, presence.
 
-Revision ID: 0015_chat
-Revises: 0014_todo
+Revision ID: 0016_chat
+Revises: 0015_shop
 Create Date: 2026-12-04
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import mainspring.core.db
 
-revision: str = "0015_chat"
-down_revision: str | None = "0014_todo"
+revision: str = "0016_chat"
+down_revision: str | None = "0015_shop"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
