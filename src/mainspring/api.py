@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from mainspring.accounts.routers import router as accounts_router
 from mainspring.blog.router import router as blog_router
+from mainspring.chat.router import router as chat_router
 from mainspring.shop.router import router as shop_router
 from mainspring.shortener.router import router as shortener_router
 from mainspring.social.router import router as social_router
@@ -20,4 +21,5 @@ router.include_router(blog_router)
 router.include_router(shop_router)
 router.include_router(social_router)
 router.include_router(todo_router)
+router.include_router(chat_router)
 router.include_router(shortener_router)

@@ -19,6 +19,8 @@ from fastapi.openapi.utils import get_openapi
 from mainspring import __version__
 from mainspring.accounts.service import states as account_states
 from mainspring.api import router as api_router
+from mainspring.chat.live import hub as chat_hub
+from mainspring.chat.router import page_router as chat_page_router
 from mainspring.core import background, cache, http, mail, pubsub, ratelimit, security
 from mainspring.core.config import Settings, get_settings
 from mainspring.core.db import Database
@@ -88,11 +90,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_kernel_services(app, settings)
     security.install(app, settings)  # password hasher, JWT keys, /.well-known/jwks.json
     account_states.install(app, settings)  # the session-state check of core/auth.py
+    chat_hub.install(app)  # the chat's live fan-out and presence of this instance
 
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(api_router)
     app.include_router(realworld_router, prefix=settings.realworld_prefix)
+    app.include_router(chat_page_router)  # the web client at /chat
     # Shortener: the /{code} redirect routes (last: they shadow no route) and the redirect fast
     # path (pure ASGI around the router, INSIDE the middleware added below). Keep it here.
     shortener_redirects.install(app, settings)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from mainspring.accounts import models as accounts_models
 from mainspring.blog import models as blog_models
+from mainspring.chat import models as chat_models
 from mainspring.core import models as core_models
 from mainspring.core.db import Base
 from mainspring.shop import models as shop_models
@@ -20,6 +21,7 @@ __all__ = [
     "Base",
     "accounts_models",
     "blog_models",
+    "chat_models",
     "core_models",
     "metadata",
     "shop_models",

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mainspring.accounts.models import User
 from mainspring.accounts.service.registration import registration_service
 from mainspring.blog import seed as blog_seed
+from mainspring.chat import seed as chat_seed
 from mainspring.core.auth import Role
 from mainspring.core.config import Settings
 from mainspring.core.db import Database
@@ -35,6 +36,7 @@ ARTICLES_PER_SIZE = 30
 TASKS_PER_SIZE = 60
 PRODUCTS_PER_SIZE = 40
 LINKS_PER_SIZE = 20
+CHAT_MESSAGES_PER_SIZE = 40
 FIRST_NAMES = (
     "ada", "alan", "grace", "linus", "margaret", "ken", "barbara", "dennis", "frances", "edsger",
     "radia", "guido", "katherine", "donald", "hedy", "tim", "annie", "john", "joan", "niklaus",
@@ -91,6 +93,7 @@ async def seed_demo(settings: Settings, size: int = 1, *, seed: int = 2026) -> l
         ("task manager", todo_seed.seed_demo, TASKS_PER_SIZE * size),
         ("shop", shop_seed.seed_demo, PRODUCTS_PER_SIZE * size),
         ("URL shortener", shortener_seed.seed_demo, LINKS_PER_SIZE * size),
+        ("chat", chat_seed.seed_demo, CHAT_MESSAGES_PER_SIZE * size),
     ]
     try:
         with Progress() as progress:

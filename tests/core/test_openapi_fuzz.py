@@ -117,6 +117,8 @@ PROJECTS = r"^task manager: (projects|invitations|board columns)$"
 SHORTENER = r"^shortener"
 SHOP_CATALOGUE = r"^shop: (catalogue|cart)$"
 SHOP_ORDERS = r"^shop: (orders|payments|coupons|reports)$"
+CHAT_ROOMS = r"^chat: rooms$"
+CHAT_MESSAGES = r"^chat: messages$"
 
 fuzz_settings_ = settings(
     max_examples=5,
@@ -193,6 +195,18 @@ def test_shop_orders_conform(case: schemathesis.Case[Any], auth_headers: dict[st
     conforms(case, auth_headers)
 
 
+@schema.include(tag_regex=CHAT_ROOMS).parametrize()
+@fuzz_settings_
+def test_chat_rooms_conform(case: schemathesis.Case[Any], auth_headers: dict[str, str]) -> None:
+    conforms(case, auth_headers)
+
+
+@schema.include(tag_regex=CHAT_MESSAGES).parametrize()
+@fuzz_settings_
+def test_chat_messages_conform(case: schemathesis.Case[Any], auth_headers: dict[str, str]) -> None:
+    conforms(case, auth_headers)
+
+
 async def test_every_operation_is_fuzzed(app: FastAPI) -> None:
     """Each operation of the document is in exactly one group above: none escapes the fuzzer."""
     groups = [
@@ -200,6 +214,7 @@ async def test_every_operation_is_fuzzed(app: FastAPI) -> None:
         for group in (
             *(ACCOUNTS, USERS, BLOG, SOCIAL, TASKS, PROJECTS, SHORTENER),
             *(SHOP_CATALOGUE, SHOP_ORDERS),
+            *(CHAT_ROOMS, CHAT_MESSAGES),
         )
     ]
     operations = [
