@@ -59,6 +59,7 @@ async def get_accounts_context(
     state = request.app.state
     return AccountsContext(
         settings=await get_settings(request),
+        database=await get_database(request),
         hasher=state.password_hasher,
         keyring=state.keyring,
         limiter=state.ratelimiter,

@@ -325,7 +325,8 @@ class Database:
 
     ``session()`` is read-write on the primary. ``read_session()`` is for requests that only
     read: it uses the replica when one is configured and, on SQLite, a deferred transaction that
-    never takes the write lock.
+    never takes the write lock. ``read_session(fresh=True)`` reads the primary the same way, for
+    a read that must see the last commit (a password check) without holding the write lock.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -340,6 +341,9 @@ class Database:
             self.read_engine = self.engine.execution_options(mainspring_readonly=True)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        self.fresh_read_sessionmaker = async_sessionmaker(
+            self.engine.execution_options(mainspring_readonly=True), expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:
@@ -352,8 +356,11 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def read_session(self) -> AsyncIterator[AsyncSession]:
-        async with self.read_sessionmaker() as session, session.begin():
+    async def read_session(self, *, fresh: bool = False) -> AsyncIterator[AsyncSession]:
+        """A read-only transaction: on the replica if there is one, on the primary if
+        ``fresh``; on SQLite a deferred one, which never takes the write lock."""
+        maker = self.fresh_read_sessionmaker if fresh else self.read_sessionmaker
+        async with maker() as session, session.begin():
             yield session
 
     async def ping(self) -> None:

@@ -65,6 +65,7 @@ class Aftermath:
 @dataclass(frozen=True)
 class AccountsContext:
     settings: Settings
+    database: Database
     hasher: PasswordHasher
     keyring: KeyRing
     limiter: RateLimiter

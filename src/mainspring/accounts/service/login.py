@@ -84,15 +84,24 @@ class LoginService:
         """
         settings, limiter = ctx.settings, ctx.limiter
         identifier = normalize_identifier(identifier)
-        user = await UserRepository(session).by_identifier(identifier)
         key = identifier_key(identifier)
         ip = ctx.client.ip or "unknown"
         await limiter.check(settings.login_limit_per_ip, LOGIN_IP, ip)
         await limiter.check(settings.login_limit_per_account, LOGIN_ACCOUNT, key)
 
-        valid, upgraded = await ctx.hasher.verify(password, user.password_hash if user else None)
-        if user is None or not valid:
-            await self._failed(ctx, user, key, ip)
+        # The password is checked with no connection held: the hash takes tens of
+        # milliseconds (longer in a storm, queued for the hashing threads), and a request
+        # holding a connection (on SQLite, the write lock) that long would make every other
+        # request wait for it. So the account is read in a short transaction of its own, on
+        # the primary (a replica could still hold a changed password's old hash).
+        async with ctx.database.read_session(fresh=True) as reader:
+            found = await UserRepository(reader).by_identifier(identifier)
+        valid, upgraded = await ctx.hasher.verify(password, found.password_hash if found else None)
+        # Then the request's own transaction reads it again, to write with it; a password
+        # changed in between fails this sign-in as a wrong one would.
+        user = await session.get(User, found.id) if found is not None and valid else None
+        if found is None or user is None or user.password_hash != found.password_hash:
+            await self._failed(ctx, found, key, ip)
             raise InvalidCredentials()
         if not user.is_active:
             audit_service.record_anyway(
