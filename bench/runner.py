@@ -261,13 +261,16 @@ def run_scenario(
             storm_request = scenario.storm.request(values)
             probe(server.base_url, storm_request, scenario.storm)
 
-        def drive(duration: int) -> wrk.Load:
+        connections = scenario.connections or options.connections
+
+        def drive(duration: int, offset: int = 0) -> wrk.Load:
             return wrk.run(
                 server.base_url,
                 request,
                 duration=duration,
-                connections=scenario.connections or options.connections,
+                connections=connections,
                 cpus=bench.cpus,
+                offset=offset,
             )
 
         with ThreadPoolExecutor(max_workers=1) as stormer:
@@ -283,9 +286,11 @@ def run_scenario(
                     cpus=bench.cpus,
                 )
                 time.sleep(STORM_MARGIN_SECONDS / 2)
-            if options.warmup > 0:
-                drive(options.warmup)
-            load = drive(options.duration)
+            # The load run goes on in the pools where the warm-up stopped (plus the requests
+            # it may have sent unanswered), so that a value one request uses up (a buyer's
+            # cart) is not met again.
+            offset = drive(options.warmup).requests + connections if options.warmup > 0 else 0
+            load = drive(options.duration, offset)
             if storming is not None and scenario.storm is not None:
                 storm_load = storming.result()
                 storm = StormResult(
@@ -336,10 +341,13 @@ def probe(base_url: str, request: Request, scenario: Scenario) -> int | None:
 
     The first request meets a cold server: the token's session state is not cached yet, so it
     costs a query that no later request of the run pays. The second shows the steady state.
+    The probes take their pools' last values (turns -1, -2), which wrk reaches last, if ever: a
+    value that one request uses up (a buyer's cart, emptied by a checkout) is still there for
+    wrk's first requests.
     """
     statements = None
-    for _ in range(PROBES):
-        concrete = request.concrete(f"probe-{secrets.token_hex(4)}")
+    for index in range(PROBES):
+        concrete = request.concrete(f"probe-{secrets.token_hex(4)}", turn=-(index + 1))
         response = httpx.request(
             concrete.method,
             base_url + concrete.path,

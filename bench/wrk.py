@@ -77,14 +77,18 @@ def version() -> str:
     return first_line.split(" Copyright")[0].strip()
 
 
-def arguments(request: Request, threads: int, pool_files: Mapping[str, Path]) -> list[str]:
+def arguments(
+    request: Request, threads: int, pool_files: Mapping[str, Path], offset: int = 0
+) -> list[str]:
     """The script's arguments (after ``--``) for ``request``; see ``lua/scenario.lua``.
 
     ``threads`` is wrk's thread count (the pools' round-robin interleaves the threads);
-    ``pool_files`` names the file holding each of the request's pools."""
+    ``pool_files`` names the file holding each of the request's pools; ``offset`` is the turn
+    the pools start at."""
     args = [
         f"prefix={secrets.token_hex(4)}",  # unique per wrk run: warm-up and load never collide
         f"threads={threads}",
+        f"offset={offset}",
         f"method={request.method}",
         f"path={request.path}",
     ]
@@ -105,8 +109,17 @@ def write_pools(request: Request, directory: Path) -> dict[str, Path]:
     return files
 
 
-def run(base_url: str, request: Request, *, duration: int, connections: int, cpus: CpuPlan) -> Load:
-    """Send ``request`` for ``duration`` seconds over ``connections`` keep-alive connections."""
+def run(
+    base_url: str,
+    request: Request,
+    *,
+    duration: int,
+    connections: int,
+    cpus: CpuPlan,
+    offset: int = 0,
+) -> Load:
+    """Send ``request`` for ``duration`` seconds over ``connections`` keep-alive connections,
+    its pools from turn ``offset`` on."""
     threads = min(cpus.load_threads, connections)
     with tempfile.TemporaryDirectory(prefix="mainspring-wrk-") as pools:
         argv = cpus.pin(
@@ -125,7 +138,7 @@ def run(base_url: str, request: Request, *, duration: int, connections: int, cpu
                 str(SCRIPT),
                 base_url,
                 "--",
-                *arguments(request, threads, write_pools(request, Path(pools))),
+                *arguments(request, threads, write_pools(request, Path(pools)), offset),
             ],
         )
         result = subprocess.run(

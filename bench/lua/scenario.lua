@@ -10,7 +10,8 @@
 -- "<prefix>-<thread>-<n>": unique over the run, so a POST can create a new resource each time.
 -- Every "${name}" of a pool (a file of values, one a line) is replaced, per request, by the
 -- pool's next value, round-robin over the run: the run's k-th request (counting from 0, the
--- threads interleaved) takes value k modulo the pool's size. A request without either is
+-- threads interleaved) takes value offset + k modulo the pool's size ("offset=<n>", 0 unless
+-- given: the load run starts where the warm-up stopped). A request without either is
 -- formatted once and sent as is.
 --
 -- wrk runs this file in one Lua state per thread, plus one for setup() and done(). Each thread
@@ -30,7 +31,7 @@ end
 -- Each thread: the request, and the count of every status received (a global, so that the
 -- main state can read it with thread:get("statuses")).
 statuses = {}
-local spec = { headers = {}, pools = {}, threads = 1 }
+local spec = { headers = {}, pools = {}, threads = 1, offset = 0 }
 local static_request = nil
 local sequence = 0
 
@@ -87,6 +88,8 @@ function init(args)
       spec.pools[name] = read_pool(path)
     elseif key == "threads" then
       spec.threads = tonumber(value)
+    elseif key == "offset" then
+      spec.offset = tonumber(value)
     elseif key == "prefix" or key == "method" or key == "path" or key == "body" then
       spec[key] = value
     else
@@ -116,7 +119,7 @@ function request()
   end
   sequence = sequence + 1
   local unique = spec.prefix .. "-" .. id .. "-" .. sequence
-  local turn = (sequence - 1) * spec.threads + (id - 1)
+  local turn = spec.offset + (sequence - 1) * spec.threads + (id - 1)
   local headers = {}
   for name, value in pairs(spec.headers) do
     headers[name] = fill(value, unique, turn)
