@@ -143,7 +143,7 @@ async def filter_clauses(
     for name, value in filters.attributes:
         clauses.append(_attribute_clause(dialect, name, value))
     if filters.q is not None:
-        clauses.append(search.matches(dialect, filters.q))
+        clauses.append(search.PRODUCTS.matches(dialect, filters.q))
     return clauses
 
 

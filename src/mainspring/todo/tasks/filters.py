@@ -71,7 +71,7 @@ class TaskFilters:
                 or_(Task.due_at.is_(None), Task.due_at >= now, Task.completed_at.is_not(None))
             )
         if self.q:
-            where.append(search.matches(dialect, self.q))
+            where.append(search.TASKS.matches(dialect, self.q))
         return where
 
     def order_by(self) -> list[Any]:
