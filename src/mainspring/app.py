@@ -31,6 +31,7 @@ from mainspring.core.middleware import KernelMiddleware
 from mainspring.core.observability import configure_logging, track_database, untrack_database
 from mainspring.core.pagination import CursorCodec
 from mainspring.core.routing import install_route_index
+from mainspring.core.schemas import without_null
 from mainspring.realworld.router import router as realworld_router
 from mainspring.shortener import redirects as shortener_redirects
 
@@ -144,8 +145,11 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         for operation in path_item.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
+            # A parameter is sent as a string or not at all: it has no ``null`` (FastAPI
+            # documents ``str | None`` as "or null", and a client generator then sends the
+            # text ``null``); being optional is its ``required: false``.
             for parameter in operation.get("parameters", ()):
-                _not_nullable(parameter["schema"])
+                without_null(parameter["schema"])
             responses = operation["responses"]
             common = ["500"]
             if operation.get("parameters") or "requestBody" in operation:
@@ -157,24 +161,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 responses[status] = {"description": described or _phrase(status), **problem}
     app.openapi_schema = schema
     return schema
-
-
-def _not_nullable(schema: dict[str, Any]) -> None:
-    """A parameter (query, header, path, cookie) is sent as a string or not at all: it has no
-    ``null``. FastAPI documents an optional one (``str | None``) as ``anyOf: [{...}, {"type":
-    "null"}]``, which tells a client generator it may send one (a header ``X-Cart-Token:
-    null``, refused for its length); its being optional is ``required: false`` already."""
-    branches = schema.get("anyOf")
-    if branches is None:
-        return
-    kept = [branch for branch in branches if branch != {"type": "null"}]
-    if len(kept) == len(branches):
-        return
-    del schema["anyOf"]
-    if len(kept) == 1:
-        schema.update(kept[0])
-    else:
-        schema["anyOf"] = kept
 
 
 def _phrase(status: str) -> str:

@@ -206,15 +206,23 @@ def _drop_null(schema: dict[str, Any], model: type[Any]) -> None:
             continue
         if prop.get("default", ...) is None:
             del prop["default"]
-        branches = prop.get("anyOf")
-        if branches is None:
-            continue
-        kept = [branch for branch in branches if branch != {"type": "null"}]
-        del prop["anyOf"]
-        if len(kept) == 1:
-            prop.update(kept[0])
-        else:
-            prop["anyOf"] = kept
+        without_null(prop)
+
+
+def without_null(schema: dict[str, Any]) -> None:
+    """Take the ``null`` branch out of an ``X | None`` schema (``anyOf: [{...}, {"type":
+    "null"}]``), in place: what a ``not_null`` field and every request parameter publish."""
+    branches = schema.get("anyOf")
+    if branches is None:
+        return
+    kept = [branch for branch in branches if branch != {"type": "null"}]
+    if len(kept) == len(branches):
+        return
+    del schema["anyOf"]
+    if len(kept) == 1:
+        schema.update(kept[0])
+    else:
+        schema["anyOf"] = kept
 
 
 _BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
