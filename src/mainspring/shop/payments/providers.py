@@ -15,9 +15,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import stripe
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mainspring.core.config import Settings
 from mainspring.shop.errors import (
@@ -26,6 +24,9 @@ from mainspring.shop.errors import (
     ProviderUnavailable,
     WebhookNotConfigured,
 )
+
+if TYPE_CHECKING:
+    import stripe
 
 PROVIDERS = ("manual", "stripe")
 
@@ -104,6 +105,8 @@ class StripeProvider:
     async def create(
         self, *, amount: int, currency: str, order_id: uuid.UUID, idempotency_key: str
     ) -> Intent:
+        import stripe  # loaded by now (see _stripe_client): a dictionary lookup
+
         try:
             intent = await self._client.v1.payment_intents.create_async(
                 {
@@ -127,6 +130,8 @@ class StripeProvider:
         )
 
     async def refund(self, *, ref: str, amount: int, idempotency_key: str) -> str:
+        import stripe
+
         try:
             refund = await self._client.v1.refunds.create_async(
                 {"payment_intent": ref, "amount": amount}, {"idempotency_key": idempotency_key}
@@ -146,6 +151,8 @@ def verify_stripe_event(payload: bytes, signature: str | None, settings: Setting
         raise WebhookNotConfigured("Stripe webhooks are not configured here.")
     if not signature:
         raise InvalidSignature("The Stripe-Signature header is missing.")
+    import stripe
+
     try:
         stripe.WebhookSignature.verify_header(
             payload.decode("utf-8", errors="replace"),
@@ -175,6 +182,10 @@ def verify_stripe_event(payload: bytes, signature: str | None, settings: Setting
 
 @functools.lru_cache(maxsize=8)
 def _stripe_client(api_key: str, api_base: str | None) -> stripe.StripeClient:
+    # The SDK (about 8 MiB with the requests library it imports) is loaded by the first
+    # Stripe payment of a process, not at start: most deployments never configure it.
+    import stripe
+
     base = {"api": api_base} if api_base else None
     return stripe.StripeClient(
         api_key,

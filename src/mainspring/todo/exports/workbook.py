@@ -28,8 +28,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-import xlsxwriter
-
 from mainspring.todo.exports.spreadsheet import COLUMNS, FORMULA_STARTS
 from mainspring.todo.tasks.schemas import TaskExport
 
@@ -87,6 +85,10 @@ class TaskWorkbook:
     every path (the service does, in a ``finally``)."""
 
     def __init__(self, project_name: str) -> None:
+        # Imported by the first export, not at start: XlsxWriter is about 10 MiB of a
+        # worker's memory, for a request most workers never serve.
+        import xlsxwriter
+
         self._output = io.BytesIO()
         self._book = xlsxwriter.Workbook(
             self._output,

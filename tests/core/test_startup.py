@@ -1,0 +1,54 @@
+"""What a worker loads at start: the libraries of rare requests are not among them.
+
+An idle worker's memory is mostly the code it imported (docs/performance.md, "Start-up and
+memory"). The libraries below serve one kind of request, or one deployment, each: importing
+them at start would cost every worker their memory (XlsxWriter alone about 10 MiB, Stripe's
+SDK with requests about 8) for requests most workers never serve. Each is imported by the
+first request (or the first Redis connection) that needs it. A plain ``import`` at the top of
+a module would bring one back silently: this test fails instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+LOADED_ON_DEMAND = (
+    "xlsxwriter",  # todo: the XLSX export
+    "stripe",  # shop: a Stripe payment or webhook
+    "requests",  # (imported by stripe)
+    "segno",  # shortener and accounts: a QR code
+    "markdown_it",  # blog: the first Markdown render
+    "nh3",  # ...and its sanitiser
+    "aiosmtplib",  # mail: the first SMTP send (in the background worker)
+    "redis",  # only a deployment with MAINSPRING_REDIS_URL
+    "taskiq",  # the Redis job broker
+)
+
+BUILD_APP = """
+import json, sys
+from mainspring.app import create_app
+create_app()
+print(json.dumps(sorted(name for name in sys.argv[1:] if name in sys.modules)))
+"""
+
+
+def test_a_built_app_has_not_imported_the_libraries_of_rare_requests(tmp_path: Path) -> None:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("MAINSPRING_")}
+    env.update(
+        MAINSPRING_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'startup.db'}",
+        MAINSPRING_SECRET_KEY="startup-test-" + "k" * 40,
+    )
+    result = subprocess.run(  # noqa: S603 (our interpreter, our code, fixed arguments)
+        [sys.executable, "-c", BUILD_APP, *LOADED_ON_DEMAND],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(result.stdout.splitlines()[-1]) == []
