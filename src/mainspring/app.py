@@ -2,8 +2,10 @@
 
 One middleware of our own, ``KernelMiddleware`` (core/middleware.py): trusted proxy headers,
 CORS, the request context (request id, access log, metrics, last-resort 500), the body limit
-(413) and the response headers (security, cache privacy), in one pure ASGI layer. Then the
-routers, through ``RouteIndex`` (core/routing.py): route lookup by path prefix.
+(413) and the response headers (security, cache privacy), in one pure ASGI layer. Inside it,
+two fast paths answer before routing (``/healthz``, core/health.py; a cached short link,
+shortener/redirects.py); then the routers, through ``RouteIndex`` (core/routing.py): route
+lookup by path prefix.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from mainspring.core import background, cache, http, mail, pubsub, ratelimit, se
 from mainspring.core.config import Settings, get_settings
 from mainspring.core.db import Database
 from mainspring.core.errors import PROBLEM_JSON, PROBLEM_SCHEMA, install_error_handlers
-from mainspring.core.health import ReadinessProbe
+from mainspring.core.health import LivenessFastPath, ReadinessProbe
 from mainspring.core.health import router as health_router
 from mainspring.core.middleware import KernelMiddleware
 from mainspring.core.observability import configure_logging, track_database, untrack_database
@@ -103,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     shortener_redirects.install(app, settings)
     install_route_index(app)  # route lookup by path prefix, 405s that list every method
 
+    app.add_middleware(LivenessFastPath)  # /healthz before routing, inside the kernel's layer
     app.add_middleware(KernelMiddleware, settings=settings)
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

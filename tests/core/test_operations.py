@@ -19,6 +19,23 @@ async def test_healthz(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["x-content-type-options"] == "nosniff"  # the kernel's, as any route
+    assert response.headers["x-request-id"]
+
+
+async def test_healthz_answers_head_and_refuses_other_methods_as_the_route_would(
+    client: httpx.AsyncClient,
+) -> None:
+    # Answered before routing (core/health.py's fast path): GET and HEAD only; anything else
+    # reaches the router, which knows the route and lists its methods.
+    head = await client.head("/healthz")
+    assert head.status_code == 200
+    assert head.content == b""
+    refused = await client.post("/healthz")
+    assert refused.status_code == 405
+    assert "GET" in refused.headers["allow"]
+    assert refused.headers["content-type"] == "application/problem+json"
 
 
 async def test_readyz_checks_the_database(client: httpx.AsyncClient) -> None:

@@ -167,6 +167,18 @@ def incoming_request_id(value: bytes) -> str | None:
     return candidate if _VALID_REQUEST_ID.match(candidate) else None
 
 
+class RouteLabel:
+    """A route as ``route_template`` reads it, for a fast path that answers before routing
+    (``core/health.py``'s liveness, the shortener's redirect): set as ``scope["route"]``, it
+    gives the request the same metrics and access-log label as the route it stands for."""
+
+    __slots__ = ("name", "path", "path_format")
+
+    def __init__(self, path: str, name: str) -> None:
+        self.path = self.path_format = path
+        self.name = name
+
+
 def route_template(scope: Scope) -> str:
     """The matched route's template (``/api/v1/articles/{slug}``), never the raw path."""
     route = scope.get("route")

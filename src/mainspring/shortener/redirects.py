@@ -23,6 +23,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mainspring.core.config import Settings
+from mainspring.core.observability import RouteLabel
 from mainspring.shortener.models import CODE_MAX, CODE_MIN
 from mainspring.shortener.router import redirect_router
 from mainspring.shortener.runtime import Shortener
@@ -30,16 +31,6 @@ from mainspring.shortener.settings import load_settings
 
 _CODE = re.compile(rf"[A-Za-z0-9_-]{{{CODE_MIN},{CODE_MAX}}}")
 _EMPTY_BODY = {"type": "http.response.body", "body": b""}
-
-
-class RouteLabel:
-    """What the observability middleware reads of ``scope["route"]``: the route template."""
-
-    __slots__ = ("name", "path", "path_format")
-
-    def __init__(self, path: str) -> None:
-        self.path = self.path_format = path
-        self.name = "follow_link"
 
 
 class RedirectFastPath:
@@ -50,7 +41,7 @@ class RedirectFastPath:
         self.lru = shortener.lru
         self.clicks = shortener.clicks
         self.prefix = shortener.prefix + "/"
-        self.route = RouteLabel(self.prefix + "{code}")
+        self.route = RouteLabel(self.prefix + "{code}", "follow_link")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
