@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import Scope
 
 PROBLEM_JSON = "application/problem+json"
 logger = structlog.get_logger("mainspring.errors")
@@ -208,9 +209,34 @@ def render(error: MainspringError, request_path: str | None, request_id: str | N
     return problem_response(body, error.headers)
 
 
+def _instance(request: Request) -> str:
+    return scope_instance(request.scope)
+
+
+def scope_instance(scope: Scope) -> str:
+    """A problem's ``instance``: the request's path as a URI reference, what
+    ``request.url.path`` gives without building the whole URL (host, scheme, query) first."""
+    path: str = scope["path"]
+    return path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+
+
 def _request_id(request: Request) -> str | None:
-    value = request.scope.get("state", {}).get("request_id")
+    return scope_request_id(request.scope)
+
+
+def scope_request_id(scope: Scope) -> str | None:
+    value = scope.get("state", {}).get("request_id")
     return str(value) if value else None
+
+
+NO_RESOURCE = "No resource at this path."
+
+
+def not_found(scope: Scope) -> Response:
+    """The 404 of a path that no route serves. Routing renders it itself (``core/routing.py``):
+    raising ``HTTPException(404)`` for Starlette's exception middleware to catch and hand back
+    here cost a third of a miss."""
+    return render(NotFound(NO_RESOURCE), scope_instance(scope), scope_request_id(scope))
 
 
 def validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
@@ -226,7 +252,7 @@ def validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
 
 async def _mainspring_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, MainspringError)
-    return render(exc, request.url.path, _request_id(request))
+    return render(exc, _instance(request), _request_id(request))
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -238,7 +264,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         error = UnprocessableEntity(
             "The request has invalid fields.", errors=validation_errors(raw)
         )
-    return render(error, request.url.path, _request_id(request))
+    return render(error, _instance(request), _request_id(request))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -252,18 +278,18 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             code=phrase.lower().replace(" ", "-"),
             title=phrase,
             detail=str(exc.detail) if exc.detail else phrase,
-            instance=request.url.path,
+            instance=_instance(request),
             request_id=_request_id(request),
         )
         return problem_response(body, headers)
     detail = None
     if exc.status_code == 404:
-        detail = "No resource at this path."
+        detail = NO_RESOURCE
     elif exc.status_code == 405:
         detail = f"{request.method} is not allowed here."
     elif isinstance(exc.detail, str) and exc.detail != cls.title:
         detail = exc.detail
-    return render(cls(detail, headers=headers), request.url.path, _request_id(request))
+    return render(cls(detail, headers=headers), _instance(request), _request_id(request))
 
 
 async def _integrity_error(request: Request, exc: Exception) -> Response:
@@ -272,7 +298,7 @@ async def _integrity_error(request: Request, exc: Exception) -> Response:
     constraint's name and the SQL stay in the log."""
     logger.warning("integrity_error", error=str(getattr(exc, "orig", exc))[:500])
     error = Conflict("The change conflicts with existing data; reload and try again.")
-    return render(error, request.url.path, _request_id(request))
+    return render(error, _instance(request), _request_id(request))
 
 
 # --- database faults ----------------------------------------------------------------------------
@@ -430,7 +456,7 @@ def database_error(request: Request, exc: BaseException) -> MainspringError:
     if circuit is not None:
         retry_after = max(retry_after, circuit.retry_after())
     logger.warning(
-        "database_unavailable", reason=reason, error=type(exc).__name__, path=request.url.path
+        "database_unavailable", reason=reason, error=type(exc).__name__, path=_instance(request)
     )
     return DatabaseUnavailable(reason, retry_after=retry_after)
 
@@ -438,7 +464,7 @@ def database_error(request: Request, exc: BaseException) -> MainspringError:
 async def _database_error(request: Request, exc: Exception) -> Response:
     """A database error: 400 for text it cannot store, 503 when it cannot serve now, a bug
     (500) otherwise."""
-    return render(database_error(request, exc), request.url.path, _request_id(request))
+    return render(database_error(request, exc), _instance(request), _request_id(request))
 
 
 def install_error_handlers(app: FastAPI) -> None:

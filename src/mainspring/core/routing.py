@@ -60,6 +60,8 @@ from starlette.responses import RedirectResponse
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mainspring.core.errors import not_found
+
 logger = structlog.get_logger("mainspring.routing")
 
 METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
@@ -158,7 +160,7 @@ class RouteIndex:
                 )
                 await RedirectResponse(url=str(URL(scope=redirect_scope)))(scope, receive, send)
                 return
-        raise HTTPException(404)
+        await not_found(scope)(scope, receive, send)
 
     def _lookup(self, path: str) -> Node:
         node = self._root
