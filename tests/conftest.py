@@ -31,7 +31,6 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 from fastapi import FastAPI
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -42,6 +41,7 @@ from mainspring.core.access_tokens import generate_private_key_pem
 from mainspring.core.config import Settings
 from mainspring.core.db import create_engine
 from mainspring.models import metadata
+from tests.fixtures.settings import OwnValuesOnly
 
 pytest_plugins = ["tests.fixtures.jobs", "tests.fixtures.mail", "tests.fixtures.users"]
 
@@ -104,19 +104,8 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-class IsolatedSettings(Settings):
+class IsolatedSettings(OwnValuesOnly, Settings):
     """Settings from the test's own values: the developer's environment and .env are ignored."""
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:

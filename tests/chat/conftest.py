@@ -3,7 +3,7 @@ uvicorn server for the WebSocket tests (``tests/chat/live.py`` holds the socket 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -11,24 +11,12 @@ import pytest
 from fastapi import FastAPI
 
 from tests.chat.live import serve
-from tests.fixtures.users import NewUser, SignedInUser, any_client_address
-
-People = Callable[[int], Awaitable[list[SignedInUser]]]
+from tests.fixtures.users import SignedInUser, any_client_address
 
 
 @pytest.fixture
 def client_address() -> str:
     return any_client_address()
-
-
-@pytest.fixture
-def people(new_user: NewUser) -> People:
-    """``ada, bob = await people(2)``: new signed-in users."""
-
-    async def make(count: int) -> list[SignedInUser]:
-        return [await new_user() for _ in range(count)]
-
-    return make
 
 
 async def new_room(

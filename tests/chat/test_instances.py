@@ -15,9 +15,10 @@ from fastapi import FastAPI
 
 from mainspring.app import create_app
 from mainspring.core.config import Settings
-from tests.chat.conftest import People, new_room
+from tests.chat.conftest import new_room
 from tests.chat.live import chat, serve
 from tests.conftest import TEST_REDIS_URL, not_configured
+from tests.fixtures.users import People
 
 
 @pytest.fixture

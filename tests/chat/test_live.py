@@ -17,9 +17,10 @@ from mainspring.app import create_app
 from mainspring.chat.channels import room_channel
 from mainspring.chat.live import hub as live_hub
 from mainspring.chat.live import socket as live_socket
-from tests.chat.conftest import People, new_room, say
+from tests.chat.conftest import new_room, say
 from tests.chat.live import ChatClient, chat, serve
 from tests.conftest import make_settings
+from tests.fixtures.users import People
 
 ROOMS = "/api/v1/chat/rooms"
 

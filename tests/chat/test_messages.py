@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from mainspring.chat.deps import MESSAGES_PER_MINUTE
 from mainspring.chat.models import Message
-from tests.chat.conftest import People, new_room, say
+from tests.chat.conftest import new_room, say
+from tests.fixtures.users import People
 
 ROOMS = "/api/v1/chat/rooms"
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from tests.chat.conftest import People, new_room, say
+from tests.chat.conftest import new_room, say
+from tests.fixtures.users import People
 
 ROOMS = "/api/v1/chat/rooms"
 

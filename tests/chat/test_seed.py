@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from mainspring.accounts.models import User
 from mainspring.chat.seed import seed_demo
-from tests.chat.conftest import People
+from tests.fixtures.users import People
 
 
 async def test_seed_demo_builds_readable_rooms(

@@ -12,9 +12,9 @@ import shutil
 import httpx
 from playwright.async_api import Page, async_playwright, expect
 
-from tests.chat.conftest import People, new_room
+from tests.chat.conftest import new_room
 from tests.conftest import unavailable
-from tests.fixtures.users import SignedInUser
+from tests.fixtures.users import People, SignedInUser
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 

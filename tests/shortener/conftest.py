@@ -10,12 +10,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from mainspring.app import create_app
 from mainspring.core.config import Settings
 from mainspring.shortener.settings import ShortenerSettings, use_settings
 from tests.conftest import empty_tables
+from tests.fixtures.settings import OwnValuesOnly
 from tests.fixtures.users import NewUser
 
 LINKS = "/api/v1/links"
@@ -25,17 +25,8 @@ BROWSER = (
 )
 
 
-class IsolatedShortenerSettings(ShortenerSettings):
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
+class IsolatedShortenerSettings(OwnValuesOnly, ShortenerSettings):
+    """Settings from the test's own values only."""
 
 
 def shortener_settings_of(**values: Any) -> ShortenerSettings:

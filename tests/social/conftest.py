@@ -7,7 +7,6 @@ with Redis, outlive a test.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -16,25 +15,13 @@ from fastapi import FastAPI
 
 from mainspring.social.posts.service import post_service
 from mainspring.social.schemas import PostCreate
-from tests.fixtures.users import NewUser, SignedInUser, any_client_address
-
-People = Callable[[int], Awaitable[list[SignedInUser]]]
+from tests.fixtures.users import SignedInUser, any_client_address
 
 
 @pytest.fixture
 def client_address() -> str:
     """The root ``client`` connects from this address."""
     return any_client_address()
-
-
-@pytest.fixture
-def people(new_user: NewUser) -> People:
-    """``ada, bob = await people(2)``: new users (the shared ``new_user``), each signed in."""
-
-    async def make(count: int) -> list[SignedInUser]:
-        return [await new_user() for _ in range(count)]
-
-    return make
 
 
 async def post(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 
 from tests.accounts.helpers import SignedInUser
-from tests.social.conftest import People, post, walk
+from tests.fixtures.users import People
+from tests.social.conftest import post, walk
 
 
 async def _block(client: httpx.AsyncClient, blocker: SignedInUser, blocked: SignedInUser) -> None:

@@ -20,7 +20,8 @@ from websockets.exceptions import ConnectionClosed
 from mainspring.social.notifications import live
 from mainspring.social.service import notification_service
 from tests.accounts.helpers import SignedInUser
-from tests.social.conftest import People, post, walk
+from tests.fixtures.users import People
+from tests.social.conftest import post, walk
 
 
 async def _kinds(client: httpx.AsyncClient, user: SignedInUser) -> list[str]:

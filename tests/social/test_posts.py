@@ -9,7 +9,8 @@ from fastapi import FastAPI
 
 from mainspring.core.auth import Role
 from tests.accounts.helpers import signed_in_user
-from tests.social.conftest import People, post, walk
+from tests.fixtures.users import People
+from tests.social.conftest import post, walk
 
 
 async def test_a_post_links_its_hashtags_and_the_mentions_of_real_users(

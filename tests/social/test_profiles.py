@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from tests.social.conftest import People, walk
+from tests.fixtures.users import People
+from tests.social.conftest import walk
 
 
 async def test_a_profile_shows_counts_and_the_viewers_flags(

@@ -6,7 +6,8 @@ import httpx
 from fastapi import FastAPI
 
 from mainspring.social.timelines.service import trending_cache_key
-from tests.social.conftest import People, post, walk, write_posts
+from tests.fixtures.users import People
+from tests.social.conftest import post, walk, write_posts
 
 
 async def test_home_has_my_posts_and_those_of_whom_i_follow(
