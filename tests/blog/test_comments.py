@@ -73,7 +73,7 @@ async def test_replies_go_one_level_deep_within_the_article(
         response = await client.post(
             COMMENTS, json={"body": "Nested", "parent_id": parent}, headers=ada.headers
         )
-        assert response.status_code == 422, response.text
+        assert response.status_code == 409, response.text
         assert response.json()["code"] == "invalid-reply"
 
 

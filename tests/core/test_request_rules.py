@@ -50,7 +50,8 @@ async def test_at_most_one_of_counts_a_null_as_not_sent(
     # A null is "not sent", for the server as for the document: the quoted post is unknown.
     one = {"body": "hi", "reply_to_id": None, "quote_of_id": some_post}
     response = await client.post("/api/v1/posts", json=one, headers=ada.headers)
-    assert response.status_code == 404, response.text
+    assert response.status_code == 409, response.text
+    assert response.json()["code"] == "unknown-post"
 
 
 async def test_a_string_is_long_enough_after_its_spaces_are_stripped(

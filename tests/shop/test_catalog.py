@@ -57,6 +57,15 @@ async def test_categories_form_a_tree_and_only_staff_manage_them(
         headers=staff.headers,
     )
     assert cycle.status_code == 409
+    # A parent the body names that does not exist: 409 too (the category of the URL exists).
+    nowhere = {"parent_id": "0190b3c6-0000-7000-8000-000000000000"}
+    for method, url, body in (
+        ("PATCH", f"{SHOP}/categories/{clothing['id']}", nowhere),
+        ("POST", f"{SHOP}/categories", {"slug": "orphans", "name": "Orphans", **nowhere}),
+    ):
+        orphan = await client.request(method, url, json=body, headers=staff.headers)
+        assert orphan.status_code == 409, orphan.text
+        assert orphan.json()["code"] == "unknown-category"
     apparel = await make_category(client, staff, "apparel")
     moved = await client.patch(
         f"{SHOP}/categories/{clothing['id']}",

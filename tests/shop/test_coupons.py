@@ -75,8 +75,8 @@ async def test_unknown_deactivated_and_malformed_coupons(
     await add_to_cart(client, customer, variant_id)
     assert (await checkout(client, customer, coupon_code="GONE")).status_code == 409
     unknown = await checkout(client, customer, coupon_code="NOPE")
-    assert unknown.status_code == 404
-    assert unknown.json()["code"] == "coupon-not-found"
+    assert unknown.status_code == 409
+    assert unknown.json()["code"] == "unknown-coupon"
     bad = await client.post(
         f"{SHOP}/coupons",
         json={"code": "X10", "kind": "percent", "value": 150},

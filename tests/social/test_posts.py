@@ -58,6 +58,20 @@ async def test_post_input_is_validated(client: httpx.AsyncClient, people: People
     assert (await client.post("/api/v1/posts", json={"body": "anonymous"})).status_code == 401
 
 
+async def test_a_reply_or_quote_of_no_post_is_a_conflict_not_a_404(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    """The body names a post that does not exist; the URL (``/posts``) does: 409."""
+    (ada,) = await people(1)
+    for field in ("reply_to_id", "quote_of_id"):
+        response = await client.post(
+            "/api/v1/posts", json={"body": "hi", field: str(uuid.uuid4())}, headers=ada.headers
+        )
+        assert response.status_code == 409, response.text
+        assert response.json()["code"] == "unknown-post"
+        assert response.json()["errors"][0]["field"] == f"body.{field}"
+
+
 async def test_replies_form_a_thread_read_oldest_first(
     client: httpx.AsyncClient, people: People
 ) -> None:
@@ -75,8 +89,8 @@ async def test_replies_form_a_thread_read_oldest_first(
         json={"body": "to nothing", "reply_to_id": "00000000-0000-7000-8000-000000000000"},
         headers=bob.headers,
     )
-    assert missing.status_code == 404
-    assert missing.json()["code"] == "post-not-found"
+    assert missing.status_code == 409  # the body names no post: not a 404
+    assert missing.json()["code"] == "unknown-post"
 
 
 async def test_likes_are_counted_once_and_flag_the_viewer(

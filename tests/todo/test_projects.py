@@ -102,7 +102,9 @@ async def test_members_are_added_by_username_and_invited_by_email(
     assert again.status_code == 409
     assert again.json()["code"] == "already-member"
     unknown = await client.post(url, json={"username": "nobody"}, headers=ada.headers)
-    assert unknown.status_code == 404
+    assert unknown.status_code == 409  # the body names nobody; the project of the URL exists
+    assert unknown.json()["code"] == "unknown-user"
+    assert unknown.json()["errors"][0]["field"] == "body.username"
     both = await client.post(
         url, json={"username": "bob", "email": "bob@example.com"}, headers=ada.headers
     )
@@ -219,4 +221,4 @@ async def test_probing_for_accounts_through_invitations_is_throttled(
         (await client.post(url, json={"username": f"guess{i}"}, headers=ada.headers)).status_code
         for i in range(31)
     ]
-    assert statuses == [404] * 30 + [429]
+    assert statuses == [409] * 30 + [429]

@@ -23,9 +23,9 @@ from fastapi import Depends, Request
 from mainspring.accounts.errors import EmailNotVerified
 from mainspring.accounts.models import User
 from mainspring.accounts.service.context import AccountsContext, Aftermath, Client
+from mainspring.accounts.service.profile import profile_service
 from mainspring.core.auth import CurrentPrincipal, Principal, require_permission
 from mainspring.core.deps import SessionDep, get_database, get_settings
-from mainspring.core.errors import Unauthorized
 from mainspring.core.ratelimit import client_ip
 
 USER_AGENT_MAX = 256
@@ -73,11 +73,12 @@ AccountsContextDep = Annotated[AccountsContext, Depends(get_accounts_context)]
 
 
 async def get_current_user(principal: CurrentPrincipal, session: SessionDep) -> User:
-    """The caller's ``User`` row (401 if it is gone or no longer active)."""
-    user = await session.get(User, principal.user_id)
-    if user is None or not user.is_active:
-        raise Unauthorized("The account is no longer active.")
-    return user
+    """The caller's ``User`` row (401 if it is gone or no longer active).
+
+    It is read through the request's read-write session, whose transaction (and connection,
+    and on SQLite the write lock) is then held until the response. A handler that checks a
+    password takes ``CurrentPrincipal`` instead: see ``service/passwords.py``."""
+    return await profile_service.account(session, principal.user_id)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

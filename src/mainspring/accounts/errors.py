@@ -2,7 +2,8 @@
 
 Messages are chosen so that none reveals whether an account exists: a wrong password and an
 unknown account are the same ``InvalidCredentials``; an unknown, expired and used link are the
-same ``InvalidLink``.
+same ``InvalidLink``. Usernames are public (profiles show them), so ``UnknownUser`` and
+``UsernameTaken`` say plainly that a username is free or taken.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from mainspring.core.errors import (
     Conflict,
     Forbidden,
     Unauthorized,
+    UnknownReference,
     UnprocessableEntity,
 )
 
@@ -119,6 +121,17 @@ class EmailTaken(Conflict):
             "This email address is taken.",
             errors=[{"field": "body.email", "message": "taken", "type": "unique"}],
         )
+
+
+class UnknownUser(UnknownReference):
+    """A username in a request body that names no account (a project member to add, the other
+    person of a conversation): the one class every module raises for it (409, see
+    ``UnknownReference``)."""
+
+    code, title = "unknown-user", "Unknown User"
+
+    def __init__(self, username: str, field: str = "body.username") -> None:
+        super().__init__(field, f"No account has the username {username[:64]!r}.")
 
 
 class LastAdmin(Conflict):

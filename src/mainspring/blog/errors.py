@@ -59,5 +59,8 @@ class NoSchedule(Conflict):
     code, title = "no-schedule", "No Schedule"
 
 
-class InvalidReply(UnprocessableEntity):
+class InvalidReply(Conflict):
+    """A ``parent_id`` that names no comment, or no top-level comment of this article: the
+    body is well-formed and the article exists, so neither a 422 nor a 404."""
+
     code, title = "invalid-reply", "Invalid Reply"

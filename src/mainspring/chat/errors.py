@@ -31,16 +31,6 @@ class UserNotFound(NotFound):
         super().__init__("No user has this username.")
 
 
-class UnknownUser(Conflict):
-    """A username in a request body that names no account. The request is well-formed and
-    its target (the URL) exists, so it is not a 404: nobody of that name can be added."""
-
-    code = "unknown-user"
-
-    def __init__(self, username: str) -> None:
-        super().__init__(f"No account has the username {username[:64]!r}.")
-
-
 class NotAMember(Forbidden):
     code = "not-a-member"
 

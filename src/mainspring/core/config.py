@@ -355,6 +355,13 @@ class Settings(BaseSettings):
         300, ge=1, le=3600, description="Oldest webhook signature timestamp accepted."
     )
 
+    # Task manager
+    todo_export_limit: str = Field(
+        "30/minute",
+        description="Task exports (`tasks.csv` and `tasks.xlsx` together) per user: each reads a "
+        "whole project.",
+    )
+
     # RealWorld
     realworld_prefix: str = Field(
         "/realworld/api",

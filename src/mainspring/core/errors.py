@@ -79,6 +79,19 @@ class Conflict(MainspringError):
     status, code, title = 409, "conflict", "Conflict"
 
 
+class UnknownReference(Conflict):
+    """A name or id in the request's *body* that refers to nothing: an unknown username, a
+    variant id no product has. 409, not 404: the resource the URL addresses exists, and a 404
+    would say it does not; not 422 either, the body is well-formed (422 is for one that is
+    not). An unknown id in the *path* is 404. ``field`` names the body field (``body.username``);
+    modules subclass it with their own ``code`` (``unknown-user``, ``unknown-variant``)."""
+
+    code = "unknown-reference"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message, errors=[{"field": field, "message": message, "type": self.code}])
+
+
 class Gone(MainspringError):
     status, code, title = 410, "gone", "Gone"
 

@@ -3,7 +3,9 @@
 Someone else's order, cart line or payment answers 404, never 403: a customer cannot even learn
 that it exists. 409 is for a request the current state refuses (no stock left, an illegal
 order transition, a spent coupon, attributes the category's schema refuses, a payment provider
-this deployment has not configured); 422 only for a request that breaks the OpenAPI document.
+this deployment has not configured), and for an id or code in the body that names nothing
+(``Unknown*``: the URL's resource exists, so not a 404); 422 only for a request that breaks the
+OpenAPI document.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from mainspring.core.errors import (
     Conflict,
     NotFound,
     ServiceUnavailable,
+    UnknownReference,
 )
 
 
@@ -204,3 +207,27 @@ class InvalidCouponWindow(BadRequest):
 
     def __init__(self) -> None:
         super().__init__("`ends_at` must be after `starts_at`.")
+
+
+# --- ids and codes in a request body that name nothing (409) --------------------------------
+
+
+class UnknownVariant(UnknownReference):
+    code = "unknown-variant"
+
+    def __init__(self) -> None:
+        super().__init__("body.variant_id", "No published product variant has this id.")
+
+
+class UnknownCategory(UnknownReference):
+    code = "unknown-category"
+
+    def __init__(self) -> None:
+        super().__init__("body.parent_id", "No category has this id.")
+
+
+class UnknownCoupon(UnknownReference):
+    code = "unknown-coupon"
+
+    def __init__(self) -> None:
+        super().__init__("body.coupon_code", "No coupon has this code.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mainspring.core.errors import Conflict, Forbidden, NotFound
+from mainspring.core.errors import Conflict, Forbidden, NotFound, UnknownReference
 
 
 class Blocked(Forbidden):
@@ -36,6 +36,16 @@ class ProfileNotFound(NotFound):
 
 class PostNotFound(NotFound):
     code, title = "post-not-found", "Post Not Found"
+
+
+class UnknownPost(UnknownReference):
+    """A post id in a request body (``reply_to_id``, ``quote_of_id``) that names no post: 409,
+    since the URL's resource exists (an unknown id in the path is ``PostNotFound``)."""
+
+    code, title = "unknown-post", "Unknown Post"
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field, "There is no such post.")
 
 
 class NotificationNotFound(NotFound):

@@ -37,13 +37,6 @@ class NotFoundInTask(NotFound):
     code = "not-found"
 
 
-class UserNotFound(NotFound):
-    code = "user-not-found"
-
-    def __init__(self) -> None:
-        super().__init__("No user has this username.")
-
-
 class RoleForbids(Forbidden):
     code = "role-forbids"
 

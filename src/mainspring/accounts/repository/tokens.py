@@ -11,14 +11,34 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 
 from mainspring.accounts.models import AccountToken
 from mainspring.core.repository import RepositoryBase
 
 
+def _live(digest: str, purpose: str, now: datetime) -> ColumnElement[bool]:
+    return and_(
+        AccountToken.token_hash == digest,
+        AccountToken.purpose == purpose,
+        AccountToken.used_at.is_(None),
+        AccountToken.expires_at > now,
+    )
+
+
 class AccountTokenRepository(RepositoryBase[AccountToken]):
     model: ClassVar[type[AccountToken]] = AccountToken
+
+    async def peek(self, digest: str, purpose: str, now: datetime) -> tuple[uuid.UUID, str] | None:
+        """A live token's ``(user_id, email)`` without using it up (None when it is unknown,
+        expired or used): what a request reads before deciding to do costly work, then
+        ``consume``s in its transaction."""
+        row = (
+            await self.session.execute(
+                select(AccountToken.user_id, AccountToken.email).where(_live(digest, purpose, now))
+            )
+        ).first()
+        return (row[0], row[1]) if row else None
 
     async def consume(
         self, digest: str, purpose: str, now: datetime
@@ -28,12 +48,7 @@ class AccountTokenRepository(RepositoryBase[AccountToken]):
         row = (
             await self.session.execute(
                 update(AccountToken)
-                .where(
-                    AccountToken.token_hash == digest,
-                    AccountToken.purpose == purpose,
-                    AccountToken.used_at.is_(None),
-                    AccountToken.expires_at > now,
-                )
+                .where(_live(digest, purpose, now))
                 .values(used_at=now)
                 .returning(AccountToken.user_id, AccountToken.email)
                 .execution_options(synchronize_session=False)

@@ -68,7 +68,7 @@ async def my_two_factor(
 )
 async def enrol(
     data: PasswordConfirmation,
-    user: CurrentUser,
+    principal: CurrentPrincipal,
     response: Response,
     session: SessionDep,
     ctx: AccountsContextDep,
@@ -77,7 +77,7 @@ async def enrol(
     QR code of it; nothing changes at sign-in until a first code confirms it
     (`POST /me/two-factor/confirm`). Calling it again replaces a pending enrolment; 409 when
     two-factor sign-in is already on."""
-    enrolment = await two_factor_service.enrol(session, ctx, user, data.password)
+    enrolment = await two_factor_service.enrol(session, ctx, principal.user_id, data.password)
     _no_store(response)
     response.headers["Location"] = MY_TWO_FACTOR
     return enrolment
@@ -131,12 +131,20 @@ async def regenerate_recovery_codes(
     responses=problem_responses(401, 403, 409, 429),
 )
 async def disable(
-    data: TwoFactorDisableRequest, user: CurrentUser, session: SessionDep, ctx: AccountsContextDep
+    data: TwoFactorDisableRequest,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    ctx: AccountsContextDep,
 ) -> None:
     """Needs the password and a `code` from the app (or a `recovery_code`); 403 when either is
     wrong. The secret and the recovery codes are deleted, and a notice is mailed."""
     await two_factor_service.disable(
-        session, ctx, user, data.password, code=data.code, recovery_code=data.recovery_code
+        session,
+        ctx,
+        principal.user_id,
+        data.password,
+        code=data.code,
+        recovery_code=data.recovery_code,
     )
 
 

@@ -62,14 +62,14 @@ async def update_me(data: ProfileUpdate, user: CurrentUser, session: SessionDep)
 )
 async def delete_me(
     data: PasswordConfirmation,
-    user: CurrentUser,
+    principal: CurrentPrincipal,
     response: Response,
     session: SessionDep,
     ctx: AccountsContextDep,
 ) -> None:
     """Needs the password (in the body). Personal data is erased and every session ends; the
     last administrator cannot delete their account (409)."""
-    await profile_service.delete(session, ctx, user, data.password)
+    await profile_service.delete(session, ctx, principal.user_id, data.password)
     clear_cookies(response)
 
 
@@ -82,14 +82,13 @@ async def delete_me(
 async def change_password(
     data: ChangePasswordRequest,
     principal: CurrentPrincipal,
-    user: CurrentUser,
     session: SessionDep,
     ctx: AccountsContextDep,
 ) -> None:
     """Needs the current password (403 when wrong). Every other session ends; a notice is
     mailed."""
     await profile_service.change_password(
-        session, ctx, principal, user, data.current_password, data.new_password
+        session, ctx, principal, data.current_password, data.new_password
     )
 
 
@@ -100,11 +99,16 @@ async def change_password(
     responses=problem_responses(401, 403, 429),
 )
 async def change_email(
-    data: ChangeEmailRequest, user: CurrentUser, session: SessionDep, ctx: AccountsContextDep
+    data: ChangeEmailRequest,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    ctx: AccountsContextDep,
 ) -> Accepted:
     """Needs the password. A link is mailed to the new address; the change takes effect when
     it is confirmed (`POST /api/v1/auth/email/confirm`), and the old address is then told."""
-    await profile_service.request_email_change(session, ctx, user, data.new_email, data.password)
+    await profile_service.request_email_change(
+        session, ctx, principal.user_id, data.new_email, data.password
+    )
     return Accepted(detail=MAIL_ACCEPTED)
 
 

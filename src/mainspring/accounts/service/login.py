@@ -29,9 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.accounts.errors import AccountDisabled, EmailNotVerified, InvalidCredentials
 from mainspring.accounts.models import User
-from mainspring.accounts.repository import UserRepository
 from mainspring.accounts.service.audit import EventKind, audit_service
 from mainspring.accounts.service.context import AccountsContext
+from mainspring.accounts.service.passwords import read_account, verify_password
 
 LOGIN_ACCOUNT = "login-account"
 LOGIN_IP = "login-ip"
@@ -89,18 +89,14 @@ class LoginService:
         await limiter.check(settings.login_limit_per_ip, LOGIN_IP, ip)
         await limiter.check(settings.login_limit_per_account, LOGIN_ACCOUNT, key)
 
-        # The password is checked with no connection held: the hash takes tens of
-        # milliseconds (longer in a storm, queued for the hashing threads), and a request
-        # holding a connection (on SQLite, the write lock) that long would make every other
-        # request wait for it. So the account is read in a short transaction of its own, on
-        # the primary (a replica could still hold a changed password's old hash).
-        async with ctx.database.read_session(fresh=True) as reader:
-            found = await UserRepository(reader).by_identifier(identifier)
-        valid, upgraded = await ctx.hasher.verify(password, found.password_hash if found else None)
-        # Then the request's own transaction reads it again, to write with it; a password
+        # The password is checked with no connection held (``service/passwords.py``): the
+        # account is read in a short transaction of its own, the hash verified after it, and
+        # the request's own transaction reads the account again, to write with it; a password
         # changed in between fails this sign-in as a wrong one would.
-        user = await session.get(User, found.id) if found is not None and valid else None
-        if found is None or user is None or user.password_hash != found.password_hash:
+        found = await read_account(ctx.database, lambda users: users.by_identifier(identifier))
+        checked = await verify_password(ctx.hasher, found, password)
+        user = await session.get(User, found.id) if found is not None and checked.valid else None
+        if user is None or not checked.holds_for(user):
             await self._failed(ctx, found, key, ip)
             raise InvalidCredentials()
         if not user.is_active:
@@ -110,8 +106,8 @@ class LoginService:
             raise AccountDisabled()
         if "login" in settings.verified_email_required_for and not user.is_verified:
             raise EmailNotVerified()
-        if upgraded is not None:
-            self._rehash(ctx, user, upgraded)
+        if checked.upgraded is not None:
+            self._rehash(ctx, user, checked.upgraded)
         await clear_account(ctx, user)
         return user
 

@@ -2,7 +2,12 @@
 
 Changes that an attacker holding a stolen access token would want (password, email, deletion)
 ask for the current password again. Wrong answers count against the account's failed-login
-limit, so a stolen token cannot be used to guess the password either.
+limit, so a stolen token cannot be used to guess the password either. The password is checked,
+and a new one hashed, before the request's transaction runs a statement, so that no connection
+(on SQLite, no write lock) is held through the hash; the transaction then reads the account
+and refuses a password changed meanwhile (``service/passwords.py``). So these handlers take the
+caller's ``CurrentPrincipal``, not ``CurrentUser`` (whose row the request's transaction reads
+first), and the service reads the account when the check is done.
 
 An email change takes effect only when the new address proves itself through a link; the old
 address is then told. Deleting an account anonymises it instead of removing the row: what other
@@ -15,6 +20,7 @@ events) is erased.
 from __future__ import annotations
 
 import uuid
+from typing import NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,7 +42,12 @@ from mainspring.accounts.service.audit import EventKind, audit_service
 from mainspring.accounts.service.context import AccountsContext, Client
 from mainspring.accounts.service.links import Purpose, notify, send_email_change
 from mainspring.accounts.service.login import check_account, hit_account
-from mainspring.accounts.service.passwords import check_password
+from mainspring.accounts.service.passwords import (
+    PasswordCheck,
+    hash_new_password,
+    read_account,
+    verify_password,
+)
 from mainspring.accounts.service.registration import DELETED_PREFIX
 from mainspring.accounts.service.sessions import session_service
 from mainspring.core.auth import Principal
@@ -69,30 +80,76 @@ class ProfileService:
         await session.flush()
         return await self.me(session, user.id)
 
-    async def reauthenticate(self, ctx: AccountsContext, user: User, password: str) -> None:
-        """Check the password of a signed-in user; 403 (and a counted failure) when wrong."""
-        await check_account(ctx, user)
-        valid, _ = await ctx.hasher.verify(password, user.password_hash)
-        if not valid:
-            audit_service.record_anyway(ctx, EventKind.REAUTHENTICATION_FAILED, user_id=user.id)
-            await hit_account(ctx, user)
-            raise WrongPassword()
+    async def account(self, session: AsyncSession, user_id: uuid.UUID) -> User:
+        """The caller's ``User`` row, read in ``session`` (401 if gone or no longer active)."""
+        user = await session.get(User, user_id)
+        if user is None or not user.is_active:
+            raise Unauthorized("The account is no longer active.")
+        return user
+
+    async def check_current_password(
+        self, ctx: AccountsContext, user_id: uuid.UUID, password: str
+    ) -> PasswordCheck:
+        """Check the password of a signed-in user with no connection held (module docstring):
+        401 when the account is gone, 429 when its failed-login quota is spent, 403 (and a
+        counted failure) when the password is wrong."""
+        account = await read_account(ctx.database, lambda users: users.get_or_none(user_id))
+        if account is None or not account.is_active:
+            raise Unauthorized("The account is no longer active.")
+        await check_account(ctx, account)
+        checked = await verify_password(ctx.hasher, account, password)
+        if not checked.valid:
+            await self._wrong_password(ctx, account)
+        return checked
+
+    async def reauthenticated(
+        self,
+        session: AsyncSession,
+        ctx: AccountsContext,
+        user_id: uuid.UUID,
+        checked: PasswordCheck,
+    ) -> User:
+        """The caller's account as the request's transaction reads it, if ``checked`` still
+        holds for it; 403 as for a wrong password when it was changed since the check."""
+        user = await self.account(session, user_id)
+        if not checked.holds_for(user):
+            await self._wrong_password(ctx, user)
+        return user
+
+    async def reauthenticate(
+        self, session: AsyncSession, ctx: AccountsContext, user_id: uuid.UUID, password: str
+    ) -> User:
+        """``check_current_password``, then ``reauthenticated``: the caller's account, read in
+        the request's transaction, once ``password`` has been checked."""
+        checked = await self.check_current_password(ctx, user_id, password)
+        return await self.reauthenticated(session, ctx, user_id, checked)
+
+    async def _wrong_password(self, ctx: AccountsContext, user: User) -> NoReturn:
+        audit_service.record_anyway(ctx, EventKind.REAUTHENTICATION_FAILED, user_id=user.id)
+        await hit_account(ctx, user)
+        raise WrongPassword()
 
     async def change_password(
         self,
         session: AsyncSession,
         ctx: AccountsContext,
         me: Principal,
-        user: User,
         current_password: str,
         new_password: str,
     ) -> None:
         """Set a new password; every other session ends, this one stays."""
-        await self.reauthenticate(ctx, user, current_password)
-        check_password(
-            new_password, username=user.username, email=user.email, field="body.new_password"
+        checked = await self.check_current_password(ctx, me.user_id, current_password)
+        account = checked.account
+        assert account is not None  # a valid check has its account
+        password_hash = await hash_new_password(
+            ctx.hasher,
+            new_password,
+            username=account.username,
+            email=account.email,
+            field="body.new_password",
         )
-        user.password_hash = await ctx.hasher.hash(new_password)
+        user = await self.reauthenticated(session, ctx, me.user_id, checked)
+        user.password_hash = password_hash
         user.password_changed_at = utcnow()
         await session_service.revoke_user(
             session, ctx, user.id, reason="password_changed", keep=me.session_id
@@ -110,7 +167,7 @@ class ProfileService:
         self,
         session: AsyncSession,
         ctx: AccountsContext,
-        user: User,
+        user_id: uuid.UUID,
         new_email: str,
         password: str,
     ) -> None:
@@ -122,7 +179,7 @@ class ProfileService:
         signed-in user cannot probe which addresses are registered, by the answer, the
         statements it ran or its time.
         """
-        await self.reauthenticate(ctx, user, password)
+        user = await self.reauthenticate(session, ctx, user_id, password)
         if new_email == user.email:
             raise UnprocessableEntity(
                 "This is already your address.",
@@ -181,10 +238,10 @@ class ProfileService:
         await audit_service.record(session, EventKind.EMAIL_CHANGED, ctx.client, user_id=user.id)
 
     async def delete(
-        self, session: AsyncSession, ctx: AccountsContext, user: User, password: str
+        self, session: AsyncSession, ctx: AccountsContext, user_id: uuid.UUID, password: str
     ) -> None:
         """Delete my account (anonymise it, see the module docstring)."""
-        await self.reauthenticate(ctx, user, password)
+        user = await self.reauthenticate(session, ctx, user_id, password)
         await admin_service.keep_an_admin(session, user)
         await notify(session, ctx.settings, user, "account_deleted")
         await session_service.revoke_user(session, ctx, user.id, reason="account_deleted")

@@ -6,9 +6,13 @@ against the throttles and enqueues one job, in one statement, without even looki
 up. The job, in the background, finds the account (if any) and mails it a link. So the 202 is
 identical in body, status and work; there is nothing for a stopwatch to measure.
 
-Using the link sets the new password, ends every session of the account (whoever had a
-session, perhaps the reason for the reset, is out), clears the failed-login lockout, retires
-every other reset link and tells the owner by mail.
+Using the link first reads the token and its account in a short transaction of its own (an
+unknown or spent token costs no hash), hashes the new password with no connection held
+(``service/passwords.py``), and only then uses the token up in the request's transaction: of
+two concurrent uses of one link, one wins and the other is refused. It sets the new password,
+ends every session of the account (whoever had a session, perhaps the reason for the reset, is
+out), clears the failed-login lockout, retires every other reset link and tells the owner by
+mail.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from mainspring.accounts.service.audit import EventKind, audit_service
 from mainspring.accounts.service.context import AccountsContext, Client
 from mainspring.accounts.service.links import Purpose, notify, send_password_reset
 from mainspring.accounts.service.login import clear_account
-from mainspring.accounts.service.passwords import check_password
+from mainspring.accounts.service.passwords import hash_new_password
 from mainspring.accounts.service.sessions import session_service
 from mainspring.core.background import enqueue
 from mainspring.core.config import Settings
@@ -55,16 +59,25 @@ class RecoveryService:
         self, session: AsyncSession, ctx: AccountsContext, token: str, new_password: str
     ) -> None:
         """Use a reset link to set a new password (see the module docstring)."""
-        now = utcnow()
+        now, digest = utcnow(), token_digest(token)
+        async with ctx.database.read_session(fresh=True) as reader:
+            link = await AccountTokenRepository(reader).peek(digest, Purpose.RESET.value, now)
+            account = await UserRepository(reader).get_or_none(link[0]) if link else None
+        if link is None or account is None or not account.is_active or account.email != link[1]:
+            raise InvalidLink()
+        password_hash = await hash_new_password(
+            ctx.hasher,
+            new_password,
+            username=account.username,
+            email=account.email,
+            field="body.new_password",
+        )
         tokens = AccountTokenRepository(session)
-        found = await tokens.consume(token_digest(token), Purpose.RESET.value, now)
+        found = await tokens.consume(digest, Purpose.RESET.value, now)
         user = await UserRepository(session).get_or_none(found[0]) if found else None
         if found is None or user is None or not user.is_active or user.email != found[1]:
             raise InvalidLink()
-        check_password(
-            new_password, username=user.username, email=user.email, field="body.new_password"
-        )
-        user.password_hash = await ctx.hasher.hash(new_password)
+        user.password_hash = password_hash
         user.password_changed_at = now
         if user.email_verified_at is None:
             user.email_verified_at = now  # the link proved the mailbox

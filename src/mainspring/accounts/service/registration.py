@@ -9,6 +9,11 @@ reset their password. The owner learns of it; the person at the keyboard learns 
 Usernames are different: they are public (profiles show them), so a taken username answers 409.
 It is checked *before* the email, so the 409 cannot be used to learn about the email either.
 
+The password is hashed first, before the request's transaction runs a statement, so that no
+connection (on SQLite, no write lock) is held through the hash (``service/passwords.py``);
+the username and email are then checked, and the account inserted, in that transaction, the
+database's unique indexes settling a race between two registrations.
+
 Asking for a new verification link (``request_verification``) only enqueues a job: the request
 does the same thing for any address, and the job, in the background, looks the account up and
 mails it a link if it still needs one.
@@ -30,7 +35,7 @@ from mainspring.accounts.service.links import (
     notify,
     send_verification,
 )
-from mainspring.accounts.service.passwords import check_password
+from mainspring.accounts.service.passwords import hash_new_password
 from mainspring.core.auth import Role
 from mainspring.core.background import enqueue
 from mainspring.core.config import Settings
@@ -69,14 +74,16 @@ class RegistrationService:
         demands it (RealWorld). Public registration is ``register``. Nothing is mailed; call
         ``links.send_verification(session, settings, user)`` to send a verification link.
         """
-        check_password(password, username=username, email=email)
+        if username_reserved(username):
+            raise UsernameTaken()
+        password_hash = await hash_new_password(hasher, password, username=username, email=email)
         users = UserRepository(session)
-        if username_reserved(username) or await users.username_taken(username):
+        if await users.username_taken(username):
             raise UsernameTaken()
         if await users.email_taken(email):
             raise EmailTaken()
         return await self._create(
-            session, hasher, email, username, password, display_name, role, verified
+            session, email, username, password_hash, display_name, role, verified
         )
 
     async def register(
@@ -85,13 +92,18 @@ class RegistrationService:
         """Public registration (see the module docstring): the outcome is told by mail."""
         settings = ctx.settings
         await ctx.limiter.hit(settings.register_limit_per_ip, "register-ip", ctx.client.ip or "")
-        check_password(data.password, username=data.username, email=data.email)
+        if username_reserved(data.username):
+            raise UsernameTaken()
+        # Hashed whether the address is new or known: the same work either way, and before
+        # the transaction's first statement (see the module docstring).
+        password_hash = await hash_new_password(
+            ctx.hasher, data.password, username=data.username, email=data.email
+        )
         users = UserRepository(session)
-        if username_reserved(data.username) or await users.username_taken(data.username):
+        if await users.username_taken(data.username):
             raise UsernameTaken()
         existing = await users.by_email(data.email)
         if existing is not None:
-            await ctx.hasher.hash(data.password)  # the work a new account costs, result unused
             forgot = frontend_url(settings, "/forgot-password")
             await notify(session, settings, existing, "already_registered", forgot_url=forgot)
             await audit_service.record(
@@ -100,10 +112,9 @@ class RegistrationService:
             return
         user = await self._create(
             session,
-            ctx.hasher,
             data.email,
             data.username,
-            data.password,
+            password_hash,
             data.display_name,
             Role.USER,
             verified=False,
@@ -114,10 +125,9 @@ class RegistrationService:
     async def _create(
         self,
         session: AsyncSession,
-        hasher: PasswordHasher,
         email: str,
         username: str,
-        password: str,
+        password_hash: str,
         display_name: str | None,
         role: Role,
         verified: bool,
@@ -128,7 +138,7 @@ class RegistrationService:
             username=username,
             username_key=username.lower(),
             display_name=display_name or username,
-            password_hash=await hasher.hash(password),
+            password_hash=password_hash,
             role=role.value,
             email_verified_at=now if verified else None,
             password_changed_at=now,

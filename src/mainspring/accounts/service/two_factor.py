@@ -174,10 +174,10 @@ class TwoFactorService:
         return await TotpCredentialRepository(session).status(user_id)
 
     async def enrol(
-        self, session: AsyncSession, ctx: AccountsContext, user: User, password: str
+        self, session: AsyncSession, ctx: AccountsContext, user_id: uuid.UUID, password: str
     ) -> TwoFactorEnrolment:
         """Start (or restart) an enrolment with a new secret; 409 when one is enabled."""
-        await profile_service.reauthenticate(ctx, user, password)
+        user = await profile_service.reauthenticate(session, ctx, user_id, password)
         credentials = TotpCredentialRepository(session)
         credential = await credentials.get_or_none(user.id)
         if credential is not None and credential.confirmed_at is not None:
@@ -242,7 +242,7 @@ class TwoFactorService:
         self,
         session: AsyncSession,
         ctx: AccountsContext,
-        user: User,
+        user_id: uuid.UUID,
         password: str,
         *,
         code: str | None = None,
@@ -250,7 +250,7 @@ class TwoFactorService:
     ) -> None:
         """Turn two-factor sign-in off (password and a valid code): the secret and the codes
         are deleted."""
-        await profile_service.reauthenticate(ctx, user, password)
+        user = await profile_service.reauthenticate(session, ctx, user_id, password)
         credential = await self._enabled(session, user)
         await self._prove(session, ctx, user, credential, code=code, recovery_code=recovery_code)
         await TotpCredentialRepository(session).delete_of_user(user.id)

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mainspring.accounts.errors import UnknownUser
 from mainspring.chat import errors, models
 from mainspring.chat.channels import room_channel, user_channel
 from mainspring.chat.rooms import schemas
@@ -147,7 +148,7 @@ class RoomService:
         found = await room_repository.users_by_name(session, data.usernames)
         missing = [n for n in data.usernames if n.lower() not in found]
         if missing:
-            raise errors.UnknownUser(missing[0])
+            raise UnknownUser(missing[0], field="body.usernames")
         others = {uid: name for uid, name in found.values() if uid != user_id}
         if not others:
             raise errors.RoomKindForbids("A group needs someone else.")
@@ -316,7 +317,7 @@ class RoomService:
         when the body does (the URL's resource exists then)."""
         found = await room_repository.users_by_name(session, [username])
         if username.lower() not in found:
-            raise errors.UnknownUser(username) if in_body else errors.UserNotFound()
+            raise UnknownUser(username) if in_body else errors.UserNotFound()
         return found[username.lower()]
 
     async def _member(

@@ -30,7 +30,7 @@ from mainspring.shop.errors import (
     CartNotFound,
     CartTooLarge,
     CurrencyMismatch,
-    VariantNotFound,
+    UnknownVariant,
 )
 from mainspring.shop.models import Cart
 
@@ -119,7 +119,7 @@ class CartService:
     ) -> schemas.Cart:
         found = await repository.sellable_variant(session, data.variant_id)
         if found is None:
-            raise VariantNotFound
+            raise UnknownVariant
         _, currency = found
         cart = await self._writable(session, settings, user_id, token)
         currencies = await repository.line_currencies(session, cart.id)

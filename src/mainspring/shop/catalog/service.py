@@ -26,6 +26,7 @@ from mainspring.shop.errors import (
     ProductNotFound,
     SkuTaken,
     SlugTaken,
+    UnknownCategory,
     VariantNotFound,
 )
 from mainspring.shop.models import Category, Product, ProductImage, Variant
@@ -49,7 +50,7 @@ class CategoryService:
             return "/"
         parent = await repository.category_by_id(session, parent_id)
         if parent is None:
-            raise CategoryNotFound
+            raise UnknownCategory
         return parent.path
 
     async def create(self, session: AsyncSession, data: schemas.CategoryCreate) -> schemas.Category:

@@ -24,6 +24,7 @@ from mainspring.shop.errors import (
     CouponInvalid,
     CouponNotFound,
     InvalidCouponWindow,
+    UnknownCoupon,
 )
 from mainspring.shop.models import Coupon, CouponUse
 
@@ -76,7 +77,7 @@ class CouponService:
         """Check and claim one use of ``code`` for ``user_id``: the coupon and its discount."""
         coupon = await session.scalar(select(Coupon).where(Coupon.code == code.upper()))
         if coupon is None:
-            raise CouponNotFound
+            raise UnknownCoupon
         if not coupon.active:
             raise CouponInvalid("This coupon is no longer valid.")
         if coupon.starts_at is not None and now < coupon.starts_at:

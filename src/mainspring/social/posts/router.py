@@ -27,7 +27,7 @@ def _location(post: Post) -> str:
     "",
     status_code=201,
     summary="Write a post, a reply or a quote",
-    responses=problem_responses(401, 403, 404, 409, 429),
+    responses=problem_responses(401, 403, 409, 429),
     dependencies=[PostingLimit],
 )
 async def create_post(
@@ -39,9 +39,9 @@ async def create_post(
 ) -> Post:
     """Plain text of 1-280 characters; `#hashtags` and `@mentions` of existing users become
     links (`entities`) and mentioned users are notified. With `reply_to_id` it is a reply
-    (the author replied to is notified), with `quote_of_id` a quote. 404 when the post replied
-    to or quoted does not exist, 403 when a block stands between you and its author. Honours
-    `Idempotency-Key`. At most 30 posts a minute."""
+    (the author replied to is notified), with `quote_of_id` a quote. 409 `unknown-post` when
+    the post replied to or quoted does not exist, 403 when a block stands between you and its
+    author. Honours `Idempotency-Key`. At most 30 posts a minute."""
     post = await post_service.create(session, principal.user_id, body)
     response.headers["Location"] = _location(post)
     return post

@@ -25,7 +25,7 @@ from mainspring.core.auth import Principal, Viewer
 from mainspring.core.conditional import make_etag
 from mainspring.core.pagination import CursorSlice
 from mainspring.social.entities import find_mentions, stored_entities, unique
-from mainspring.social.errors import Blocked, NotYourPost, PostNotFound
+from mainspring.social.errors import Blocked, NotYourPost, PostNotFound, UnknownPost
 from mainspring.social.models import Post
 from mainspring.social.notifications.service import notification_service
 from mainspring.social.posts.repository import PostRepository
@@ -78,15 +78,23 @@ def post_etag(post: PostOut) -> str:
 
 
 class PostService:
-    async def _target(self, session: AsyncSession, post_id: uuid.UUID, user_id: uuid.UUID) -> Post:
+    async def _target(
+        self,
+        session: AsyncSession,
+        post_id: uuid.UUID,
+        user_id: uuid.UUID,
+        *,
+        field: str | None = None,
+    ) -> Post:
         """The post that ``user_id`` acts on: ``post_id``, or its original if it is a repost.
-        404 when it does not exist; 403 when a block stands between the user and its author."""
+        404 when it does not exist (409 ``unknown-post`` when the body's ``field`` names it);
+        403 when a block stands between the user and its author."""
         repository = PostRepository(session)
         post = await repository.get(post_id)
         if post is not None and post.repost_of_id is not None:
             post = await repository.get(post.repost_of_id)
         if post is None:
-            raise PostNotFound("There is no such post.")
+            raise UnknownPost(field) if field else PostNotFound("There is no such post.")
         if await ProfileRepository(session).blocked_either_way(post.author_id, user_id):
             raise Blocked("A block stands between you and this post's author.")
         return post
@@ -112,10 +120,14 @@ class PostService:
         """Write a post, a reply (``reply_to_id``) or a quote (``quote_of_id``)."""
         repository = PostRepository(session)
         parent = (
-            await self._target(session, data.reply_to_id, author_id) if data.reply_to_id else None
+            await self._target(session, data.reply_to_id, author_id, field="body.reply_to_id")
+            if data.reply_to_id
+            else None
         )
         quoted = (
-            await self._target(session, data.quote_of_id, author_id) if data.quote_of_id else None
+            await self._target(session, data.quote_of_id, author_id, field="body.quote_of_id")
+            if data.quote_of_id
+            else None
         )
         entities, tags = await _entities(session, data.body)
         post = await repository.add(

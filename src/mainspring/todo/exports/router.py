@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from mainspring.core.auth import CurrentPrincipal
 from mainspring.core.deps import ReadSessionDep, SessionDep, SettingsDep
 from mainspring.core.errors import problem_responses
+from mainspring.todo.deps import ExportLimit
 from mainspring.todo.exports.schemas import CalendarFeed
 from mainspring.todo.exports.service import export_service
 from mainspring.todo.exports.workbook import MEDIA_TYPE as XLSX
@@ -61,7 +62,7 @@ async def calendar_feed(
     summary="Export a project's tasks (CSV)",
     responses={
         200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
-        **problem_responses(401, 404),
+        **problem_responses(401, 404, 429),
     },
 )
 async def export_csv(
@@ -69,14 +70,16 @@ async def export_csv(
     session: ReadSessionDep,
     principal: CurrentPrincipal,
     filters: ExportFilters,
+    quota: ExportLimit,
 ) -> CSVResponse:
     """The project's tasks as CSV (RFC 4180, UTF-8), one row per task in creation order, for
     spreadsheets: every task, or those the task list's filters choose (`column_id`, `done`,
     `assignee`, `label`, `priority`, `due_before`, `due_after`, `overdue`, `q`). Cells that a
-    spreadsheet would run as a formula are prefixed with `'`."""
+    spreadsheet would run as a formula are prefixed with `'`. At most 30 exports a minute
+    per user (`MAINSPRING_TODO_EXPORT_LIMIT`, with the XLSX export)."""
     _, body = await export_service.csv(session, principal.user_id, project_id, filters)
     disposition = f'attachment; filename="tasks-{project_id}.csv"'
-    return CSVResponse(body, headers={"Content-Disposition": disposition})
+    return CSVResponse(body, headers={"Content-Disposition": disposition, **quota.headers()})
 
 
 @router.get(
@@ -88,7 +91,7 @@ async def export_csv(
             "description": "An Excel workbook (`.xlsx`): one sheet named after the project.",
             "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
         },
-        **problem_responses(401, 404),
+        **problem_responses(401, 404, 429),
     },
 )
 async def export_xlsx(
@@ -96,15 +99,17 @@ async def export_xlsx(
     session: ReadSessionDep,
     principal: CurrentPrincipal,
     filters: ExportFilters,
+    quota: ExportLimit,
 ) -> XLSXResponse:
     """The project's tasks as an Excel workbook, chosen by the same filters as the CSV export:
     its columns, one row per task in creation order, with typed cells (times as UTC
     date-times, numbers as numbers, `done` as a boolean) under a bold, frozen header row.
     Text is always stored as text, never as a formula: a title such as `=HYPERLINK(...)` is
-    shown as written, and stays text if edited."""
+    shown as written, and stays text if edited. At most 30 exports a minute per user
+    (`MAINSPRING_TODO_EXPORT_LIMIT`, with the CSV export)."""
     _, body = await export_service.xlsx(session, principal.user_id, project_id, filters)
     disposition = f'attachment; filename="tasks-{project_id}.xlsx"'
-    return XLSXResponse(body, headers={"Content-Disposition": disposition})
+    return XLSXResponse(body, headers={"Content-Disposition": disposition, **quota.headers()})
 
 
 @router.post(

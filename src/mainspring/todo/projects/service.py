@@ -11,6 +11,7 @@ import uuid
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mainspring.accounts.errors import UnknownUser
 from mainspring.core.errors import NotFound
 from mainspring.core.mail import send_mail
 from mainspring.core.pagination import PageSlice
@@ -22,7 +23,6 @@ from mainspring.todo.errors import (
     ProjectArchived,
     ProjectNotFound,
     RoleForbids,
-    UserNotFound,
 )
 from mainspring.todo.exports.repository import CalendarFeedRepository
 from mainspring.todo.models import Project, ProjectMember
@@ -178,9 +178,10 @@ class ProjectService:
         if project.is_inbox:
             raise InboxIsPersonal()
         repository = ProjectRepository(session)
-        user = await repository.find_user(data.username or "")
+        username = data.username or ""
+        user = await repository.find_user(username)
         if user is None:
-            raise UserNotFound()
+            raise UnknownUser(username)
         if await repository.is_member(project_id, user.id):
             raise AlreadyMember()
         member = ProjectMember(project_id=project_id, user_id=user.id, role=data.role)
