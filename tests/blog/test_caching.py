@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from mainspring.blog.caching import MAX_AGE_SECONDS
+from mainspring.core.cached_answers import MAX_AGE_SECONDS
 from tests.blog.writers import ARTICLES, Writer, Writers, publish
 
 REALWORLD = "/realworld/api"

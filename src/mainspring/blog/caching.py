@@ -1,8 +1,9 @@
 """What the blog caches, under which tags, and every write that makes an entry stale.
 
 Anonymous readers all see the same thing, so their answers are kept whole, as the JSON bytes
-they are sent as (``Cache.get_or_set_bytes``, core/cache.py), in the kernel cache: in-process by
-default, in Redis (shared by every replica) at scale. A hit costs no SQL and no serialisation.
+they are sent as (``core/cached_answers.py``: ``lookup``, ``respond``), in the kernel cache:
+in-process by default, in Redis (shared by every replica) at scale. A hit costs no SQL and no
+serialisation.
 Signed-in readers see their own ``favorited`` and ``following`` flags (and their own drafts):
 they are never served from these entries, and their answers say ``Cache-Control: private``.
 
@@ -30,28 +31,23 @@ cache the old state again in between, and before the response of the write goes 
 
 Comments are not cached and no cached answer shows them (nor their count). What a write made
 outside these paths (SQL by hand, a seed script on another process) is seen after the TTL.
-Clients and proxies may keep an anonymous answer ``MAX_AGE_SECONDS`` and then revalidate it with
-its ``ETag`` (304): the answers carry ``Vary: Authorization``, so a signed-in request is never
-answered from a proxy's anonymous copy.
+Clients and proxies may keep an anonymous answer ``cached_answers.MAX_AGE_SECONDS`` and then
+revalidate it with its ``ETag`` (304): the answers carry ``Vary: Authorization``, so a
+signed-in request is never answered from a proxy's anonymous copy.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Request
 from sqlalchemy import event, inspect
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from mainspring.accounts.models import User
 from mainspring.blog.errors import ArticleNotFound
-from mainspring.core.cache import Cache, CachedBytes, invalidate_after_commit
-from mainspring.core.conditional import Conditional
-from mainspring.core.db import Database
+from mainspring.core import cached_answers
+from mainspring.core.cache import CachedBytes, invalidate_after_commit
 from mainspring.social.models import ProfileDetails
 
 ARTICLES_TAG = "blog:articles"
@@ -60,43 +56,18 @@ AUTHORS_TAG = "blog:authors"
 """Every cached answer shows its authors' profiles."""
 TTL_SECONDS = 60
 """How long an entry lives at most: the bound for a write made outside the services."""
-MAX_AGE_SECONDS = 5
-PUBLIC = f"public, max-age={MAX_AGE_SECONDS}"
-"""``Cache-Control`` of an anonymous answer: anyone may keep it a few seconds."""
-PRIVATE = "private, no-cache"
-"""``Cache-Control`` of a signed-in reader's answer: theirs only, revalidated before reuse."""
-JSON = "application/json"
-MISSING = "missing"
 
 
 def article_tag(slug: str) -> str:
     return f"blog:article:{slug}"
 
 
-def list_key(kind: str, *query: object) -> str:
-    """The key of a list's entry: its kind and a digest of every parameter that shapes it."""
-    digest = hashlib.blake2b(repr(query).encode(), digest_size=16)
-    return f"{kind}:{digest.hexdigest()}"
-
-
 async def lookup(
-    request: Request,
-    key: str,
-    tags: list[str],
-    load: Callable[[AsyncSession], Awaitable[CachedBytes]],
+    request: Request, key: str, tags: list[str], load: cached_answers.Load
 ) -> CachedBytes:
-    """The anonymous answer kept under ``key``, stale once any of ``tags`` (or the authors'
-    tag) is invalidated, and after ``TTL_SECONDS`` at most. On a miss, ``load`` computes it
-    in a read session opened for it: a hit opens no session at all. (The app's cache and
-    database are read from ``request``: two more dependencies would each cost a worker thread
-    hop, the price FastAPI puts on a plain function.)"""
-    cache: Cache = request.app.state.cache
-
-    async def miss() -> CachedBytes:
-        async with read_session(request) as session:
-            return await load(session)
-
-    return await cache.get_or_set_bytes(key, miss, ttl=TTL_SECONDS, tags=[*tags, AUTHORS_TAG])
+    """The anonymous answer kept under ``key`` (``cached_answers.lookup``), stale once any of
+    ``tags`` (or the authors' tag) is invalidated, and after ``TTL_SECONDS`` at most."""
+    return await cached_answers.lookup(request, key, [*tags, AUTHORS_TAG], load, ttl=TTL_SECONDS)
 
 
 def articles_changed(session: Any, *slugs: str) -> None:
@@ -105,49 +76,20 @@ def articles_changed(session: Any, *slugs: str) -> None:
 
 
 async def lookup_article(
-    request: Request,
-    key: str,
-    slug: str,
-    load: Callable[[AsyncSession], Awaitable[CachedBytes]],
+    request: Request, key: str, slug: str, load: cached_answers.Load
 ) -> CachedBytes:
     """``lookup`` for the article at ``slug``, whose absence is kept too: a slug that names no
     published article answers 404 from the cache until a write makes it name one (creating,
     renaming, publishing an article invalidates ``blog:article:<slug>``), so a flood of
     requests for missing articles costs no SQL either."""
-
-    async def load_or_missing(session: AsyncSession) -> CachedBytes:
-        try:
-            return await load(session)
-        except ArticleNotFound as exc:
-            return CachedBytes(b"", {MISSING: exc.detail})
-
-    cached = await lookup(request, key, [article_tag(slug)], load_or_missing)
-    if MISSING in cached.meta:
-        raise ArticleNotFound(cached.meta[MISSING])
-    return cached
-
-
-def read_session(request: Request) -> AbstractAsyncContextManager[AsyncSession]:
-    """The request's read session, for a handler that opens it only when it needs it: a
-    signed-in reader, or a miss (``lookup``); an anonymous hit needs none."""
-    database: Database = request.app.state.db
-    return database.read_session()
-
-
-def respond(cached: CachedBytes, conditional: Conditional) -> Response:
-    """The anonymous answer ``cached`` (304 when the client's ``If-None-Match`` names it), with
-    the headers already set on ``conditional.response`` (``Link``). Its ETag is the loader's
-    ``meta["etag"]``, else the entry's version (which moves with every invalidation)."""
-    etag = cached.meta.get("etag") or cached.version
-    if etag and conditional.fresh(etag):
-        answer = conditional.not_modified()
-    else:
-        answer = Response(cached.body, media_type=JSON)
-        for name in ("ETag", "Vary", "Link"):
-            if name in conditional.response.headers:
-                answer.headers[name] = conditional.response.headers[name]
-    answer.headers["Cache-Control"] = PUBLIC
-    return answer
+    return await cached_answers.lookup(
+        request,
+        key,
+        [article_tag(slug), AUTHORS_TAG],
+        load,
+        ttl=TTL_SECONDS,
+        missing=ArticleNotFound,
+    )
 
 
 # --- the authors' profiles ----------------------------------------------------------------------

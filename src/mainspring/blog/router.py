@@ -29,6 +29,7 @@ from mainspring.blog.service import (
     comment_service,
     tag_service,
 )
+from mainspring.core import cached_answers
 from mainspring.core.auth import ANONYMOUS, CurrentPrincipal, ViewerDep
 from mainspring.core.cache import CachedBytes
 from mainspring.core.conditional import NOT_MODIFIED, ConditionalDep
@@ -91,15 +92,15 @@ async def list_articles(
             page = ArticlePage(items=items, next_cursor=next_cursor)
             return CachedBytes(_PAGE_JSON.dump_json(page), {"next_cursor": next_cursor})
 
-        key = caching.list_key("blog-articles", filters, listing.limit, listing.cursor)
+        key = cached_answers.digest_key("blog-articles", filters, listing.limit, listing.cursor)
         cached = await caching.lookup(request, key, [caching.ARTICLES_TAG], load)
         set_cursor_links(request, conditional.response, cached.meta["next_cursor"])
-        return caching.respond(cached, conditional)
-    async with caching.read_session(request) as session:  # a hit needs none
+        return cached_answers.respond(cached, conditional)
+    async with cached_answers.read_session(request) as session:  # a hit needs none
         items, next_cursor = await article_service.page(
             session, filters, listing, viewer, status=status
         )
-    conditional.response.headers["Cache-Control"] = caching.PRIVATE
+    conditional.response.headers["Cache-Control"] = cached_answers.PRIVATE
     return listing.respond(items, next_cursor)
 
 
@@ -172,10 +173,10 @@ async def get_article(
 
         key = f"blog-article:{slug}"
         cached = await caching.lookup_article(request, key, slug, load)
-        return caching.respond(cached, conditional)
-    async with caching.read_session(request) as session:  # a hit needs none
+        return cached_answers.respond(cached, conditional)
+    async with cached_answers.read_session(request) as session:  # a hit needs none
         article = await article_service.get(session, slug, viewer)
-    conditional.response.headers["Cache-Control"] = caching.PRIVATE
+    conditional.response.headers["Cache-Control"] = cached_answers.PRIVATE
     if conditional.fresh(article.etag):
         return conditional.not_modified()
     return article

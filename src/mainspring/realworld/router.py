@@ -32,6 +32,7 @@ from mainspring.blog.service import (
     tag_service,
 )
 from mainspring.blog.tags import normalize_tags
+from mainspring.core import cached_answers
 from mainspring.core.auth import CurrentPrincipal, Viewer, ViewerDep
 from mainspring.core.cache import CachedBytes
 from mainspring.core.conditional import ConditionalDep
@@ -131,16 +132,16 @@ async def list_articles(
     anonymous answer is the blog's cached one (``blog/caching.py``)."""
     filters = ArticleFilter(tag=tag, author=author, favorited_by=favorited)
     if not viewer.anonymous:
-        async with caching.read_session(request) as session:  # a hit needs none
+        async with cached_answers.read_session(request) as session:  # a hit needs none
             return await _window(session, filters, offset, limit, viewer)
 
     async def load(session: AsyncSession) -> CachedBytes:
         answer = await _window(session, filters, offset, limit, viewer)
         return CachedBytes(answer.model_dump_json().encode())
 
-    key = caching.list_key("realworld-articles", filters, offset, min(limit, MAX_LIMIT))
+    key = cached_answers.digest_key("realworld-articles", filters, offset, min(limit, MAX_LIMIT))
     cached = await caching.lookup(request, key, [caching.ARTICLES_TAG], load)
-    return caching.respond(cached, conditional)
+    return cached_answers.respond(cached, conditional)
 
 
 @router.post("/articles", status_code=201, summary="Create an article")
@@ -173,7 +174,7 @@ async def get_article(
 ) -> schemas.ArticleResponse | Response:
     """One article; an anonymous answer is the blog's cached one (``blog/caching.py``)."""
     if not viewer.anonymous:
-        async with caching.read_session(request) as session:  # a hit needs none
+        async with cached_answers.read_session(request) as session:  # a hit needs none
             article = await article_service.get(session, slug, viewer)
         return schemas.ArticleResponse(article=schemas.Article.of(article))
 
@@ -184,7 +185,7 @@ async def get_article(
 
     key = f"realworld-article:{slug}"
     cached = await caching.lookup_article(request, key, slug, load)
-    return caching.respond(cached, conditional)
+    return cached_answers.respond(cached, conditional)
 
 
 @router.put("/articles/{slug}", summary="Update an article")

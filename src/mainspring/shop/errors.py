@@ -22,15 +22,15 @@ from mainspring.core.errors import (
 class CategoryNotFound(NotFound):
     code = "category-not-found"
 
-    def __init__(self) -> None:
-        super().__init__("No category has this id or slug.")
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or "No category has this id or slug.")
 
 
 class ProductNotFound(NotFound):
     code = "product-not-found"
 
-    def __init__(self) -> None:
-        super().__init__("No product has this id or slug.")
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or "No product has this id or slug.")
 
 
 class VariantNotFound(NotFound):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -374,11 +375,36 @@ async def next_image_position(session: AsyncSession, product_id: uuid.UUID) -> i
     return 0 if top is None else int(top) + 1
 
 
-async def refresh_products(session: AsyncSession, product_ids: Sequence[uuid.UUID]) -> None:
+@dataclass(frozen=True)
+class Refreshed:
+    """A product whose bookkeeping columns were recomputed: ``listed`` when ``price_from`` or
+    ``in_stock`` moved (what the list shows, filters and sorts on besides the product's own
+    columns)."""
+
+    id: uuid.UUID
+    slug: str
+    listed: bool
+
+
+async def refresh_products(
+    session: AsyncSession, product_ids: Sequence[uuid.UUID]
+) -> list[Refreshed]:
     """Recompute ``price_from`` and ``in_stock`` of ``product_ids`` from their variants, in
-    one ``UPDATE`` with correlated sub-queries, and bump their version."""
+    one ``UPDATE`` with correlated sub-queries, and bump their version. The rows are locked
+    first (``FOR UPDATE``, in id order; SQLite's write lock does the same), so that their
+    values before and after are this transaction's own, whatever else commits meanwhile."""
     if not product_ids:
-        return
+        return []
+    ids = sorted(set(product_ids))
+    before = {
+        row.id: (row.price_from, row.in_stock)
+        for row in await session.execute(
+            select(Product.id, Product.price_from, Product.in_stock)
+            .where(Product.id.in_(ids))
+            .order_by(Product.id)
+            .with_for_update()
+        )
+    }
     cheapest = (
         select(func.min(Variant.price))
         .where(Variant.product_id == Product.id)
@@ -386,9 +412,14 @@ async def refresh_products(session: AsyncSession, product_ids: Sequence[uuid.UUI
         .scalar_subquery()
     )
     stocked = exists().where(Variant.product_id == Product.id, Variant.stock > 0).correlate(Product)
-    await session.execute(
+    after = await session.execute(
         update(Product)
-        .where(Product.id.in_(list(product_ids)))
+        .where(Product.id.in_(ids))
         .values(price_from=cheapest, in_stock=stocked, version=Product.version + 1)
+        .returning(Product.id, Product.slug, Product.price_from, Product.in_stock)
         .execution_options(synchronize_session=False)
     )
+    return [
+        Refreshed(row.id, row.slug, before.get(row.id) != (row.price_from, row.in_stock))
+        for row in after
+    ]

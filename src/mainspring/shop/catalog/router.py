@@ -1,5 +1,10 @@
 """``/api/v1/shop/categories`` and ``/api/v1/shop/products``: the catalogue. Everyone reads;
-staff write. Thin handlers: parse, call the service, answer."""
+staff write. Thin handlers: parse, call the service, answer.
+
+Anonymous reads are answered from the kernel cache (``caching.py``: what is kept, and which
+writes make it stale) with ``Cache-Control: public, max-age=5``, an ``ETag`` and 304; a
+signed-in reader's answer is read for them from the database and says ``private, no-cache``.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,19 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
+from pydantic import TypeAdapter
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from mainspring.core.auth import ViewerDep
+from mainspring.core import cached_answers
+from mainspring.core.auth import ANONYMOUS, ViewerDep
+from mainspring.core.cache import CachedBytes
 from mainspring.core.conditional import NOT_MODIFIED, ConditionalDep, make_etag
 from mainspring.core.deps import ReadSessionDep, SessionDep
 from mainspring.core.errors import problem_responses
-from mainspring.core.pagination import PageSliceDep
+from mainspring.core.pagination import PageSlice, PageSliceDep, set_page_links
 from mainspring.core.schemas import Page
-from mainspring.shop.catalog import schemas
-from mainspring.shop.catalog.filters import ProductFiltersDep
+from mainspring.shop.catalog import caching, schemas
+from mainspring.shop.catalog.filters import ProductFilters, ProductFiltersDep
 from mainspring.shop.catalog.service import category_service, product_service
 from mainspring.shop.deps import Staff
 
@@ -36,16 +45,43 @@ ProductKey = Annotated[
 ]
 ProductId = Annotated[uuid.UUID, Path(alias="product", description="The product's id.")]
 STAFF_WRITE = problem_responses(401, 403, 404, 409, 422)
+CategoryPage = Page[schemas.Category]
+_CATEGORY_PAGE_JSON = TypeAdapter(CategoryPage)
+_CATEGORY_JSON = TypeAdapter(schemas.Category)
+_PRODUCT_PAGE_JSON = TypeAdapter(schemas.ProductPage)
+_PRODUCT_JSON = TypeAdapter(schemas.Product)
 
 
 def product_etag(product: schemas.Product) -> str:
     return make_etag(product.version, product.updated_at)
 
 
-@router.get("/categories", summary="List categories")
-async def list_categories(session: ReadSessionDep, listing: PageSliceDep) -> Page[schemas.Category]:
-    """Every category, in tree order (by path: a parent comes before its children)."""
-    items, total = await category_service.page(session, listing)
+@router.get(
+    "/categories",
+    summary="List categories",
+    response_model=CategoryPage,
+    responses={**NOT_MODIFIED, **problem_responses(401)},
+)
+async def list_categories(
+    request: Request, viewer: ViewerDep, listing: PageSliceDep, conditional: ConditionalDep
+) -> CategoryPage | Response:
+    """Every category, in tree order (by path: a parent comes before its children).
+    Anonymous answers are cached (`Cache-Control: public, max-age=5`, `ETag`, 304)."""
+    if viewer.anonymous:
+
+        async def load(session: AsyncSession) -> CachedBytes:
+            items, total = await category_service.page(session, listing)
+            page = CategoryPage(
+                items=items, total=total, page=listing.page, page_size=listing.page_size
+            )
+            return CachedBytes(_CATEGORY_PAGE_JSON.dump_json(page), {"total": total})
+
+        cached = await caching.lookup_categories(request, listing, load)
+        set_page_links(request, conditional.response, listing, cached.meta["total"])
+        return cached_answers.respond(cached, conditional)
+    async with cached_answers.read_session(request) as session:  # a hit needs none
+        items, total = await category_service.page(session, listing)
+    conditional.response.headers["Cache-Control"] = cached_answers.PRIVATE
     return listing.respond(items, total)
 
 
@@ -67,9 +103,29 @@ async def create_category(
     return category
 
 
-@router.get("/categories/{category_id}", summary="Get a category", responses=problem_responses(404))
-async def get_category(category_id: uuid.UUID, session: ReadSessionDep) -> schemas.Category:
-    return await category_service.get(session, category_id)
+@router.get(
+    "/categories/{category_id}",
+    summary="Get a category",
+    response_model=schemas.Category,
+    responses={**NOT_MODIFIED, **problem_responses(401, 404)},
+)
+async def get_category(
+    category_id: uuid.UUID, request: Request, viewer: ViewerDep, conditional: ConditionalDep
+) -> schemas.Category | Response:
+    """A category with its attribute schema. Anonymous answers are cached (`Cache-Control:
+    public, max-age=5`, `ETag`, 304)."""
+    if viewer.anonymous:
+
+        async def load(session: AsyncSession) -> CachedBytes:
+            category = await category_service.get(session, category_id)
+            return CachedBytes(_CATEGORY_JSON.dump_json(category))
+
+        cached = await caching.lookup_category(request, category_id, load)
+        return cached_answers.respond(cached, conditional)
+    async with cached_answers.read_session(request) as session:  # a hit needs none
+        category = await category_service.get(session, category_id)
+    conditional.response.headers["Cache-Control"] = cached_answers.PRIVATE
+    return category
 
 
 @router.patch(
@@ -94,16 +150,44 @@ async def delete_category(category_id: uuid.UUID, session: SessionDep, staff: St
     await category_service.delete(session, category_id)
 
 
-@router.get("/products", summary="Browse the catalogue", responses=problem_responses(422))
+@router.get(
+    "/products",
+    summary="Browse the catalogue",
+    response_model=schemas.ProductPage,
+    responses={**NOT_MODIFIED, **problem_responses(401, 422)},
+)
 async def list_products(
-    session: ReadSessionDep, filters: ProductFiltersDep, listing: PageSliceDep
-) -> schemas.ProductPage:
+    request: Request,
+    viewer: ViewerDep,
+    filters: ProductFiltersDep,
+    listing: PageSliceDep,
+    conditional: ConditionalDep,
+) -> schemas.ProductPage | Response:
     """Published products, filtered, searched and sorted, a page at a time, with the total and
-    facet counts (categories, attribute values, in stock, price range) within the filters."""
+    facet counts (categories, attribute values, in stock, price range) within the filters.
+    Anonymous answers are cached (`Cache-Control: public, max-age=5`, `ETag`, 304)."""
+    if viewer.anonymous:
+
+        async def load(session: AsyncSession) -> CachedBytes:
+            page = await _product_page(session, filters, listing)
+            return CachedBytes(_PRODUCT_PAGE_JSON.dump_json(page), {"total": page.total})
+
+        cached = await caching.lookup_products(request, filters, listing, load)
+        set_page_links(request, conditional.response, listing, cached.meta["total"])
+        return cached_answers.respond(cached, conditional)
+    async with cached_answers.read_session(request) as session:  # a hit needs none
+        page = await _product_page(session, filters, listing)
+    set_page_links(request, conditional.response, listing, page.total)
+    conditional.response.headers["Cache-Control"] = cached_answers.PRIVATE
+    return page
+
+
+async def _product_page(
+    session: AsyncSession, filters: ProductFilters, listing: PageSlice
+) -> schemas.ProductPage:
     items, total, facets = await product_service.page(session, filters, listing)
-    page = listing.respond(items, total)
     return schemas.ProductPage.model_construct(
-        items=page.items, total=page.total, page=page.page, page_size=page.page_size, facets=facets
+        items=items, total=total, page=listing.page, page_size=listing.page_size, facets=facets
     )
 
 
@@ -134,11 +218,22 @@ async def create_product(
     responses={**NOT_MODIFIED, **problem_responses(404)},
 )
 async def get_product(
-    key: ProductKey, session: ReadSessionDep, viewer: ViewerDep, conditional: ConditionalDep
+    key: ProductKey, request: Request, viewer: ViewerDep, conditional: ConditionalDep
 ) -> schemas.Product | Response:
     """A published product, by slug or id, with its variants (price, stock) and images; staff
-    also see unpublished ones. `ETag`, and 304 to a current `If-None-Match`."""
-    product = await product_service.get(session, key, viewer)
+    also see unpublished ones. `ETag`, and 304 to a current `If-None-Match`. Anonymous answers
+    are cached (`Cache-Control: public, max-age=5`); every stock change is seen by the next."""
+    if viewer.anonymous:
+
+        async def load(session: AsyncSession) -> CachedBytes:
+            product = await product_service.get(session, key, ANONYMOUS)
+            return CachedBytes(_PRODUCT_JSON.dump_json(product), {"etag": product_etag(product)})
+
+        cached = await caching.lookup_product(request, key, load)
+        return cached_answers.respond(cached, conditional)
+    async with cached_answers.read_session(request) as session:  # a hit needs none
+        product = await product_service.get(session, key, viewer)
+    conditional.response.headers["Cache-Control"] = cached_answers.PRIVATE
     if conditional.fresh(product_etag(product)):
         return conditional.not_modified()
     return product

@@ -2,12 +2,14 @@
 
 Everyone reads published products; staff (``deps.Staff``) read unpublished ones and change the
 catalogue. A product's bookkeeping columns (``price_from``, ``in_stock``, ``version``) are
-recomputed by one statement after every change to its variants.
+recomputed by one statement after every change to its variants. Every write here makes the
+cached anonymous answers it changes stale once it commits (``caching.py`` lists them).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mainspring.core.auth import Viewer
 from mainspring.core.pagination import PageSlice
 from mainspring.shop.catalog import attributes as attribute_rules
-from mainspring.shop.catalog import repository, schemas
+from mainspring.shop.catalog import caching, repository, schemas
 from mainspring.shop.catalog.filters import ProductFilters
 from mainspring.shop.errors import (
     CategoryCycle,
@@ -68,6 +70,7 @@ class CategoryService:
         )
         session.add(category)
         await session.flush()
+        caching.categories_changed(session)
         return schemas.Category.model_validate(category)
 
     async def update(
@@ -94,6 +97,7 @@ class CategoryService:
             await repository.move_subtree(session, old_path, new_path)
             await session.refresh(category)
         await session.flush()
+        caching.categories_changed(session)
         return schemas.Category.model_validate(category)
 
     async def delete(self, session: AsyncSession, category_id: uuid.UUID) -> None:
@@ -104,6 +108,7 @@ class CategoryService:
             raise CategoryInUse
         await session.delete(category)
         await session.flush()
+        caching.categories_changed(session)
 
     async def validate_attributes(
         self, session: AsyncSession, category_id: uuid.UUID, values: dict[str, Any]
@@ -184,6 +189,7 @@ class ProductService:
         )
         await session.flush()
         await repository.refresh_products(session, [product.id])
+        caching.products_changed(session, [(product.id, product.slug)], lists=True)
         return await self.detail(session, product.id)
 
     async def _load(self, session: AsyncSession, product_id: uuid.UUID) -> Product:
@@ -209,11 +215,13 @@ class ProductService:
             product.category_id = category_id
         product.version += 1
         await session.flush()
+        caching.products_changed(session, [(product.id, product.slug)], lists=True)
         return await self.detail(session, product_id)
 
     async def delete(self, session: AsyncSession, product_id: uuid.UUID) -> None:
         """Delete a product. Orders keep their lines (name, SKU and price were copied)."""
         product = await self._load(session, product_id)
+        caching.products_changed(session, [(product.id, product.slug)], lists=True)
         await session.delete(product)
         await session.flush()
 
@@ -234,7 +242,7 @@ class ProductService:
             )
         )
         await session.flush()
-        await repository.refresh_products(session, [product_id])
+        await self._refresh(session, [product_id])
         return await self.detail(session, product_id)
 
     async def update_variant(
@@ -252,7 +260,7 @@ class ProductService:
             if value is not None:
                 setattr(variant, field, dict(value) if field == "options" else value)
         await session.flush()
-        await repository.refresh_products(session, [product_id])
+        await self._refresh(session, [product_id])
         return await self.detail(session, product_id)
 
     async def delete_variant(
@@ -263,11 +271,26 @@ class ProductService:
             raise VariantNotFound
         await session.delete(variant)
         await session.flush()
-        await repository.refresh_products(session, [product_id])
+        await self._refresh(session, [product_id])
 
     async def refresh(self, session: AsyncSession, product_ids: set[uuid.UUID]) -> None:
-        """Recompute the cheapest price and the in-stock flag after stock moved."""
-        await repository.refresh_products(session, sorted(product_ids))
+        """Recompute the cheapest price and the in-stock flag after stock moved (a checkout,
+        a cancellation, a reservation released): the products' cached answers are stale."""
+        await self._refresh(session, product_ids)
+
+    async def _refresh(self, session: AsyncSession, product_ids: Iterable[uuid.UUID]) -> None:
+        """Recompute the products' bookkeeping columns after their variants changed; their
+        cached answers are stale, and the lists too if a price or in-stock flag moved."""
+        refreshed = await repository.refresh_products(session, list(product_ids))
+        caching.products_changed(
+            session,
+            [(product.id, product.slug) for product in refreshed],
+            lists=any(product.listed for product in refreshed),
+        )
+
+    async def sold(self, session: AsyncSession, products: Iterable[caching.Product]) -> None:
+        """``products`` sold more (their ``sold_count``, counted by the order's payment)."""
+        caching.products_sold(session, products)
 
     async def add_image(
         self, session: AsyncSession, product_id: uuid.UUID, data: schemas.ImageCreate
@@ -279,6 +302,7 @@ class ProductService:
         )
         product.version += 1
         await session.flush()
+        caching.products_changed(session, [(product.id, product.slug)], lists=True)
         return await self.detail(session, product_id)
 
     async def delete_image(
@@ -291,6 +315,7 @@ class ProductService:
         await session.delete(image)
         product.version += 1
         await session.flush()
+        caching.products_changed(session, [(product.id, product.slug)], lists=True)
 
 
 category_service = CategoryService()

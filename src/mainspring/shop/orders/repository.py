@@ -136,20 +136,23 @@ async def move(
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-async def count_sales(session: AsyncSession, order_id: uuid.UUID) -> None:
-    """Add a paid order's quantities to its products' ``sold_count`` (one UPDATE)."""
+async def count_sales(session: AsyncSession, order_id: uuid.UUID) -> list[tuple[uuid.UUID, str]]:
+    """Add a paid order's quantities to its products' ``sold_count`` (one UPDATE); the ids
+    and slugs of those products."""
     sold = (
         select(func.coalesce(func.sum(OrderLine.quantity), 0))
         .where(OrderLine.order_id == order_id, OrderLine.product_id == Product.id)
         .correlate(Product)
         .scalar_subquery()
     )
-    await session.execute(
+    rows = await session.execute(
         update(Product)
         .where(Product.id.in_(select(OrderLine.product_id).where(OrderLine.order_id == order_id)))
         .values(sold_count=Product.sold_count + sold)
+        .returning(Product.id, Product.slug)
         .execution_options(synchronize_session=False)
     )
+    return [(product_id, slug) for product_id, slug in rows]
 
 
 async def entity(session: AsyncSession, order_id: uuid.UUID) -> Order | None:

@@ -240,7 +240,7 @@ class OrderService:
             session, order.id, "pending_payment", "paid", paid_at=utcnow(), reserved_until=None
         ):
             return False
-        await repository.count_sales(session, order.id)
+        await product_service.sold(session, await repository.count_sales(session, order.id))
         if not notify:
             return True
         detail = await self._detail(session, order.id)

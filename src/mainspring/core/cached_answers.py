@@ -1,0 +1,111 @@
+"""Anonymous answers kept whole in the kernel cache: the read side every module uses the same way.
+
+What everybody sees alike (a published article, the shop's catalogue page) is computed once and
+kept as the JSON bytes it is sent as (``Cache.get_or_set_bytes``, core/cache.py), under the tags
+whose invalidation makes it stale. A module says *what* it caches and *which writes* invalidate
+it (its own ``caching.py``: ``blog/caching.py``, ``shop/catalog/caching.py``); the mechanics are
+here:
+
+- ``digest_key(kind, *query)``: the key of a list, a digest of every parameter that shapes it;
+- ``lookup(request, key, tags, load, ttl=...)``: the cached answer, or ``load(session)`` in a
+  read session opened only on a miss (a hit opens no session and runs no SQL); with
+  ``missing=SomeNotFound``, the loader's 404 is kept too, so a flood of requests for things
+  that do not exist costs no SQL either;
+- ``respond(cached, conditional)``: the answer, or 304 to a current ``If-None-Match``, with
+  ``Cache-Control: public, max-age=MAX_AGE_SECONDS`` and ``Vary: Authorization``;
+- ``read_session(request)``: the read session a signed-in reader's handler opens itself, its
+  answer marked ``PRIVATE``.
+
+Only anonymous reads are served from here: whoever is signed in may see something else (their
+own flags, a staff view), so their answers are computed for them and say ``private, no-cache``;
+``Vary: Authorization`` keeps a proxy from answering them with an anonymous copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+
+from fastapi import Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mainspring.core.cache import Cache, CachedBytes
+from mainspring.core.conditional import Conditional
+from mainspring.core.db import Database
+from mainspring.core.errors import NotFound
+
+MAX_AGE_SECONDS = 5
+PUBLIC = f"public, max-age={MAX_AGE_SECONDS}"
+"""``Cache-Control`` of an anonymous answer: anyone may keep it a few seconds."""
+PRIVATE = "private, no-cache"
+"""``Cache-Control`` of a signed-in reader's answer: theirs only, revalidated before reuse."""
+JSON = "application/json"
+MISSING = "missing"
+"""The ``meta`` entry of a cached absence: the detail of its 404."""
+
+Load = Callable[[AsyncSession], Awaitable[CachedBytes]]
+
+
+def digest_key(kind: str, *query: object) -> str:
+    """The key of a list's entry: its kind and a digest of every parameter that shapes it
+    (``repr`` of each: pass dataclasses and plain values, never objects without a stable
+    ``repr``)."""
+    digest = hashlib.blake2b(repr(query).encode(), digest_size=16)
+    return f"{kind}:{digest.hexdigest()}"
+
+
+async def lookup(
+    request: Request,
+    key: str,
+    tags: list[str],
+    load: Load,
+    *,
+    ttl: float,
+    missing: type[NotFound] | None = None,
+) -> CachedBytes:
+    """The anonymous answer kept under ``key``, stale once any of ``tags`` is invalidated, and
+    after ``ttl`` seconds at most. On a miss, ``load`` computes it in a read session opened
+    for it. When ``load`` raises ``missing``, that absence is kept like an answer and raised
+    again on every hit until a write invalidates one of ``tags``. (The app's cache and
+    database are read from ``request``: two more dependencies would each cost a worker thread
+    hop, the price FastAPI puts on a plain function.)"""
+    cache: Cache = request.app.state.cache
+
+    async def miss() -> CachedBytes:
+        async with read_session(request) as session:
+            if missing is None:
+                return await load(session)
+            try:
+                return await load(session)
+            except missing as exc:
+                return CachedBytes(b"", {MISSING: exc.detail})
+
+    cached = await cache.get_or_set_bytes(key, miss, ttl=ttl, tags=tags)
+    if missing is not None and MISSING in cached.meta:
+        raise missing(cached.meta[MISSING])
+    return cached
+
+
+def read_session(request: Request) -> AbstractAsyncContextManager[AsyncSession]:
+    """The request's read session, for a handler that opens it only when it needs it: a
+    signed-in reader, or a miss (``lookup``); an anonymous hit needs none."""
+    database: Database = request.app.state.db
+    return database.read_session()
+
+
+def respond(cached: CachedBytes, conditional: Conditional) -> Response:
+    """The anonymous answer ``cached`` (304 when the client's ``If-None-Match`` names it), with
+    the headers already set on ``conditional.response`` (``Link``). Its ETag is the loader's
+    ``meta["etag"]``, else the entry's version (which moves with every invalidation)."""
+    etag = cached.meta.get("etag") or cached.version
+    if etag and conditional.fresh(etag):
+        answer = conditional.not_modified()
+    else:
+        answer = Response(cached.body, media_type=JSON)
+        for name in ("ETag", "Vary", "Link"):
+            if name in conditional.response.headers:
+                answer.headers[name] = conditional.response.headers[name]
+    answer.headers["Vary"] = "Authorization"  # even without an ETag (the cache unreachable)
+    answer.headers["Cache-Control"] = PUBLIC
+    return answer
