@@ -384,17 +384,12 @@ async def chat_socket(websocket: WebSocket) -> None:
         connection = Connection(websocket, principal.user_id)
         await hub.connect(connection)
     except Unauthorized as exc:
-        await websocket.send_json({"type": "error", "code": "unauthorized", "detail": exc.detail})
-        await websocket.close(CLOSE_UNAUTHORIZED)
+        await _refuse(websocket, exc, CLOSE_UNAUTHORIZED)
         return
     except (ServiceUnavailable, SQLAlchemyError) as exc:  # the database or Redis is down
         if connection is not None:
             await hub.disconnect(connection)
-        problem = _problem(exc)
-        await websocket.send_json(
-            {"type": "error", "code": problem.code, "detail": problem.detail, **_extra(problem)}
-        )
-        await websocket.close(CLOSE_TRY_AGAIN_LATER)  # come back later
+        await _refuse(websocket, _problem(exc), CLOSE_TRY_AGAIN_LATER)  # come back later
         return
     assert token is not None
     try:
@@ -404,6 +399,21 @@ async def chat_socket(websocket: WebSocket) -> None:
     if code is not None and websocket.client_state == WebSocketState.CONNECTED:
         with contextlib.suppress(RuntimeError):  # the client left meanwhile
             await websocket.close(code)
+
+
+async def _refuse(websocket: WebSocket, problem: MainspringError, code: int) -> None:
+    """Answer ``problem`` as an ``error`` frame, then close with ``code``; a client that left
+    meanwhile (a connect timeout of its own) is not an error."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        await websocket.send_json(
+            {
+                "type": "error",
+                "code": "unauthorized" if isinstance(problem, Unauthorized) else problem.code,
+                "detail": problem.detail,
+                **_extra(problem),
+            }
+        )
+        await websocket.close(code)
 
 
 async def _serve(session: Session, token: str, principal: Principal) -> int | None:
