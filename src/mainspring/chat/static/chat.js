@@ -8,6 +8,7 @@ const state = {
   seen: new Map(), // room id -> highest seq received (reconnect with since=...)
   typing: new Map(), retry: 500,
   unacked: new Map(), // client id -> its send frame, resent when the server asks to retry
+  backoff: 1, // doubles with each refusal in a row (retry_after x backoff, with jitter)
 };
 const $ = (id) => document.getElementById(id);
 
@@ -162,10 +163,14 @@ function connect() {
         send({ type: "subscribe", since: Object.fromEntries(state.seen) });
         break;
       case "subscribed":
+        state.backoff = 1;
         $("status").textContent = "online";
         break;
       case "message": case "edit": case "ack":
-        if (data.type === "ack") state.unacked.delete(data.client_id);
+        if (data.type === "ack") {
+          state.unacked.delete(data.client_id);
+          state.backoff = 1;
+        }
         showMessage(data.message);
         if (data.message.room_id === state.current) markRead();
         break;
@@ -191,7 +196,9 @@ function connect() {
           const again = data.client_id !== undefined
             ? state.unacked.get(data.client_id)
             : { type: "subscribe", since: Object.fromEntries(state.seen) };
-          if (again) setTimeout(() => send(again), data.retry_after * 1000);
+          const delay = data.retry_after * 1000 * state.backoff * (0.5 + Math.random());
+          state.backoff = Math.min(state.backoff * 2, 30);
+          if (again) setTimeout(() => send(again), delay);
         } else {
           console.warn("chat error", data);
         }
