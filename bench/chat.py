@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import resource
 import statistics
 import sys
@@ -46,7 +47,19 @@ from bench.startup import resident_mib
 
 PASSWORD = "bench passphrase 42 long enough"  # noqa: S105 - throwaway bench accounts
 CONNECT_BATCH = 100
+"""Sockets connected together (``--batch``); in ``fanout``, then subscribed together."""
+CONNECT_ATTEMPTS = 12
+BACKOFF_CAP_SECONDS = 30.0
+
 MIB = 1024 * 1024
+
+
+def _backoff(retry_after: float, attempt: int) -> float:
+    """How long to wait before retry number ``attempt`` (0, 1...): the server's ``retry_after``
+    doubled each time, capped, with jitter, so that a thousand clients refused together do not
+    all come back in the same second."""
+    delay = min(BACKOFF_CAP_SECONDS, retry_after * 2**attempt)
+    return float(delay * random.uniform(0.5, 1.5))
 
 
 def _server(args: argparse.Namespace, workdir: Path) -> tuple[Server, dict[str, str]]:
@@ -90,20 +103,36 @@ async def _account(http: httpx.AsyncClient, name: str) -> str:
     return token
 
 
-async def _socket(ws_url: str, token: str) -> ClientConnection:
-    """An authenticated socket past its ``ready``. No client-side keepalive: on a loaded
+class Retries:
+    """How often the server said "the database is busy, try again" (``retry_after``) and the
+    bench did, as a client must: at connect (an ``error`` then 1013) and on a frame."""
+
+    def __init__(self) -> None:
+        self.connect = 0
+        self.frames = 0
+
+
+async def _socket(ws_url: str, token: str, retries: Retries) -> ClientConnection:
+    """An authenticated socket past its ``ready``, reconnecting after ``retry_after`` when the
+    server refuses the connect for a busy database. No client-side keepalive: on a loaded
     machine a late pong made the client drop healthy sockets (1011, "no close frame"); the
     server pings, and the bench reads every socket all the time so its pongs go out."""
-    socket = await connect(
-        ws_url,
-        additional_headers={"Authorization": f"Bearer {token}"},
-        open_timeout=60,
-        ping_interval=None,
-    )
-    ready = json.loads(await socket.recv())
-    if ready.get("type") != "ready":
-        raise BenchError(f"no ready: {ready}")
-    return socket
+    for attempt in range(CONNECT_ATTEMPTS):
+        socket = await connect(
+            ws_url,
+            additional_headers={"Authorization": f"Bearer {token}"},
+            open_timeout=60,
+            ping_interval=None,
+        )
+        first = json.loads(await socket.recv())
+        if first.get("type") == "ready":
+            return socket
+        await socket.close()
+        if first.get("type") != "error" or "retry_after" not in first:
+            raise BenchError(f"no ready: {first}")
+        retries.connect += 1
+        await asyncio.sleep(_backoff(first["retry_after"], attempt))
+    raise BenchError(f"no ready after {CONNECT_ATTEMPTS} attempts: {first}")
 
 
 async def _keep_alive(sockets: list[ClientConnection]) -> None:
@@ -116,19 +145,22 @@ async def _keep_alive(sockets: list[ClientConnection]) -> None:
                 await socket.send('{"type": "ping"}')
 
 
-async def _idle(server: Server, count: int) -> dict[str, float]:
+async def _idle(server: Server, count: int, batch_size: int) -> dict[str, float]:
     ws_url = server.base_url.replace("http://", "ws://") + "/api/v1/chat/ws"
     async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as http:
         token = await _account(http, f"idle_{uuid.uuid4().hex[:8]}")
-        first = await _socket(ws_url, token)  # warm: imports, caches, the user's presence
+        retries = Retries()
+        first = await _socket(ws_url, token, retries)  # warm: imports, caches, presence
         await asyncio.sleep(1.0)
         before = resident_mib(server.process.pid)
         sockets = [first]
         pinger = asyncio.create_task(_keep_alive(sockets))  # idle, not silent: no 4408
         started = time.perf_counter()
         while len(sockets) < count:
-            batch = min(CONNECT_BATCH, count - len(sockets))
-            sockets += await asyncio.gather(*(_socket(ws_url, token) for _ in range(batch)))
+            batch = min(batch_size, count - len(sockets))
+            sockets += await asyncio.gather(
+                *(_socket(ws_url, token, retries) for _ in range(batch))
+            )
         elapsed = time.perf_counter() - started
         await asyncio.sleep(2.0)
         after = resident_mib(server.process.pid)
@@ -141,10 +173,13 @@ async def _idle(server: Server, count: int) -> dict[str, float]:
         "rss_after_mib": after,
         "kib_per_socket": (after - before) * 1024 / max(count - 1, 1),
         "connect_seconds": elapsed,
+        "connect_retries": float(retries.connect),
     }
 
 
-async def _fanout(server: Server, members: int, messages: int, interval: float) -> dict[str, Any]:
+async def _fanout(
+    server: Server, members: int, messages: int, interval: float, batch_size: int
+) -> dict[str, Any]:
     ws_url = server.base_url.replace("http://", "ws://") + "/api/v1/chat/ws"
     prefix = uuid.uuid4().hex[:6]
     limits = httpx.Limits(max_connections=20)
@@ -169,13 +204,20 @@ async def _fanout(server: Server, members: int, messages: int, interval: float) 
     arrivals: dict[str, list[float]] = {}
     subscribed: dict[ClientConnection, asyncio.Event] = {}
     lost: dict[str, int] = {}
+    retries = Retries()
+    phase = "connect"
+    subscribe = json.dumps({"type": "subscribe", "rooms": [room["id"]]})
+    sends: dict[str, str] = {}  # client_id -> the frame, to resend when the server asks
 
     async def listen(socket: ClientConnection) -> None:
         """Read this socket from its ``ready`` to the end, whatever it is sent (presence,
         typing...), so that it never stops reading: a socket left unread fills its client
-        queue, then its TCP window, and the server rightly drops it as a slow consumer. A
-        socket lost early is counted by its close code rather than failing the run."""
+        queue, then its TCP window, and the server rightly drops it as a slow consumer. An
+        ``error`` with ``retry_after`` (the database was busy) is retried, as a client must. A
+        socket lost anyway is counted by its close code and the phase it was lost in rather
+        than failing the run."""
         received = 0
+        attempt = 0
         try:
             while received < messages:
                 data = json.loads(await socket.recv())
@@ -186,34 +228,51 @@ async def _fanout(server: Server, members: int, messages: int, interval: float) 
                         time.perf_counter()
                     )
                     received += 1
-        except ConnectionClosed:
-            code = str(socket.close_code)
-            lost[code] = lost.get(code, 0) + 1
+                elif data["type"] == "error":
+                    if "retry_after" not in data:
+                        raise BenchError(f"error frame: {data}")
+                    retries.frames += 1
+                    await asyncio.sleep(_backoff(data["retry_after"], attempt))
+                    attempt += 1
+                    again = sends[data["client_id"]] if "client_id" in data else subscribe
+                    await socket.send(again)
+        except ConnectionClosed as closed:
+            rcvd = closed.rcvd
+            key = f"{socket.close_code} during {phase}"
+            if rcvd is not None and rcvd.reason:
+                key += f" ({rcvd.reason})"
+            lost[key] = lost.get(key, 0) + 1
             subscribed[socket].set()
 
     sockets: list[ClientConnection] = []
     listeners: list[asyncio.Task[None]] = []
     pinger = asyncio.create_task(_keep_alive(sockets))  # the set-up takes longer than 60 s
-    for start in range(0, members, CONNECT_BATCH):
+    for start in range(0, members, batch_size):
         batch = await asyncio.gather(
-            *(_socket(ws_url, t) for t in tokens[start : start + CONNECT_BATCH])
+            *(_socket(ws_url, t, retries) for t in tokens[start : start + batch_size])
         )
         for socket in batch:
             subscribed[socket] = asyncio.Event()
             listeners.append(asyncio.create_task(listen(socket)))
         sockets += batch
-    for socket in sockets:
-        await socket.send(json.dumps({"type": "subscribe", "rooms": [room["id"]]}))
-    await asyncio.wait_for(asyncio.gather(*(e.wait() for e in subscribed.values())), 300)
+    phase = "subscribe"
+    for start in range(0, members, batch_size):
+        batch = sockets[start : start + batch_size]
+        for socket in batch:
+            await socket.send(subscribe)
+        await asyncio.wait_for(asyncio.gather(*(subscribed[s].wait() for s in batch)), 300)
+    phase = "fan-out"
     sender = sockets[0]
     for i in range(messages):
         client_id = f"bench-{i}"
-        sent_at[client_id] = time.perf_counter()
-        await sender.send(
-            json.dumps({"type": "send", "room_id": room["id"], "client_id": client_id, "body": "x"})
+        sends[client_id] = json.dumps(
+            {"type": "send", "room_id": room["id"], "client_id": client_id, "body": "x"}
         )
+        sent_at[client_id] = time.perf_counter()
+        await sender.send(sends[client_id])
         await asyncio.sleep(interval)
     await asyncio.wait_for(asyncio.gather(*listeners), timeout=120)
+    phase = "close"
     pinger.cancel()
     await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
     every = sorted(t - sent_at[c] for c, times in arrivals.items() for t in times)
@@ -221,7 +280,9 @@ async def _fanout(server: Server, members: int, messages: int, interval: float) 
     return {
         "members": members,
         "messages": messages,
-        "sockets_lost": lost,  # close code -> count; {} when every member stayed
+        "sockets_lost": lost,  # "code during phase (reason)" -> count; {} when all stayed
+        "connect_retries": retries.connect,
+        "frame_retries": retries.frames,
         "deliveries": len(every),
         "p50_ms": _percentile(every, 50) * 1000,
         "p99_ms": _percentile(every, 99) * 1000,
@@ -244,6 +305,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parse.add_argument("--members", type=int, default=1000)
     parse.add_argument("--messages", type=int, default=30)
     parse.add_argument("--interval", type=float, default=0.2)
+    parse.add_argument(
+        "--batch",
+        type=int,
+        default=CONNECT_BATCH,
+        help="sockets connected (and, in fanout, subscribed) together; the set-up is not the "
+        "measurement, but --batch 1000 makes it a reconnect storm the server must survive",
+    )
     parse.add_argument("--database", default="sqlite")
     parse.add_argument("--redis", default=None)
     args = parse.parse_args(argv)
@@ -259,9 +327,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         server, _ = _server(args, workdir)
         try:
             if args.what == "idle":
-                result: dict[str, Any] = asyncio.run(_idle(server, args.sockets))
+                result: dict[str, Any] = asyncio.run(_idle(server, args.sockets, args.batch))
             else:
-                result = asyncio.run(_fanout(server, args.members, args.messages, args.interval))
+                result = asyncio.run(
+                    _fanout(server, args.members, args.messages, args.interval, args.batch)
+                )
         except BaseException:
             server.stop()
             server.output.wait_closed()

@@ -25,11 +25,13 @@ from typing import Any
 import orjson
 import structlog
 from fastapi import FastAPI, WebSocket
+from sqlalchemy.exc import SQLAlchemyError
 
 from mainspring.chat.channels import room_channel, user_channel
 from mainspring.chat.live.presence import REFRESH_SECONDS, presence_repository
 from mainspring.chat.rooms.service import room_service
 from mainspring.core.db import Database
+from mainspring.core.errors import database_fault
 from mainspring.core.pubsub import PubSub, SubscriptionOverflow
 
 logger = structlog.get_logger("mainspring.chat")
@@ -111,6 +113,9 @@ class Hub:
         self._rooms: dict[str, _Channel] = {}
         self._users: dict[str, _Channel] = {}
         self._status: dict[uuid.UUID, str] = {}
+        self._unclear: set[uuid.UUID] = set()
+        """Users whose last local socket closed while the database could not clear their
+        presence: ``refresh_presence`` clears them (else the refresh would keep them online)."""
         self._refresher: asyncio.Task[None] | None = None
 
     @property
@@ -128,12 +133,24 @@ class Hub:
             await self.set_status(connection.user_id, "online")
 
     async def disconnect(self, connection: Connection) -> None:
+        """A socket is gone: stop its deliveries; presence offline if it was the user's last
+        here. Never fails because the database is unavailable (a socket's close must not wait
+        on it): the presence is cleared later (``refresh_presence``)."""
         for room_id in list(connection.rooms):
             await self.unwatch(connection, room_id)
         key = str(connection.user_id)
         await self._leave(self._users, key, connection)
         if key not in self._users:
-            await self.set_status(connection.user_id, None)
+            try:
+                await self.set_status(connection.user_id, None)
+            except SQLAlchemyError as exc:
+                fault = database_fault(exc)
+                if fault is None:
+                    raise
+                logger.warning(
+                    "chat_presence_not_cleared", user_id=key, reason=fault.reason, retry="refresh"
+                )
+                self._unclear.add(connection.user_id)
 
     async def watch(self, connection: Connection, room_id: str) -> None:
         """Deliver the room's events to ``connection`` from now on (returns once subscribed)."""
@@ -170,12 +187,20 @@ class Hub:
         for room_id in room_ids:
             await self.pubsub.publish(room_channel(room_id), event)
 
+    async def refresh_presence(self) -> None:
+        """Clear the presence a disconnect could not, then keep this instance's rows alive."""
+        for user_id in list(self._unclear):
+            if user_id not in self._status:  # not back online here meanwhile
+                await self.set_status(user_id, None)
+            self._unclear.discard(user_id)
+        async with self.database.session() as session:
+            await presence_repository.refresh(session, self.instance_id)
+
     async def _refresh_forever(self) -> None:
         while True:
             await asyncio.sleep(REFRESH_SECONDS)
             try:
-                async with self.database.session() as session:
-                    await presence_repository.refresh(session, self.instance_id)
+                await self.refresh_presence()
             except Exception:  # a database outage: the next round tries again
                 logger.warning("chat_presence_refresh_failed", exc_info=True)
 

@@ -11,7 +11,15 @@ once with 4401 after an ``error`` message, so a client knows to sign in again.
 Then JSON messages with a ``type`` (see ``handle``). The server closes with:
 4401 (token expired or session ended), 4408 (nothing received for ``IDLE_SECONDS``),
 1009 (a frame over ``MAX_FRAME_BYTES``), 1013 (a slow consumer, or the server fell behind:
-reconnect and catch up with ``since``), 1008 (rate limit ignored), 1012 (server shutting down).
+reconnect and catch up with ``since``; or the database could not serve the connect), 1008
+(rate limit ignored), 1012 (server shutting down), 1011 (a bug: logged with its traceback).
+
+The database being unavailable for a moment (its pool exhausted by a reconnect storm, SQLite's
+write lock busy, a failover) never drops a socket: a frame that needed it is answered ``error``
+``database-unavailable`` with ``retry_after`` (the client resends: ``subscribe`` is repeatable
+and ``send`` is deduplicated by ``client_id``), a session recheck is tried again at the next
+round, and a connect it fails is closed with 1013. Every close the server decides sends a close
+frame with its code: none ends in an abrupt 1006.
 """
 
 from __future__ import annotations
@@ -24,8 +32,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
+import structlog
 from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocketState
 
 from mainspring.chat.channels import room_channel
@@ -36,7 +46,15 @@ from mainspring.chat.rooms.repository import room_repository
 from mainspring.chat.rooms.service import room_service
 from mainspring.core.auth import Principal, authenticate
 from mainspring.core.db import Database, utcnow
-from mainspring.core.errors import MainspringError, ServiceUnavailable, Unauthorized
+from mainspring.core.errors import (
+    DatabaseUnavailable,
+    MainspringError,
+    ServiceUnavailable,
+    Unauthorized,
+    database_fault,
+)
+
+logger = structlog.get_logger("mainspring.chat")
 
 SUBPROTOCOL = "mainspring.chat"
 TOKEN_PREFIX = "bearer."  # noqa: S105 - the subprotocol prefix, not a secret
@@ -61,6 +79,7 @@ CLOSE_IDLE = 4408
 CLOSE_TOO_BIG = 1009
 CLOSE_POLICY = 1008
 CLOSE_SERVICE_RESTART = 1012
+CLOSE_INTERNAL_ERROR = 1011
 
 
 class _Closing(Exception):
@@ -158,8 +177,10 @@ class Session:
                     f"{where}: {first['msg']}",
                     **_ref(message),
                 )
-            except MainspringError as exc:
-                self.error(exc.code, exc.detail or exc.title, **_ref(message))
+            except (MainspringError, SQLAlchemyError) as exc:
+                problem = _problem(exc)  # re-raises a database error that is a bug
+                detail = problem.detail or problem.title
+                self.error(problem.code, detail, **_extra(problem, message))
 
     async def handle(self, message: dict[str, Any]) -> None:
         kind = message["type"]
@@ -291,10 +312,34 @@ class _Invalid(MainspringError):
     status, code, title = 422, "validation-error", "Unprocessable Content"
 
 
+def _problem(exc: MainspringError | SQLAlchemyError) -> MainspringError:
+    """The error to answer for ``exc``: a domain error as it is, a database error that means
+    "unavailable, retry" (``errors.database_fault``: the pool exhausted, SQLite locked, the
+    server gone) as ``DatabaseUnavailable``. Any other database error is a bug: re-raised."""
+    if isinstance(exc, MainspringError):
+        return exc
+    fault = database_fault(exc)
+    if fault is None:
+        raise exc
+    logger.warning(
+        "database_unavailable", reason=fault.reason, error=type(exc).__name__, path="chat-socket"
+    )
+    return DatabaseUnavailable(fault.reason)
+
+
 def _ref(message: dict[str, Any]) -> dict[str, Any]:
     """What lets a client match an error to its request."""
     client_id = message.get("client_id")
     return {"client_id": client_id} if isinstance(client_id, str) else {}
+
+
+def _extra(problem: MainspringError, message: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An error frame's fields past ``code`` and ``detail``: ``retry_after`` (seconds) when the
+    database is unavailable, the request's ``client_id``."""
+    extra = _ref(message) if message is not None else {}
+    if isinstance(problem, DatabaseUnavailable):
+        extra["retry_after"] = problem.retry_after
+    return extra
 
 
 async def _guard(session: Session, token: str, principal: Principal) -> int:
@@ -316,6 +361,8 @@ async def _guard(session: Session, token: str, principal: Principal) -> int:
                 await authenticate(session.websocket, token)
             except Unauthorized:
                 return CLOSE_UNAUTHORIZED
+            except SQLAlchemyError as exc:
+                _problem(exc)  # the database is busy: the token is still valid, check next round
         expires_in = (principal.expires_at - utcnow()).total_seconds()
         await asyncio.sleep(max(0.01, min(idle_at - now, recheck_at - now, expires_in)))
 
@@ -328,24 +375,51 @@ async def chat_socket(websocket: WebSocket) -> None:
     offered = websocket.scope.get("subprotocols", [])
     await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
     token = _token(websocket)
+    hub: Hub = websocket.app.state.chat_hub
+    connection: Connection | None = None
     try:
         if not token:
             raise Unauthorized("Send the access token in the handshake.")
         principal = await authenticate(websocket, token)
-    except Unauthorized as exc:
-        await websocket.send_json({"type": "error", "code": "unauthorized", "detail": exc.detail})
-        await websocket.close(CLOSE_UNAUTHORIZED)
-        return
-    hub: Hub = websocket.app.state.chat_hub
-    connection = Connection(websocket, principal.user_id)
-    try:
+        connection = Connection(websocket, principal.user_id)
         await hub.connect(connection)
-    except ServiceUnavailable as exc:  # the database or Redis is down: come back later
-        await hub.disconnect(connection)
-        await websocket.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
-        await websocket.close(CLOSE_TRY_AGAIN_LATER)
+    except Unauthorized as exc:
+        await _refuse(websocket, exc, CLOSE_UNAUTHORIZED)
         return
-    session = Session(websocket, hub, connection)
+    except (ServiceUnavailable, SQLAlchemyError) as exc:  # the database or Redis is down
+        if connection is not None:
+            await hub.disconnect(connection)
+        await _refuse(websocket, _problem(exc), CLOSE_TRY_AGAIN_LATER)  # come back later
+        return
+    assert token is not None
+    try:
+        code = await _serve(Session(websocket, hub, connection), token, principal)
+    finally:
+        await hub.disconnect(connection)  # never fails for the database (hub.py)
+    if code is not None and websocket.client_state == WebSocketState.CONNECTED:
+        with contextlib.suppress(RuntimeError):  # the client left meanwhile
+            await websocket.close(code)
+
+
+async def _refuse(websocket: WebSocket, problem: MainspringError, code: int) -> None:
+    """Answer ``problem`` as an ``error`` frame, then close with ``code``; a client that left
+    meanwhile (a connect timeout of its own) is not an error."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        await websocket.send_json(
+            {
+                "type": "error",
+                "code": "unauthorized" if isinstance(problem, Unauthorized) else problem.code,
+                "detail": problem.detail,
+                **_extra(problem),
+            }
+        )
+        await websocket.close(code)
+
+
+async def _serve(session: Session, token: str, principal: Principal) -> int | None:
+    """Run the socket until the client leaves (``None``) or the server closes it: the close
+    code to send."""
+    connection = session.connection
     connection.send(
         {
             "type": "ready",
@@ -361,28 +435,27 @@ async def chat_socket(websocket: WebSocket) -> None:
         asyncio.create_task(connection.closed()),
         asyncio.create_task(_guard(session, token, principal)),
     }
+    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    if connection.closing.is_set() and writer in pending:
+        # The writer ends at the close marker once its send in progress is done: a send
+        # cancelled half-way would leave no clean close frame. A client that reads nothing
+        # at all is dropped after the wait.
+        await asyncio.wait({writer}, timeout=CLOSE_DRAIN_SECONDS)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
     code: int | None = None
-    try:
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        if connection.closing.is_set() and writer in pending:
-            # The writer ends at the close marker once its send in progress is done: a send
-            # cancelled half-way would leave no clean close frame. A client that reads nothing
-            # at all is dropped after the wait.
-            await asyncio.wait({writer}, timeout=CLOSE_DRAIN_SECONDS)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        for finished in done:  # several may end together: read every outcome
-            if finished.cancelled():
-                continue
-            error = finished.exception()
-            if isinstance(error, _Closing):
-                code = error.code
-            elif error is None and isinstance(finished.result(), int):
-                code = finished.result()
-            # Any other error: the client went away (WebSocketDisconnect) or the socket broke.
-    finally:
-        await hub.disconnect(connection)
-    if code is not None and websocket.client_state == WebSocketState.CONNECTED:
-        with contextlib.suppress(RuntimeError):  # the client left meanwhile
-            await websocket.close(code)
+    for finished in done:  # several may end together: read every outcome
+        if finished.cancelled():
+            continue
+        error = finished.exception()
+        if isinstance(error, _Closing):
+            code = error.code
+        elif error is None and isinstance(finished.result(), int):
+            code = finished.result()
+        elif error is not None and not isinstance(error, WebSocketDisconnect):
+            # A bug: logged, and the client told so (1011) rather than dropped without a
+            # close frame (1006). WebSocketDisconnect is the client gone.
+            logger.error("chat_socket_failed", exc_info=error)
+            code = CLOSE_INTERNAL_ERROR
+    return code

@@ -7,6 +7,8 @@ const state = {
   token: null, me: null, socket: null, rooms: new Map(), current: null,
   seen: new Map(), // room id -> highest seq received (reconnect with since=...)
   typing: new Map(), retry: 500,
+  unacked: new Map(), // client id -> its send frame, resent when the server asks to retry
+  backoff: 1, // doubles with each refusal in a row (retry_after x backoff, with jitter)
 };
 const $ = (id) => document.getElementById(id);
 
@@ -161,9 +163,14 @@ function connect() {
         send({ type: "subscribe", since: Object.fromEntries(state.seen) });
         break;
       case "subscribed":
+        state.backoff = 1;
         $("status").textContent = "online";
         break;
       case "message": case "edit": case "ack":
+        if (data.type === "ack") {
+          state.unacked.delete(data.client_id);
+          state.backoff = 1;
+        }
         showMessage(data.message);
         if (data.message.room_id === state.current) markRead();
         break;
@@ -183,7 +190,18 @@ function connect() {
         loadRooms();
         break;
       case "error":
-        console.warn("chat error", data);
+        if (data.retry_after !== undefined) {
+          // The server's database was busy: resend the same frame (a send keeps its
+          // client_id, so it is never stored twice; a subscribe is repeatable).
+          const again = data.client_id !== undefined
+            ? state.unacked.get(data.client_id)
+            : { type: "subscribe", since: Object.fromEntries(state.seen) };
+          const delay = data.retry_after * 1000 * state.backoff * (0.5 + Math.random());
+          state.backoff = Math.min(state.backoff * 2, 30);
+          if (again) setTimeout(() => send(again), delay);
+        } else {
+          console.warn("chat error", data);
+        }
         break;
     }
   });
@@ -220,7 +238,9 @@ $("composer").addEventListener("submit", (event) => {
   event.preventDefault();
   const body = $("body").value.trim();
   if (!body || !state.current) return;
-  send({ type: "send", room_id: state.current, client_id: newId(), body });
+  const message = { type: "send", room_id: state.current, client_id: newId(), body };
+  state.unacked.set(message.client_id, message);
+  send(message);
   $("body").value = "";
 });
 
