@@ -24,9 +24,10 @@ from websockets.exceptions import ConnectionClosed
 
 from mainspring.chat.live import socket as live_socket
 from mainspring.core.config import Settings
-from tests.chat.conftest import People, new_room
+from tests.chat.conftest import new_room
 from tests.chat.live import ChatClient, chat
 from tests.conftest import make_settings
+from tests.fixtures.users import People
 
 
 @pytest.fixture
