@@ -127,8 +127,8 @@ def install_kernel_services(app: FastAPI, settings: Settings) -> None:
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """The OpenAPI document, with FastAPI's validation-error schema replaced by our problems.
 
-    Every operation documents the problems any request can meet: 422 (and 400/413 when it
-    takes a body) and 500, all as ``application/problem+json``.
+    Every operation documents the problems any request can meet: 422 and 400 when it takes
+    parameters or a body, 413 when it takes a body, and 500, all as ``application/problem+json``.
     """
     if app.openapi_schema:
         return app.openapi_schema
@@ -156,9 +156,12 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             responses = operation["responses"]
             common = ["500"]
             if operation.get("parameters") or "requestBody" in operation:
-                common.append("422")
+                # 422: a value its schema refuses. 400: a value no schema can refuse but the
+                # database cannot take (a NUL character in text: PostgreSQL refuses it in any
+                # parameter it compares or stores), or a body that is not JSON.
+                common += ["422", "400"]
             if "requestBody" in operation:
-                common += ["400", "413"]
+                common.append("413")
             for status in common:
                 described = responses.get(status, {}).get("description")
                 responses[status] = {"description": described or _phrase(status), **problem}

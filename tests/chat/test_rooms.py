@@ -61,6 +61,20 @@ async def test_private_rooms_are_invisible_to_outsiders(
     assert response.json()["code"] == "role-forbids"
 
 
+async def test_a_member_joining_a_private_room_again_gets_it_and_an_outsider_never_sees_it(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    ada, bob, eve = await people(3)
+    room = await new_room(client, ada, bob, kind="private")
+    for member in (ada, bob):  # already members: joining again is answered the room
+        again = await client.post(f"{ROOMS}/{room['id']}/join", headers=member.headers)
+        assert again.status_code == 200, again.text
+        assert again.json()["member_count"] == 2
+    outsider = await client.post(f"{ROOMS}/{room['id']}/join", headers=eve.headers)
+    assert outsider.status_code == 404
+    assert outsider.json()["code"] == "room-not-found"
+
+
 async def test_join_leave_and_roles(client: httpx.AsyncClient, people: People) -> None:
     ada, bob, cid = await people(3)
     room = await new_room(client, ada)

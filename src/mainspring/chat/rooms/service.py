@@ -170,9 +170,13 @@ class RoomService:
         self, session: AsyncSession, user_id: uuid.UUID, room_id: uuid.UUID
     ) -> schemas.Room:
         room = await room_repository.lock(session, room_id)
-        if room is None or room.kind != "public":
+        if room is None:
             raise errors.RoomNotFound()
         if await room_repository.membership(session, room_id, user_id) is None:
+            # Only a public room is joined by its id; any other is unseen by a non-member.
+            # A member joining again (of any kind of room) is answered the room: idempotent.
+            if room.kind != "public":
+                raise errors.RoomNotFound()
             if await room_repository.is_banned(session, room_id, user_id):
                 raise errors.Banned()
             self._add(session, room_id, user_id, "member")
