@@ -12,24 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
-
-from mainspring.core.config import Settings
+from mainspring.core.config import OwnValuesOnly, Settings
 
 
-class _ExplicitSettings(Settings):
+class _ExplicitSettings(OwnValuesOnly, Settings):
     """``Settings`` built from the values given to it, and the defaults, only."""
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
 
 
 def explicit_settings(**values: Any) -> Settings:

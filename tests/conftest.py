@@ -38,10 +38,9 @@ from mainspring import cli
 from mainspring.app import create_app
 from mainspring.core import migrations
 from mainspring.core.access_tokens import generate_private_key_pem
-from mainspring.core.config import Settings
+from mainspring.core.config import OwnValuesOnly, Settings
 from mainspring.core.db import create_engine
 from mainspring.models import metadata
-from tests.fixtures.settings import OwnValuesOnly
 
 pytest_plugins = ["tests.fixtures.jobs", "tests.fixtures.mail", "tests.fixtures.users"]
 

@@ -12,10 +12,9 @@ import pytest
 from fastapi import FastAPI
 
 from mainspring.app import create_app
-from mainspring.core.config import Settings
+from mainspring.core.config import OwnValuesOnly, Settings
 from mainspring.shortener.settings import ShortenerSettings, use_settings
 from tests.conftest import empty_tables
-from tests.fixtures.settings import OwnValuesOnly
 from tests.fixtures.users import NewUser
 
 LINKS = "/api/v1/links"

@@ -19,7 +19,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 DEFAULT_SECRET = "development-secret-change-me"  # noqa: S105 - refused in production
 MIN_SECRET_LENGTH = 32
@@ -454,3 +459,21 @@ def _mask(url: str) -> str:
 def get_settings() -> Settings:
     """The process-wide settings (the CLI's; the app itself receives its settings explicitly)."""
     return Settings()
+
+
+class OwnValuesOnly:
+    """Put first in a settings class's bases: the class then reads only the values it is given
+    (and its defaults), never the environment or a ``.env`` file. For code that builds settings
+    on purpose: the test suite, the benchmark harness. (A plain class: as a ``BaseSettings`` it
+    would bring that class's default ``model_config`` in front of the settings class's own.)"""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
