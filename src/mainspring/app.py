@@ -26,6 +26,7 @@ from mainspring.chat.router import page_router as chat_page_router
 from mainspring.core import background, cache, http, mail, pubsub, ratelimit, security
 from mainspring.core.config import Settings, get_settings
 from mainspring.core.db import Database
+from mainspring.core.edge_cache import EdgeCache
 from mainspring.core.errors import PROBLEM_JSON, PROBLEM_SCHEMA, install_error_handlers
 from mainspring.core.health import LivenessFastPath, ReadinessProbe
 from mainspring.core.health import router as health_router
@@ -105,6 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     shortener_redirects.install(app, settings)
     install_route_index(app)  # route lookup by path prefix, 405s that list every method
 
+    # Anonymous cached answers replayed before routing while their cache tags hold.
+    app.add_middleware(EdgeCache, cache=app.state.cache)
     app.add_middleware(LivenessFastPath)  # /healthz before routing, inside the kernel's layer
     app.add_middleware(KernelMiddleware, settings=settings)
 

@@ -334,6 +334,22 @@ class Cache:
                 return _MISSING
         return value
 
+    async def is_current(self, key: str, tags: Iterable[str], version: str) -> bool:
+        """Whether the entry of ``key`` computed as ``version`` (``CachedBytes.version``) under
+        ``tags`` is still current: every tag still has the version it had then (one read, as a
+        hit's own check). False when the backend is unreachable."""
+        names = list(dict.fromkeys(tags))
+        keys = [TAG_PREFIX + tag for tag in names]
+        current = await self._call(lambda backend: backend.get_many(*keys), None)
+        if not version or current is None:
+            return False
+        stamps: dict[str, str] = {}
+        for tag, value in zip(names, current, strict=True):
+            if value is None:  # invalidated since
+                return False
+            stamps[tag] = value.decode()
+        return _version(key, stamps) == version
+
     async def _stamps(self, tags: Iterable[str]) -> dict[str, str] | None:
         """The current version of each tag, created when missing; None when unreachable."""
         stamps: dict[str, str] = {}

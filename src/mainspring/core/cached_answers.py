@@ -30,6 +30,7 @@ from contextlib import AbstractAsyncContextManager
 from fastapi import Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mainspring.core import edge_cache
 from mainspring.core.cache import Cache, CachedBytes
 from mainspring.core.conditional import Conditional
 from mainspring.core.db import Database
@@ -82,7 +83,12 @@ async def lookup(
                 return CachedBytes(b"", {MISSING: exc.detail})
 
     cached = await cache.get_or_set_bytes(key, miss, ttl=ttl, tags=tags)
-    if missing is not None and MISSING in cached.meta:
+    absent = missing is not None and MISSING in cached.meta
+    if cached.version:  # anyone may be answered the same until a tag moves (core/edge_cache.py)
+        edge_cache.mark(
+            request.scope, edge_cache.Shared(key, tuple(tags), cached.version, ttl, absent)
+        )
+    if missing is not None and absent:
         raise missing(cached.meta[MISSING])
     return cached
 
