@@ -179,18 +179,20 @@ async def get_article(
         return CachedBytes(_ARTICLE_JSON.dump_json(article), caching.article_meta(article))
 
     key = f"blog-article:{slug}"
-    if viewer.user_id is None:
-        cached = await caching.lookup_article(request, key, slug, load)
-        return cached_answers.respond(cached, conditional)
     try:
         cached = await caching.lookup_article(request, key, slug, load)
-    except ArticleNotFound:  # not published: the reader's own draft, or any for a moderator
+    except ArticleNotFound:
+        if viewer.user_id is None:
+            raise
+        # Not published: the reader's own draft (or any, for a moderator) is read for them.
         async with cached_answers.read_session(request) as session:
             article = await article_service.get(session, slug, viewer)
         conditional.response.headers["Cache-Control"] = cached_answers.PRIVATE
         if conditional.fresh(article.etag):
             return conditional.not_modified()
         return article
+    if viewer.user_id is None:
+        return cached_answers.respond(cached, conditional)
     overlay = caching.overlay(viewer.user_id, caching.one_article)
     return await cached_answers.respond_private(request, cached, conditional, overlay)
 
