@@ -29,6 +29,8 @@ LOADED_ON_DEMAND = (
     "jinja2",  # mail: the first mail rendered
     "authlib",  # accounts: the first sign-in through an identity provider (OIDC)
     "joserfc",  # ...and its ID token check
+    "sqlalchemy.dialects.postgresql",  # only a PostgreSQL deployment (core/db.py, JSONDocument)
+    "asyncpg",  # ...and its driver
 )
 
 BUILD_APP = """

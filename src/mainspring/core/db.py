@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Dialect, MetaData, Uuid, event, text
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, ExceptionContext
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -92,8 +91,43 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+class _JSONDocument(TypeDecorator[Any]):
+    """JSON on SQLite, JSONB on PostgreSQL, chosen when a dialect compiles or binds it.
+
+    Not ``JSON().with_variant(JSONB(), "postgresql")``: the variant needs a ``JSONB`` at import,
+    and importing ``sqlalchemy.dialects.postgresql`` (every PostgreSQL driver's dialect with it)
+    costs a SQLite process about 4 MiB (docs/performance.md, "Start-up and memory").
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
+
+
+JSONDocument = _JSONDocument()
 """Document-shaped data: JSON on SQLite, JSONB on PostgreSQL (DESIGN.md section 2)."""
+
+
+def dialect_insert(dialect: str, table: Any) -> Any:
+    """``INSERT INTO table`` in the named dialect, with its ``ON CONFLICT`` clauses.
+
+    ``on_conflict_do_nothing`` / ``on_conflict_do_update`` exist on SQLite and PostgreSQL with
+    the same meaning. PostgreSQL's construct is imported here, by its first use, so that a
+    SQLite process never imports the PostgreSQL dialect (about 4 MiB).
+    """
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
 
 
 class Base(DeclarativeBase):

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from mainspring.core.db import dialect_insert
 
 
 def upsert(session: AsyncSession, model: Any) -> Any:
     """``INSERT INTO model`` in the session's dialect, with its ``ON CONFLICT`` clauses."""
-    dialect = session.get_bind().dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(model)
+    return dialect_insert(session.get_bind().dialect.name, model)

@@ -23,7 +23,6 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.accounts.models import User
@@ -38,7 +37,7 @@ from mainspring.blog.repository.authors import (
     with_author,
 )
 from mainspring.blog.tags import normalize_tag
-from mainspring.core.db import utcnow, uuid7
+from mainspring.core.db import dialect_insert, utcnow, uuid7
 from mainspring.core.pagination import CursorSlice, SortKey, keyset_page
 from mainspring.core.repository import RepositoryBase
 from mainspring.social.models import Follow
@@ -53,8 +52,7 @@ SummaryT = TypeVar("SummaryT", bound=schemas.ArticleSummary)
 
 def _insert(session: AsyncSession) -> Any:
     """The dialect's INSERT, which has ``on_conflict_do_nothing`` on SQLite and PostgreSQL."""
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return functools.partial(dialect_insert, session.get_bind().dialect.name)
 
 
 _SUMMARY_COLUMNS: tuple[Any, ...] = (

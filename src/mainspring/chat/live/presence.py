@@ -13,12 +13,10 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.chat import models
-from mainspring.core.db import utcnow
+from mainspring.core.db import dialect_insert, utcnow
 
 REFRESH_SECONDS = 30.0
 TTL_SECONDS = 90.0
@@ -29,8 +27,7 @@ class PresenceRepository:
         self, session: AsyncSession, user_id: uuid.UUID, instance_id: str, status: str
     ) -> None:
         expires_at = utcnow() + timedelta(seconds=TTL_SECONDS)
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        stmt = insert(models.Presence).values(
+        stmt = dialect_insert(session.get_bind().dialect.name, models.Presence).values(
             user_id=user_id, instance_id=instance_id, status=status, expires_at=expires_at
         )
         stmt = stmt.on_conflict_do_update(

@@ -9,13 +9,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, delete, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.accounts.models import User
 from mainspring.chat import models
 from mainspring.chat.messages import schemas
+from mainspring.core.db import dialect_insert
 
 _SELECT = select(
     models.Message.id,
@@ -166,8 +165,8 @@ class MessageRepository:
     ) -> bool:
         """Add a reaction; False when it was there already."""
         values = {"message_id": message_id, "user_id": user_id, "emoji": emoji}
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        stmt = insert(models.Reaction).values(**values).on_conflict_do_nothing()
+        dialect = session.get_bind().dialect.name
+        stmt = dialect_insert(dialect, models.Reaction).values(**values).on_conflict_do_nothing()
         result = await session.execute(stmt)
         return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -36,12 +36,11 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, and_, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.core.background.timing import retry_delay
 from mainspring.core.config import Settings
-from mainspring.core.db import Database, uuid7
+from mainspring.core.db import Database, dialect_insert, uuid7
 from mainspring.core.models import Job, ScheduleRun
 
 JobStatus = Literal["queued", "running", "dead"]
@@ -247,9 +246,8 @@ class JobQueue:
         self, session: AsyncSession, schedule: str, slot: datetime, claimed_by: str
     ) -> bool:
         """Insert (schedule, slot): True for the one worker whose insert created the row."""
-        dialect = postgresql if self.database.dialect == "postgresql" else sqlite
         stmt = (
-            dialect.insert(ScheduleRun)
+            dialect_insert(self.database.dialect, ScheduleRun)
             .values(schedule=schedule, slot=slot, claimed_by=claimed_by)
             .on_conflict_do_nothing()
             .returning(ScheduleRun.schedule)

@@ -25,7 +25,6 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.core.pagination import PageSlice, offset_page
@@ -106,6 +105,9 @@ def _attribute_candidates(value: str) -> list[Any]:
 def _attribute_clause(dialect: str, name: str, value: str) -> ColumnElement[bool]:
     candidates = _attribute_candidates(value)
     if dialect == "postgresql":
+        # Imported here: a SQLite process never imports the PostgreSQL dialect (core/db.py).
+        from sqlalchemy.dialects.postgresql import JSONB
+
         # Containment (@>) is what the jsonb_path_ops GIN index serves.
         document = type_coerce(Product.attributes, JSONB)
         return or_(*(document.contains({name: candidate}) for candidate in candidates))
@@ -225,6 +227,8 @@ async def facets(session: AsyncSession, clauses: Sequence[ColumnElement[bool]]) 
         .limit(MAX_FACET_ROWS)
     )
     if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import JSONB  # as in _attribute_clause
+
         pairs = func.jsonb_each_text(type_coerce(Product.attributes, JSONB)).table_valued(
             "key", "value"
         )

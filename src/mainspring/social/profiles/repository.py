@@ -25,13 +25,12 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from mainspring.accounts.models import User
-from mainspring.core.db import utcnow
+from mainspring.core.db import dialect_insert, utcnow
 from mainspring.core.pagination import CursorSlice, SortKey, keyset_page
 from mainspring.social.models import Block, Follow, Like, Post, ProfileDetails
 from mainspring.social.schemas import Profile
@@ -44,9 +43,7 @@ def insert_ignoring_duplicates(session: AsyncSession, model: type[Any]) -> Any:
     nothing, and its ``rowcount`` of 0 tells the service not to count or notify again. Unlike
     "select, then insert", it stays right when two requests race.
     """
-    dialect = session.get_bind().dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(model).on_conflict_do_nothing()
+    return dialect_insert(session.get_bind().dialect.name, model).on_conflict_do_nothing()
 
 
 def blocked_between(a: Any, b: Any) -> ColumnElement[bool]:
