@@ -228,6 +228,9 @@ def create_engine(
     migrations pass 0: a schema change may rightly take longer than a request).
     """
     if url.startswith("sqlite"):
+        from mainspring.core import sqlite_driver  # registers the dialect; not for PostgreSQL
+
+        url = sqlite_driver.one_hop_url(url)
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -254,7 +257,12 @@ def create_engine(
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
-            conn.exec_driver_sql(f"BEGIN {_sqlite_begin_mode(conn)}")
+            begin = f"BEGIN {_sqlite_begin_mode(conn)}"
+            dbapi_connection = conn.connection.dbapi_connection
+            if isinstance(dbapi_connection, sqlite_driver.OneHopConnection):
+                dbapi_connection.defer_begin(begin)  # sent with the first statement
+            else:  # a URL naming another SQLite driver
+                conn.exec_driver_sql(begin)
 
     else:
         timeout_ms = (
