@@ -42,6 +42,7 @@ from sqlalchemy.types import TypeDecorator
 from mainspring.core.config import Settings
 from mainspring.core.database_faults import database_fault
 from mainspring.core.errors import DatabaseUnavailable
+from mainspring.core.pool import FairAsyncQueuePool
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -240,6 +241,7 @@ def create_engine(
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,
             pool_timeout=settings.database_pool_timeout_seconds,
+            poolclass=FairAsyncQueuePool,  # first come, first served (core/pool.py)
             connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
         )
         busy_timeout = settings.sqlite_busy_timeout_ms
@@ -282,6 +284,7 @@ def create_engine(
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,
             pool_timeout=settings.database_pool_timeout_seconds,
+            poolclass=FairAsyncQueuePool,  # first come, first served (core/pool.py)
             pool_pre_ping=True,
             connect_args=connect_args,
         )
