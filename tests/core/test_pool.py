@@ -35,8 +35,12 @@ async def one_connection(settings: Settings) -> AsyncIterator[Database]:
 
 
 async def in_line(queue: FairQueue[object], count: int) -> None:
-    while queue.waiting() < count:
+    """Until ``count`` requests wait in the pool's line (at most 5 s)."""
+    for _ in range(5000):
+        if queue.waiting() >= count:
+            return
         await asyncio.sleep(0.001)
+    raise AssertionError(f"{queue.waiting()} in line, not {count}")
 
 
 async def test_a_released_connection_goes_to_the_request_waiting_longest(
@@ -102,4 +106,5 @@ async def test_a_waiter_that_gives_up_leaves_the_line_and_passes_on_what_it_was_
     with pytest.raises(asyncio.CancelledError):
         await first
     assert await third == "connection"
-    assert queue.waiting() == 0 and queue.empty()
+    assert queue.waiting() == 0
+    assert queue.empty()
