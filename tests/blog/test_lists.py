@@ -115,6 +115,40 @@ async def test_feed_lists_the_authors_i_follow(
     assert following == {"ada": True, "bob": True, "cat": False}
 
 
+async def test_the_feed_is_walked_by_cursor_without_drafts_and_with_my_favorites(
+    app: FastAPI, client: httpx.AsyncClient, writer: Writers
+) -> None:
+    ada, bob, cat = await writer("ada"), await writer("bob"), await writer("cat")
+    for title in ("One", "Two", "Three", "Four", "Five"):
+        await publish(client, ada, title)
+    await publish(client, bob, "Not followed")
+    draft = await client.post(ARTICLES, json={"title": "Draft", "body": "."}, headers=ada.headers)
+    assert draft.json()["status"] == "draft"
+    await _follow(app, cat, ada)
+    favorite = await client.put(f"{ARTICLES}/two/favorite", headers=cat.headers)
+    assert favorite.status_code == 200, favorite.text
+
+    seen: list[str] = []
+    favorited: list[str] = []
+    cursor = None
+    for _ in range(5):  # three slices; more would mean the cursor is not followed
+        params: dict[str, Any] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        response = await client.get(f"{ARTICLES}/feed", params=params, headers=cat.headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert len(body["items"]) <= 2
+        seen += [item["slug"] for item in body["items"]]
+        favorited += [item["slug"] for item in body["items"] if item["favorited"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ["five", "four", "three", "two", "one"]
+    assert favorited == ["two"]
+
+    foreign = await client.get(f"{ARTICLES}/feed", params={"cursor": "forged"}, headers=cat.headers)
+    assert foreign.status_code == 400
+
+
 async def test_my_drafts_and_scheduled_articles(client: httpx.AsyncClient, writer: Writers) -> None:
     ada, bob = await writer("ada"), await writer("bob")
     await client.post(ARTICLES, json={"title": "Draft 1", "body": "b"}, headers=ada.headers)

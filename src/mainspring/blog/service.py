@@ -140,9 +140,7 @@ class ArticleService:
         self, session: AsyncSession, listing: CursorSlice, principal: Principal
     ) -> tuple[list[schemas.ArticleSummary], str | None]:
         """Published articles by the authors the caller follows, newest first."""
-        return await self.page(
-            session, ArticleFilter(followed_by=principal.user_id), listing, Viewer(principal)
-        )
+        return await ArticleRepository(session).feed(principal.user_id, listing)
 
     async def window(
         self,

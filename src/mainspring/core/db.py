@@ -41,6 +41,7 @@ from sqlalchemy.types import TypeDecorator
 from mainspring.core.config import Settings
 from mainspring.core.database_faults import database_fault
 from mainspring.core.errors import DatabaseUnavailable
+from mainspring.core.pool import FairAsyncQueuePool
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -262,6 +263,9 @@ def create_engine(
     migrations pass 0: a schema change may rightly take longer than a request).
     """
     if url.startswith("sqlite"):
+        from mainspring.core import sqlite_driver  # registers the dialect; not for PostgreSQL
+
+        url = sqlite_driver.one_hop_url(url)
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -271,6 +275,7 @@ def create_engine(
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,
             pool_timeout=settings.database_pool_timeout_seconds,
+            poolclass=FairAsyncQueuePool,  # first come, first served (core/pool.py)
             connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
         )
         busy_timeout = settings.sqlite_busy_timeout_ms
@@ -288,7 +293,12 @@ def create_engine(
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
-            conn.exec_driver_sql(f"BEGIN {_sqlite_begin_mode(conn)}")
+            begin = f"BEGIN {_sqlite_begin_mode(conn)}"
+            dbapi_connection = conn.connection.dbapi_connection
+            if isinstance(dbapi_connection, sqlite_driver.OneHopConnection):
+                dbapi_connection.defer_begin(begin)  # sent with the first statement
+            else:  # a URL naming another SQLite driver
+                conn.exec_driver_sql(begin)
 
     else:
         timeout_ms = (
@@ -308,6 +318,7 @@ def create_engine(
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,
             pool_timeout=settings.database_pool_timeout_seconds,
+            poolclass=FairAsyncQueuePool,  # first come, first served (core/pool.py)
             pool_pre_ping=True,
             connect_args=connect_args,
         )

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Row,
     Select,
     bindparam,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    tuple_,
     union_all,
     update,
 )
@@ -38,6 +40,7 @@ from mainspring.blog.repository.authors import (
 )
 from mainspring.blog.tags import normalize_tag
 from mainspring.core.db import dialect_insert, utcnow, uuid7
+from mainspring.core.errors import BadRequest
 from mainspring.core.pagination import CursorSlice, SortKey, keyset_page
 from mainspring.core.repository import RepositoryBase
 from mainspring.social.models import Follow
@@ -102,6 +105,34 @@ def _one_article(signed_in: bool, by_slug: bool) -> Select[Any]:
     if by_slug:
         return stmt.where(Article.slug == bindparam("slug", type_=Article.slug.type))
     return stmt.where(Article.id == bindparam("article_id", type_=Article.id.type))
+
+
+@functools.cache
+def _feed(after: bool) -> Select[Any]:
+    """The feed's statement (published articles by the authors the reader follows, newest
+    first), built once per form (first slice, or after a cursor) as ``_one_article`` is:
+    every value is a bound parameter (``viewer_id``, ``size``, ``after_published_at``,
+    ``after_id``). It walks ``ix_articles_status_published_author`` backwards and keeps the
+    entries whose author the reader follows."""
+    followees = select(Follow.followee_id).where(Follow.follower_id == VIEWER)
+    stmt = with_author(
+        select(
+            *_SUMMARY_COLUMNS,
+            *AUTHOR_COLUMNS,
+            _favorited(VIEWER).label("favorited"),
+            following(VIEWER, Article.author_id).label("following"),
+        ),
+        Article.author_id,
+    ).where(Article.author_id.in_(followees), Article.status == ArticleStatus.PUBLISHED)
+    if after:
+        cursor = tuple_(
+            bindparam("after_published_at", type_=Article.published_at.type),
+            bindparam("after_id", type_=Article.id.type),
+        )
+        stmt = stmt.where(tuple_(Article.published_at, Article.id) < cursor)
+    return stmt.order_by(Article.published_at.desc(), Article.id.desc()).limit(
+        bindparam("size", type_=Integer)
+    )
 
 
 _TAGS_OF = (
@@ -295,6 +326,23 @@ class ArticleRepository(RepositoryBase[Article]):
             key_of=lambda row: [getattr(row, key.name) for key in keys],
             scalars=False,
         )
+        return await self._build(rows, schemas.ArticleSummary), next_cursor
+
+    async def feed(
+        self, viewer_id: uuid.UUID, listing: CursorSlice
+    ) -> tuple[list[schemas.ArticleSummary], str | None]:
+        """A slice of the reader's feed (``_feed``): two statements, the slice and its tags."""
+        parameters: dict[str, Any] = {"viewer_id": viewer_id, "size": listing.limit + 1}
+        after = listing.after()
+        if after is not None:
+            if len(after) != len(NEWEST_FIRST):
+                raise BadRequest("The cursor does not belong to this list.")
+            parameters |= {"after_published_at": after[0], "after_id": after[1]}
+        rows = list((await self.session.execute(_feed(after is not None), parameters)).all())
+        next_cursor = None
+        if len(rows) > listing.limit:
+            rows = rows[: listing.limit]
+            next_cursor = listing.cursor_for([rows[-1].published_at, rows[-1].id])
         return await self._build(rows, schemas.ArticleSummary), next_cursor
 
     async def latest(
