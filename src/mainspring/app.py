@@ -25,6 +25,7 @@ from mainspring.chat.live import hub as chat_hub
 from mainspring.chat.router import page_router as chat_page_router
 from mainspring.core import background, cache, http, mail, pubsub, ratelimit, security
 from mainspring.core.config import Settings, get_settings
+from mainspring.core.database_faults import install_database_error_handlers
 from mainspring.core.db import Database
 from mainspring.core.errors import PROBLEM_JSON, PROBLEM_SCHEMA, install_error_handlers
 from mainspring.core.health import LivenessFastPath, ReadinessProbe
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     chat_hub.install(app)  # the chat's live fan-out and presence of this instance
 
     install_error_handlers(app)
+    install_database_error_handlers(app)  # 503 + Retry-After when the database cannot serve
     app.include_router(health_router)
     app.include_router(api_router)
     app.include_router(realworld_router, prefix=settings.realworld_prefix)

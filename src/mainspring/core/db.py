@@ -7,7 +7,7 @@ optional read replica for read-only sessions.
 
 Outages (docs/operations.md): every wait on the database is bounded (connect, pool and
 statement timeouts); every failure to reach or use it becomes a ``DatabaseUnavailable`` or a
-SQLAlchemy error that ``errors.database_fault`` classifies, so the API answers 503 with
+SQLAlchemy error that ``database_faults.database_fault`` classifies, so the API answers 503 with
 ``Retry-After``, never 500 or a hang. A disconnect invalidates the whole pool, and a
 ``Circuit`` stops the service from queueing on a database that refuses connections.
 """
@@ -40,7 +40,8 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 from mainspring.core.config import Settings
-from mainspring.core.errors import DatabaseUnavailable, database_fault
+from mainspring.core.database_faults import database_fault
+from mainspring.core.errors import DatabaseUnavailable
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

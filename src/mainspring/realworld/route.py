@@ -29,12 +29,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from mainspring.core.errors import (
-    DatabaseUnavailable,
-    MainspringError,
-    database_error,
-    validation_errors,
-)
+from mainspring.core.database_faults import database_error
+from mainspring.core.errors import DatabaseUnavailable, MainspringError, validation_errors
 
 logger = structlog.get_logger("mainspring.realworld")
 

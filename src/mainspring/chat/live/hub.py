@@ -30,8 +30,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from mainspring.chat.channels import room_channel, user_channel
 from mainspring.chat.live.presence import REFRESH_SECONDS, presence_repository
 from mainspring.chat.rooms.service import room_service
+from mainspring.core.database_faults import database_fault
 from mainspring.core.db import Database
-from mainspring.core.errors import database_fault
 from mainspring.core.pubsub import PubSub, SubscriptionOverflow
 
 logger = structlog.get_logger("mainspring.chat")

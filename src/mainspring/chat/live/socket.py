@@ -45,13 +45,13 @@ from mainspring.chat.messages.service import message_service
 from mainspring.chat.rooms.repository import room_repository
 from mainspring.chat.rooms.service import room_service
 from mainspring.core.auth import Principal, authenticate
+from mainspring.core.database_faults import database_fault
 from mainspring.core.db import Database, utcnow
 from mainspring.core.errors import (
     DatabaseUnavailable,
     MainspringError,
     ServiceUnavailable,
     Unauthorized,
-    database_fault,
 )
 
 logger = structlog.get_logger("mainspring.chat")
@@ -314,7 +314,7 @@ class _Invalid(MainspringError):
 
 def _problem(exc: MainspringError | SQLAlchemyError) -> MainspringError:
     """The error to answer for ``exc``: a domain error as it is, a database error that means
-    "unavailable, retry" (``errors.database_fault``: the pool exhausted, SQLite locked, the
+    "unavailable, retry" (``database_faults.database_fault``: the pool exhausted, SQLite locked, the
     server gone) as ``DatabaseUnavailable``. Any other database error is a bug: re-raised."""
     if isinstance(exc, MainspringError):
         return exc
