@@ -145,6 +145,7 @@ async def measure(
                 seconds=math.ceil((2 * requests + WARMUP_REQUESTS) / POSTS_PER_SECOND_CEILING),
             )
             values = await scenario.seed(context)
+            await context.refresh_statistics()
         request = scenario.request(values)
         turns = iter(range(3 * requests + 2 * WARMUP_REQUESTS))
 

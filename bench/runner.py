@@ -332,7 +332,9 @@ async def _seed(seed: Seed, base_url: str, bench: Bench) -> SeedValues:
             seconds=options.warmup + options.duration,
             workers=options.workers,
         )
-        return await seed(context)
+        values = await seed(context)
+        await context.refresh_statistics()
+        return values
 
 
 def probe(base_url: str, request: Request, scenario: Scenario) -> int | None:

@@ -50,5 +50,16 @@ class SeedContext:
         finally:
             await database.dispose()
 
+    async def refresh_statistics(self) -> None:
+        """Have the database measure what the seed wrote (``Database.refresh_statistics``): a
+        run measures the steady state, not the minute before autovacuum's first ``ANALYZE``."""
+        from mainspring.core.db import Database
+
+        database = Database(self.settings())
+        try:
+            await database.refresh_statistics()
+        finally:
+            await database.dispose()
+
 
 Seed = Callable[[SeedContext], Awaitable[SeedValues]]

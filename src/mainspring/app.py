@@ -27,6 +27,7 @@ from mainspring.core import background, cache, http, mail, pubsub, ratelimit, se
 from mainspring.core.config import Settings, get_settings
 from mainspring.core.database_faults import install_database_error_handlers
 from mainspring.core.db import Database
+from mainspring.core.edge_cache import EdgeCache
 from mainspring.core.errors import PROBLEM_JSON, PROBLEM_SCHEMA, install_error_handlers
 from mainspring.core.health import LivenessFastPath, ReadinessProbe
 from mainspring.core.health import router as health_router
@@ -107,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     shortener_redirects.install(app, settings)
     install_route_index(app)  # route lookup by path prefix, 405s that list every method
 
+    # Anonymous cached answers replayed before routing while their cache tags hold.
+    app.add_middleware(EdgeCache, cache=app.state.cache)
     app.add_middleware(LivenessFastPath)  # /healthz before routing, inside the kernel's layer
     app.add_middleware(KernelMiddleware, settings=settings)
 

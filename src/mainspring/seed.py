@@ -114,6 +114,7 @@ async def seed_demo(settings: Settings, size: int = 1, *, seed: int = 2026) -> l
                 async with database.session() as session:
                     await seeder(session, users, rng, amount)
                 progress.advance(step)
+        await database.refresh_statistics()
     finally:
         await database.dispose()
     return accounts

@@ -26,6 +26,9 @@ LOADED_ON_DEMAND = (
     "aiosmtplib",  # mail: the first SMTP send (in the background worker)
     "redis",  # only a deployment with MAINSPRING_REDIS_URL
     "taskiq",  # the Redis job broker
+    "jinja2",  # mail: the first mail rendered
+    "authlib",  # accounts: the first sign-in through an identity provider (OIDC)
+    "joserfc",  # ...and its ID token check
 )
 
 BUILD_APP = """

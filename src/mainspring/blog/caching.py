@@ -4,10 +4,16 @@ Anonymous readers all see the same thing, so their answers are kept whole, as th
 they are sent as (``core/cached_answers.py``: ``lookup``, ``respond``), in the kernel cache:
 in-process by default, in Redis (shared by every replica) at scale. A hit costs no SQL and no
 serialisation.
-Signed-in readers see their own ``favorited`` and ``following`` flags (and their own drafts):
-they are never served from these entries, and their answers say ``Cache-Control: private``.
+A signed-in reader sees exactly the same answers but for their own flags: each article's
+``favorited`` and its author's ``following``. They are answered from the same entries plus
+those flags, read afresh by one statement over the ids the entry's ``meta`` names
+(``overlay``, ``cached_answers.respond_private``): never cached, so never stale. Their answers
+say ``Cache-Control: private, no-cache``, and their ETag moves with their flags. What the
+entries cannot give (a reader's own drafts and scheduled articles, the listing of them) is read
+for the reader as before.
 
-Entries (key: what it holds; its tags):
+Entries (key: what it holds; its tags). Each key ends with ``LAYOUT``, and the ``meta`` of an
+entry that shows articles holds their ids and their authors' ids (``ids_meta``):
 
 - ``blog-articles:<digest of the query>``: a slice of ``GET /api/v1/articles``;
   ``blog:articles``, ``blog:authors``;
@@ -38,16 +44,23 @@ signed-in request is never answered from a proxy's anonymous copy.
 
 from __future__ import annotations
 
+import functools
+import uuid
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import Request
 from sqlalchemy import event, inspect
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from mainspring.accounts.models import User
+from mainspring.blog import schemas
 from mainspring.blog.errors import ArticleNotFound
+from mainspring.blog.repository.articles import ArticleRepository
 from mainspring.core import cached_answers
 from mainspring.core.cache import CachedBytes, invalidate_after_commit
+from mainspring.core.conditional import make_etag
 from mainspring.social.models import ProfileDetails
 
 ARTICLES_TAG = "blog:articles"
@@ -56,6 +69,12 @@ AUTHORS_TAG = "blog:authors"
 """Every cached answer shows its authors' profiles."""
 TTL_SECONDS = 60
 """How long an entry lives at most: the bound for a write made outside the services."""
+LAYOUT = "2"
+"""The last part of every key: changed whenever what an entry holds changes (its ``meta``), so
+that a replica still running the previous release, sharing Redis, never reads an entry it
+cannot use (nor this one an entry of the previous layout)."""
+ARTICLE_IDS, AUTHOR_IDS = "article_ids", "author_ids"
+"""The ``meta`` entries of the articles an answer shows, and of their authors, in order."""
 
 
 def article_tag(slug: str) -> str:
@@ -67,7 +86,9 @@ async def lookup(
 ) -> CachedBytes:
     """The anonymous answer kept under ``key`` (``cached_answers.lookup``), stale once any of
     ``tags`` (or the authors' tag) is invalidated, and after ``TTL_SECONDS`` at most."""
-    return await cached_answers.lookup(request, key, [*tags, AUTHORS_TAG], load, ttl=TTL_SECONDS)
+    return await cached_answers.lookup(
+        request, f"{key}:{LAYOUT}", [*tags, AUTHORS_TAG], load, ttl=TTL_SECONDS
+    )
 
 
 def articles_changed(session: Any, *slugs: str) -> None:
@@ -84,12 +105,100 @@ async def lookup_article(
     requests for missing articles costs no SQL either."""
     return await cached_answers.lookup(
         request,
-        key,
+        f"{key}:{LAYOUT}",
         [article_tag(slug), AUTHORS_TAG],
         load,
         ttl=TTL_SECONDS,
         missing=ArticleNotFound,
     )
+
+
+# --- a signed-in reader's flags ------------------------------------------------------------------
+
+
+def ids_meta(articles: Sequence[schemas.ArticleSummary]) -> dict[str, list[str]]:
+    """The ``meta`` naming the articles an entry shows and their authors, in the answer's
+    order: what ``overlay`` reads the reader's flags of, without decoding the answer."""
+    return {
+        ARTICLE_IDS: [str(article.id) for article in articles],
+        AUTHOR_IDS: [str(article.author_id) for article in articles],
+    }
+
+
+def article_meta(article: schemas.ArticleSummary) -> dict[str, Any]:
+    """The ``meta`` of one article's entry: its anonymous ETag, its ids, and the two facts
+    that make the ETag a reader sees (``ArticleSummary.etag``): its version and its count."""
+    return {
+        "etag": article.etag,
+        "version": article.version,
+        "favorites_count": article.favorites_count,
+        **ids_meta([article]),
+    }
+
+
+Articles = Callable[[Any], list[dict[str, Any]]]
+"""Where a decoded answer's articles are: the answer itself, a page's ``items``..."""
+
+
+def one_article(document: Any) -> list[dict[str, Any]]:
+    """The articles of a blog article's answer: the answer itself."""
+    return [document]
+
+
+def page_items(document: Any) -> list[dict[str, Any]]:
+    """The articles of a blog page's answer: its ``items``."""
+    items: list[dict[str, Any]] = document["items"]
+    return items
+
+
+def overlay(reader_id: uuid.UUID, articles: Articles) -> cached_answers.Overlay:
+    """The reader's flags over a shared entry made with ``ids_meta`` or ``article_meta``: which
+    of its articles they favorited and which of its authors they follow, read by one statement
+    (``ArticleRepository.reader_flags``), then set on each of ``articles(answer)``.
+
+    The ETag: one article's is exactly ``ArticleSummary.etag`` as this reader would get it from
+    the database (so an ``If-Match`` copied from it guards an edit); a list's is the entry's
+    version with the reader's flags (none when the cache had no version to give)."""
+
+    async def read(session: AsyncSession, cached: CachedBytes) -> cached_answers.Personal:
+        article_ids = [_uuid(value) for value in cached.meta[ARTICLE_IDS]]
+        author_ids = [_uuid(value) for value in cached.meta[AUTHOR_IDS]]
+        favorited, followed = await ArticleRepository(session).reader_flags(
+            reader_id, article_ids, author_ids
+        )
+        flags = [
+            (article_id in favorited, author_id in followed)
+            for article_id, author_id in zip(article_ids, author_ids, strict=True)
+        ]
+
+        def apply(document: Any) -> None:
+            for article, (is_favorited, is_following) in zip(
+                articles(document), flags, strict=True
+            ):
+                article["favorited"] = is_favorited
+                article["author"]["following"] = is_following
+
+        return cached_answers.Personal(etag=_etag(cached, flags), apply=apply)
+
+    return read
+
+
+@functools.lru_cache(maxsize=4096)
+def _uuid(value: str) -> uuid.UUID:
+    """The id in ``value``: the same popular entries' ids come with every request, and parsing
+    one costs more than a lookup (1.3 µs: 50 µs for a page of 20 articles and authors)."""
+    return uuid.UUID(value)
+
+
+def _etag(cached: CachedBytes, flags: list[tuple[bool, bool]]) -> str:
+    if "version" in cached.meta:  # one article: ArticleSummary.etag
+        (is_favorited, is_following) = flags[0]
+        return make_etag(
+            cached.meta["version"], cached.meta["favorites_count"], is_favorited, is_following
+        )
+    if not cached.version:
+        return ""
+    return make_etag(cached.version, *(flag for pair in flags for flag in pair))
 
 
 # --- the authors' profiles ----------------------------------------------------------------------

@@ -21,6 +21,7 @@ from mainspring.accounts.models import USERNAME_MAX
 from mainspring.blog import caching, schemas
 from mainspring.blog.atom import ATOM_MEDIA_TYPE, article_feed
 from mainspring.blog.deps import ArticleFilterDep, ArticleQuota, CommentQuota, Publisher
+from mainspring.blog.errors import ArticleNotFound
 from mainspring.blog.models import TAG_MAX, ArticleStatus
 from mainspring.blog.service import (
     ArticleChanges,
@@ -83,25 +84,31 @@ async def list_articles(
 ) -> ArticlePage | Response:
     """Published articles, newest first, filtered by tag, author, favorited-by user and a
     full-text query. With `status=draft` or `status=scheduled`: the caller's own unpublished
-    articles, newest first (empty for an anonymous caller). Anonymous answers are cached and
-    carry an `ETag` (304 on `If-None-Match`) and `Cache-Control: public, max-age=5`."""
-    if viewer.anonymous and status == ArticleStatus.PUBLISHED:
+    articles, newest first (empty for an anonymous caller). Published lists carry an `ETag`
+    (304 on `If-None-Match`); anonymous ones are cached (`Cache-Control: public, max-age=5`),
+    a signed-in reader's are the same with the reader's flags (`private, no-cache`)."""
+    if status != ArticleStatus.PUBLISHED:  # the caller's own drafts: nothing shared
+        async with cached_answers.read_session(request) as session:
+            items, next_cursor = await article_service.page(
+                session, filters, listing, viewer, status=status
+            )
+        conditional.response.headers["Cache-Control"] = cached_answers.PRIVATE
+        return listing.respond(items, next_cursor)
 
-        async def load(session: AsyncSession) -> CachedBytes:
-            items, next_cursor = await article_service.page(session, filters, listing, viewer)
-            page = ArticlePage(items=items, next_cursor=next_cursor)
-            return CachedBytes(_PAGE_JSON.dump_json(page), {"next_cursor": next_cursor})
-
-        key = cached_answers.digest_key("blog-articles", filters, listing.limit, listing.cursor)
-        cached = await caching.lookup(request, key, [caching.ARTICLES_TAG], load)
-        set_cursor_links(request, conditional.response, cached.meta["next_cursor"])
-        return cached_answers.respond(cached, conditional)
-    async with cached_answers.read_session(request) as session:  # a hit needs none
-        items, next_cursor = await article_service.page(
-            session, filters, listing, viewer, status=status
+    async def load(session: AsyncSession) -> CachedBytes:
+        items, next_cursor = await article_service.page(session, filters, listing, ANONYMOUS)
+        page = ArticlePage(items=items, next_cursor=next_cursor)
+        return CachedBytes(
+            _PAGE_JSON.dump_json(page), {"next_cursor": next_cursor, **caching.ids_meta(items)}
         )
-    conditional.response.headers["Cache-Control"] = cached_answers.PRIVATE
-    return listing.respond(items, next_cursor)
+
+    key = cached_answers.digest_key("blog-articles", filters, listing.limit, listing.cursor)
+    cached = await caching.lookup(request, key, [caching.ARTICLES_TAG], load)
+    set_cursor_links(request, conditional.response, cached.meta["next_cursor"])
+    if viewer.user_id is None:
+        return cached_answers.respond(cached, conditional)
+    overlay = caching.overlay(viewer.user_id, caching.page_items)
+    return await cached_answers.respond_private(request, cached, conditional, overlay)
 
 
 @router.get(
@@ -164,22 +171,30 @@ async def get_article(
     conditional: ConditionalDep,
 ) -> schemas.Article | Response:
     """A published article (or the caller's own draft), with its `ETag` (304 on
-    `If-None-Match`). Anonymous answers are cached (`Cache-Control: public, max-age=5`)."""
-    if viewer.anonymous:
+    `If-None-Match`). Anonymous answers are cached (`Cache-Control: public, max-age=5`); a
+    signed-in reader's are the same with the reader's flags (`private, no-cache`)."""
 
-        async def load(session: AsyncSession) -> CachedBytes:
-            article = await article_service.get(session, slug, ANONYMOUS)
-            return CachedBytes(_ARTICLE_JSON.dump_json(article), {"etag": article.etag})
+    async def load(session: AsyncSession) -> CachedBytes:
+        article = await article_service.get(session, slug, ANONYMOUS)
+        return CachedBytes(_ARTICLE_JSON.dump_json(article), caching.article_meta(article))
 
-        key = f"blog-article:{slug}"
+    key = f"blog-article:{slug}"
+    try:
         cached = await caching.lookup_article(request, key, slug, load)
+    except ArticleNotFound:
+        if viewer.user_id is None:
+            raise
+        # Not published: the reader's own draft (or any, for a moderator) is read for them.
+        async with cached_answers.read_session(request) as session:
+            article = await article_service.get(session, slug, viewer)
+        conditional.response.headers["Cache-Control"] = cached_answers.PRIVATE
+        if conditional.fresh(article.etag):
+            return conditional.not_modified()
+        return article
+    if viewer.user_id is None:
         return cached_answers.respond(cached, conditional)
-    async with cached_answers.read_session(request) as session:  # a hit needs none
-        article = await article_service.get(session, slug, viewer)
-    conditional.response.headers["Cache-Control"] = cached_answers.PRIVATE
-    if conditional.fresh(article.etag):
-        return conditional.not_modified()
-    return article
+    overlay = caching.overlay(viewer.user_id, caching.one_article)
+    return await cached_answers.respond_private(request, cached, conditional, overlay)
 
 
 @router.patch(

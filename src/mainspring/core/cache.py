@@ -76,6 +76,7 @@ from mainspring.core.cache_backends import Backend, MemoryBackend, backend_error
 from mainspring.core.conditional import make_etag
 from mainspring.core.config import Settings
 from mainspring.core.health import register_readiness_check
+from mainspring.core.single_flight import SingleFlight
 
 if TYPE_CHECKING:
     from mainspring.core.db import Database
@@ -113,39 +114,6 @@ class _Missing:
 
 
 _MISSING = _Missing()
-
-
-class SingleFlight:
-    """Concurrent calls for one key share one run: the first caller runs ``work``, the others
-    wait for its result (or its exception). A caller that is cancelled while running hands the
-    work to one of those waiting, which runs it again (a client that went away does not fail
-    everyone else's request). Per process; for loads that must not stampede the database."""
-
-    def __init__(self) -> None:
-        self._running: dict[str, asyncio.Future[Any]] = {}
-
-    async def run(self, key: str, work: Callable[[], Awaitable[_T]]) -> _T:
-        while (flight := self._running.get(key)) is not None:
-            await asyncio.wait([flight])
-            if not flight.cancelled():
-                result: _T = flight.result()
-                return result
-        flight = asyncio.get_running_loop().create_future()
-        self._running[key] = flight
-        try:
-            value = await work()
-        except asyncio.CancelledError:
-            flight.cancel()
-            raise
-        except Exception as exc:
-            flight.set_exception(exc)
-            flight.exception()  # marks it retrieved: asyncio warns of unretrieved exceptions
-            raise
-        else:
-            flight.set_result(value)
-            return value
-        finally:
-            del self._running[key]
 
 
 @dataclass(frozen=True)
@@ -308,7 +276,7 @@ class Cache:
         self, key: str, loader: Loader, ttl: float, tags: Iterable[str], codec: _Codec
     ) -> Any:
         _positive(ttl)
-        value = await self._read(key, codec)
+        value = await self._read(key, codec, tags)
         _count(key, value)
         if value is not _MISSING:
             return value
@@ -318,21 +286,51 @@ class Cache:
 
     # --- entries and tag versions -----------------------------------------------------------
 
-    async def _read(self, key: str, codec: _Codec) -> Any:
-        """The value of a fresh entry, or _MISSING (absent, expired, stale or unreachable)."""
-        raw = await self._call(lambda backend: backend.get(codec.prefix + key), None)
-        if raw is None:
+    async def _read(self, key: str, codec: _Codec, tags: Iterable[str] = ()) -> Any:
+        """The value of a fresh entry, or _MISSING (absent, expired, stale or unreachable).
+
+        The versions of the entry's tags are read in the same round trip as the entry when
+        the caller names the tags (``get_or_set``): with Redis, a hit is one ``MGET``, not two
+        round trips; another read is needed only if the entry was kept under other tags."""
+        names = list(dict.fromkeys(tags))
+        found = await self._call(
+            lambda backend: backend.get_many(
+                codec.prefix + key, *(TAG_PREFIX + tag for tag in names)
+            ),
+            None,
+        )
+        if found is None or found[0] is None:
             return _MISSING
-        stamps, value = codec.decode(raw)
-        if stamps:
+        stamps, value = codec.decode(found[0])
+        if not stamps:
+            return value
+        if list(stamps) == names:
+            current: tuple[bytes | None, ...] | None = found[1:]
+        else:
             keys = [TAG_PREFIX + tag for tag in stamps]
             current = await self._call(lambda backend: backend.get_many(*keys), None)
-            if current is None or any(
-                version is None or version.decode() != stamp
-                for version, stamp in zip(current, stamps.values(), strict=True)
-            ):
-                return _MISSING
+        if current is None or any(
+            version is None or version.decode() != stamp
+            for version, stamp in zip(current, stamps.values(), strict=True)
+        ):
+            return _MISSING
         return value
+
+    async def is_current(self, key: str, tags: Iterable[str], version: str) -> bool:
+        """Whether the entry of ``key`` computed as ``version`` (``CachedBytes.version``) under
+        ``tags`` is still current: every tag still has the version it had then (one read, as a
+        hit's own check). False when the backend is unreachable."""
+        names = list(dict.fromkeys(tags))
+        keys = [TAG_PREFIX + tag for tag in names]
+        current = await self._call(lambda backend: backend.get_many(*keys), None)
+        if not version or current is None:
+            return False
+        stamps: dict[str, str] = {}
+        for tag, value in zip(names, current, strict=True):
+            if value is None:  # invalidated since
+                return False
+            stamps[tag] = value.decode()
+        return _version(key, stamps) == version
 
     async def _stamps(self, tags: Iterable[str]) -> dict[str, str] | None:
         """The current version of each tag, created when missing; None when unreachable."""

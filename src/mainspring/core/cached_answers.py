@@ -13,12 +13,20 @@ here:
   that do not exist costs no SQL either;
 - ``respond(cached, conditional)``: the answer, or 304 to a current ``If-None-Match``, with
   ``Cache-Control: public, max-age=MAX_AGE_SECONDS`` and ``Vary: Authorization``;
-- ``read_session(request)``: the read session a signed-in reader's handler opens itself, its
-  answer marked ``PRIVATE``.
+- ``respond_private(request, cached, conditional, overlay)``: a signed-in reader's answer made
+  of the same shared entry and the reader's own part (``overlay``: their flags, read fresh by
+  one small statement, never cached), with ``Cache-Control: private, no-cache``;
+- ``read_session(request)``: the read session a signed-in reader's handler opens itself, when
+  what it reads is not shared (their own drafts, a staff view).
 
-Only anonymous reads are served from here: whoever is signed in may see something else (their
-own flags, a staff view), so their answers are computed for them and say ``private, no-cache``;
-``Vary: Authorization`` keeps a proxy from answering them with an anonymous copy.
+An entry holds only what every reader sees alike. A signed-in reader who sees the same thing
+plus a few flags of their own (``favorited``, ``following``, ``liked``) gets the shared entry
+with those flags set on it (``respond_private``): the flags are read afresh on every request,
+so they can never be stale, and the entry says in its ``meta`` which rows it shows (their ids),
+so finding them needs no walk through the JSON. What a reader sees beyond flags (their own
+drafts, a moderator's view) is read for them as before. Private answers say
+``private, no-cache``; ``Vary: Authorization`` keeps a proxy from answering a signed-in request
+with an anonymous copy.
 """
 
 from __future__ import annotations
@@ -26,10 +34,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any
 
+import orjson
 from fastapi import Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mainspring.core import edge_cache
 from mainspring.core.cache import Cache, CachedBytes
 from mainspring.core.conditional import Conditional
 from mainspring.core.db import Database
@@ -45,6 +57,22 @@ MISSING = "missing"
 """The ``meta`` entry of a cached absence: the detail of its 404."""
 
 Load = Callable[[AsyncSession], Awaitable[CachedBytes]]
+
+
+@dataclass(frozen=True)
+class Personal:
+    """A reader's own part of a shared answer, read fresh for this request."""
+
+    etag: str
+    """The ETag of the composed answer: it must change whenever the reader's part does (e.g.
+    ``make_etag(the shared entry's version, *the flags)``); empty for none."""
+    apply: Callable[[Any], None]
+    """Sets the reader's part on the decoded shared answer, in place."""
+
+
+Overlay = Callable[[AsyncSession, CachedBytes], Awaitable[Personal]]
+"""Reads a reader's part of the shared entry (in a read session; ideally one statement over the
+ids the entry's ``meta`` names): what ``respond_private`` composes with the entry."""
 
 
 def digest_key(kind: str, *query: object) -> str:
@@ -82,7 +110,12 @@ async def lookup(
                 return CachedBytes(b"", {MISSING: exc.detail})
 
     cached = await cache.get_or_set_bytes(key, miss, ttl=ttl, tags=tags)
-    if missing is not None and MISSING in cached.meta:
+    absent = missing is not None and MISSING in cached.meta
+    if cached.version:  # anyone may be answered the same until a tag moves (core/edge_cache.py)
+        edge_cache.mark(
+            request.scope, edge_cache.Shared(key, tuple(tags), cached.version, ttl, absent)
+        )
+    if missing is not None and absent:
         raise missing(cached.meta[MISSING])
     return cached
 
@@ -94,6 +127,12 @@ def read_session(request: Request) -> AbstractAsyncContextManager[AsyncSession]:
     return database.read_session()
 
 
+def _copy_headers(conditional: Conditional, answer: Response) -> None:
+    for name in ("ETag", "Vary", "Link"):
+        if name in conditional.response.headers:
+            answer.headers[name] = conditional.response.headers[name]
+
+
 def respond(cached: CachedBytes, conditional: Conditional) -> Response:
     """The anonymous answer ``cached`` (304 when the client's ``If-None-Match`` names it), with
     the headers already set on ``conditional.response`` (``Link``). Its ETag is the loader's
@@ -103,9 +142,29 @@ def respond(cached: CachedBytes, conditional: Conditional) -> Response:
         answer = conditional.not_modified()
     else:
         answer = Response(cached.body, media_type=JSON)
-        for name in ("ETag", "Vary", "Link"):
-            if name in conditional.response.headers:
-                answer.headers[name] = conditional.response.headers[name]
+        _copy_headers(conditional, answer)
     answer.headers["Vary"] = "Authorization"  # even without an ETag (the cache unreachable)
     answer.headers["Cache-Control"] = PUBLIC
+    return answer
+
+
+async def respond_private(
+    request: Request, cached: CachedBytes, conditional: Conditional, overlay: Overlay
+) -> Response:
+    """A signed-in reader's answer: the shared entry ``cached`` (what ``lookup`` gave anonymous
+    readers) with the reader's part that ``overlay`` reads in a read session of its own, or 304
+    when the client's ``If-None-Match`` names the composed answer's ETag (then the entry is not
+    even decoded). The headers already set on ``conditional.response`` (``Link``) are kept;
+    ``Cache-Control: private, no-cache``, since no one else may be answered with it."""
+    async with read_session(request) as session:
+        personal = await overlay(session, cached)
+    if personal.etag and conditional.fresh(personal.etag):
+        answer = conditional.not_modified()
+    else:
+        document = orjson.loads(cached.body)
+        personal.apply(document)
+        answer = Response(orjson.dumps(document), media_type=JSON)
+        _copy_headers(conditional, answer)
+    answer.headers["Vary"] = "Authorization"
+    answer.headers["Cache-Control"] = PRIVATE
     return answer

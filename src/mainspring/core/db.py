@@ -371,6 +371,18 @@ class Database:
             await conn.execution_options(mainspring_readonly=True)
             await conn.execute(text("SELECT 1"))
 
+    async def refresh_statistics(self) -> None:
+        """Have PostgreSQL's planner measure the tables again (``ANALYZE``), as after a bulk
+        load: until autovacuum gets to it (a minute or more later), a freshly filled table
+        looks empty, and a join over it gets a plan that is hundreds of times slower. SQLite
+        keeps no statistics unless asked (``ANALYZE`` there would change every plan), so it is
+        left alone."""
+        if self.dialect != "postgresql":
+            return
+        async with self.engine.connect() as conn:
+            await conn.execute(text("ANALYZE"))
+            await conn.commit()
+
     def pool_status(self) -> dict[str, int]:
         pool: Any = self.engine.pool
         try:

@@ -47,22 +47,17 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from pathlib import Path
-from typing import Any, Literal, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from fastapi import FastAPI
-from jinja2 import (
-    BaseLoader,
-    Environment,
-    FileSystemLoader,
-    StrictUndefined,
-    TemplateNotFound,
-    select_autoescape,
-)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.core.background import JobContext, enqueue, task
 from mainspring.core.config import Settings
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 """``src/mainspring``: the modules' ``mail/`` folders are found under it."""
@@ -84,31 +79,57 @@ class RenderedMail:
     html: str | None
 
 
-class _MailTemplateLoader(BaseLoader):
-    """Maps ``"<module>/<file>"`` to ``<root>/<module>/mail/<file>`` (``core``: the kernel's
-    ``core/templates/mail/``). Paths are resolved by Jinja's ``FileSystemLoader``, which
-    refuses to leave the folder (no ``..``)."""
+def _environment(root: Path) -> Environment:
+    """The Jinja2 environment of the mail templates under ``root``.
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    Jinja2 is imported here, by the first mail a process renders, not at start: its compiler
+    and runtime are about 2 MiB of every idle worker (docs/performance.md, "Start-up and
+    memory"), and most requests send no mail.
+    """
+    from jinja2 import (
+        BaseLoader,
+        Environment,
+        FileSystemLoader,
+        StrictUndefined,
+        select_autoescape,
+    )
 
-    def get_source(self, environment: Environment, template: str) -> tuple[str, str | None, Any]:
-        module, _, name = template.partition("/")
-        folder = self.root / "core" / "templates" if module == "core" else self.root / module
-        return FileSystemLoader(folder / "mail").get_source(environment, name)
+    class MailTemplateLoader(BaseLoader):
+        """Maps ``"<module>/<file>"`` to ``<root>/<module>/mail/<file>`` (``core``: the
+        kernel's ``core/templates/mail/``). Paths are resolved by Jinja's
+        ``FileSystemLoader``, which refuses to leave the folder (no ``..``)."""
+
+        def get_source(
+            self, environment: Environment, template: str
+        ) -> tuple[str, str | None, Any]:
+            module, _, name = template.partition("/")
+            folder = root / "core" / "templates" if module == "core" else root / module
+            return FileSystemLoader(folder / "mail").get_source(environment, name)
+
+    return Environment(
+        loader=MailTemplateLoader(),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+    )
 
 
 class MailTemplates:
     """The mail templates under ``root`` (the package by default; tests point it elsewhere)."""
 
     def __init__(self, root: Path = PACKAGE_ROOT) -> None:
-        self.environment = Environment(
-            loader=_MailTemplateLoader(root),
-            autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-            undefined=StrictUndefined,
-        )
+        self.root = root
+        self._environment: Environment | None = None
+
+    @property
+    def environment(self) -> Environment:
+        """Built by the first render (see ``_environment``), then kept."""
+        if self._environment is None:
+            self._environment = _environment(self.root)
+        return self._environment
 
     def render(self, template: str, context: Mapping[str, Any]) -> RenderedMail:
+        from jinja2 import TemplateNotFound  # imported with the environment: see _environment
+
         if not _TEMPLATE_NAME.match(template):
             raise ValueError(f"{template!r} is not a mail template name like 'accounts/welcome'")
         subject = " ".join(self._render(f"{template}.subject.txt", context).split())

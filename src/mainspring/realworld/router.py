@@ -15,15 +15,17 @@ their contract is the RealWorld specification, and the official Postman collecti
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.blog import caching
 from mainspring.blog.deps import ArticleQuota, CommentQuota, Publisher
+from mainspring.blog.errors import ArticleNotFound
 from mainspring.blog.filters import ArticleFilter
 from mainspring.blog.models import ArticleStatus
+from mainspring.blog.schemas import ArticleSummary
 from mainspring.blog.service import (
     ArticleChanges,
     ArticleDraft,
@@ -33,7 +35,7 @@ from mainspring.blog.service import (
 )
 from mainspring.blog.tags import normalize_tags
 from mainspring.core import cached_answers
-from mainspring.core.auth import CurrentPrincipal, Viewer, ViewerDep
+from mainspring.core.auth import ANONYMOUS, CurrentPrincipal, Viewer, ViewerDep
 from mainspring.core.cache import CachedBytes
 from mainspring.core.conditional import ConditionalDep
 from mainspring.core.deps import ReadSessionDep, SessionDep
@@ -94,15 +96,31 @@ async def unfollow(
 # --- articles -----------------------------------------------------------------------------------
 
 
-async def _window(
-    session: AsyncSession, filters: ArticleFilter, offset: int, limit: int, viewer: Viewer
-) -> schemas.ArticlesResponse:
-    articles, total = await article_service.window(
-        session, filters, offset=offset, limit=min(limit, MAX_LIMIT), viewer=viewer
-    )
+def _articles(articles: list[ArticleSummary], total: int) -> schemas.ArticlesResponse:
     return schemas.ArticlesResponse(
         articles=[schemas.ArticleInList.of(article) for article in articles], articles_count=total
     )
+
+
+async def _window(
+    session: AsyncSession, filters: ArticleFilter, offset: int, limit: int, viewer: Viewer
+) -> tuple[schemas.ArticlesResponse, list[ArticleSummary]]:
+    """The answer of a list, and the articles it shows."""
+    articles, total = await article_service.window(
+        session, filters, offset=offset, limit=min(limit, MAX_LIMIT), viewer=viewer
+    )
+    return _articles(articles, total), articles
+
+
+def _listed(document: Any) -> list[dict[str, Any]]:
+    """The articles of a list's answer (for ``caching.overlay``)."""
+    articles: list[dict[str, Any]] = document["articles"]
+    return articles
+
+
+def _the_article(document: Any) -> list[dict[str, Any]]:
+    """The article of an article's answer (for ``caching.overlay``)."""
+    return [document["article"]]
 
 
 @router.get("/articles/feed", summary="Articles by the users I follow")
@@ -114,7 +132,8 @@ async def feed(
 ) -> schemas.ArticlesResponse:
     """Published articles by the users the caller follows, newest first."""
     filters = ArticleFilter(followed_by=principal.user_id)
-    return await _window(session, filters, offset, limit, Viewer(principal))
+    answer, _ = await _window(session, filters, offset, limit, Viewer(principal))
+    return answer
 
 
 @router.get("/articles", summary="List articles", response_model=schemas.ArticlesResponse)
@@ -128,20 +147,20 @@ async def list_articles(
     offset: Offset = 0,
     limit: Limit = 20,
 ) -> schemas.ArticlesResponse | Response:
-    """Published articles, newest first, by tag, author or the user who favorited them; an
-    anonymous answer is the blog's cached one (``blog/caching.py``)."""
+    """Published articles, newest first, by tag, author or the user who favorited them: the
+    blog's cached answer (``blog/caching.py``), with a signed-in reader's flags set on it."""
     filters = ArticleFilter(tag=tag, author=author, favorited_by=favorited)
-    if not viewer.anonymous:
-        async with cached_answers.read_session(request) as session:  # a hit needs none
-            return await _window(session, filters, offset, limit, viewer)
 
     async def load(session: AsyncSession) -> CachedBytes:
-        answer = await _window(session, filters, offset, limit, viewer)
-        return CachedBytes(answer.model_dump_json().encode())
+        answer, articles = await _window(session, filters, offset, limit, ANONYMOUS)
+        return CachedBytes(answer.model_dump_json().encode(), caching.ids_meta(articles))
 
     key = cached_answers.digest_key("realworld-articles", filters, offset, min(limit, MAX_LIMIT))
     cached = await caching.lookup(request, key, [caching.ARTICLES_TAG], load)
-    return cached_answers.respond(cached, conditional)
+    if viewer.user_id is None:
+        return cached_answers.respond(cached, conditional)
+    overlay = caching.overlay(viewer.user_id, _listed)
+    return await cached_answers.respond_private(request, cached, conditional, overlay)
 
 
 @router.post("/articles", status_code=201, summary="Create an article")
@@ -172,20 +191,28 @@ async def get_article(
     viewer: ViewerDep,
     conditional: ConditionalDep,
 ) -> schemas.ArticleResponse | Response:
-    """One article; an anonymous answer is the blog's cached one (``blog/caching.py``)."""
-    if not viewer.anonymous:
-        async with cached_answers.read_session(request) as session:  # a hit needs none
-            article = await article_service.get(session, slug, viewer)
-        return schemas.ArticleResponse(article=schemas.Article.of(article))
+    """One article: the blog's cached answer (``blog/caching.py``), with a signed-in reader's
+    flags set on it; the reader's own unpublished article is read for them."""
 
     async def load(session: AsyncSession) -> CachedBytes:
-        article = await article_service.get(session, slug, viewer)
+        article = await article_service.get(session, slug, ANONYMOUS)
         answer = schemas.ArticleResponse(article=schemas.Article.of(article))
-        return CachedBytes(answer.model_dump_json().encode(), {"etag": article.etag})
+        return CachedBytes(answer.model_dump_json().encode(), caching.article_meta(article))
 
     key = f"realworld-article:{slug}"
-    cached = await caching.lookup_article(request, key, slug, load)
-    return cached_answers.respond(cached, conditional)
+    try:
+        cached = await caching.lookup_article(request, key, slug, load)
+    except ArticleNotFound:
+        if viewer.user_id is None:
+            raise
+        # Not published: the reader's own draft (or any, for a moderator) is read for them.
+        async with cached_answers.read_session(request) as session:
+            article = await article_service.get(session, slug, viewer)
+        return schemas.ArticleResponse(article=schemas.Article.of(article))
+    if viewer.user_id is None:
+        return cached_answers.respond(cached, conditional)
+    overlay = caching.overlay(viewer.user_id, _the_article)
+    return await cached_answers.respond_private(request, cached, conditional, overlay)
 
 
 @router.put("/articles/{slug}", summary="Update an article")

@@ -12,10 +12,10 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 
-from mainspring.core.cache import SingleFlight
 from mainspring.core.config import Settings
 from mainspring.core.db import Database
 from mainspring.core.passwords import PasswordHasher
+from mainspring.core.single_flight import SingleFlight
 from mainspring.shortener.clicks import ClickBuffer
 from mainspring.shortener.lookup import Invalidator, RedirectLRU
 from mainspring.shortener.settings import ShortenerSettings

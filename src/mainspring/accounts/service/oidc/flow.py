@@ -42,7 +42,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
-from authlib.oauth2.rfc7636 import create_s256_code_challenge  # type: ignore[import-untyped]
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.accounts.errors import (
@@ -114,6 +113,10 @@ class OidcLoginService:
     ) -> Started:
         """Begin an attempt (step 1 of the module docstring). ``browser_secret`` is the
         cookie the browser sent, if any: it is kept, so attempts in two tabs both work."""
+        # authlib (with joserfc, about 2 MiB) is imported by the first sign-in through a
+        # provider, not by every worker at start.
+        from authlib.oauth2.rfc7636 import create_s256_code_challenge  # type: ignore[import-untyped]
+
         settings = ctx.settings
         if not is_allowed(settings, redirect_to):
             raise RedirectNotAllowed()

@@ -39,26 +39,22 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import structlog
-from authlib.oauth2.auth import ClientAuth  # type: ignore[import-untyped]
-from authlib.oauth2.rfc6749.parameters import (  # type: ignore[import-untyped]
-    prepare_grant_uri,
-    prepare_token_request,
-)
-from authlib.oidc.core import CodeIDToken  # type: ignore[import-untyped]
-from joserfc import jwt
-from joserfc.errors import InvalidKeyIdError, JoseError
-from joserfc.jwk import KeySet
-from joserfc.jws import JWSRegistry
 
 from mainspring.accounts.schemas import normalize_email
 from mainspring.core.cache import Cache
 from mainspring.core.config import IdentityProviderConfig, Settings
 from mainspring.core.errors import NotFound
 from mainspring.core.http import OutboundRequestRefused
+
+if TYPE_CHECKING:
+    from joserfc.jwk import KeySet
+
+# authlib and joserfc (about 2 MiB of every idle worker) are imported by the first sign-in
+# through a provider, inside the methods below: most workers never serve one.
 
 logger = structlog.get_logger("mainspring.accounts.oidc")
 
@@ -181,6 +177,10 @@ class ProviderClient(ABC):
         """Exchange the ``code`` for the identity of whoever signed in at the provider."""
 
     def _grant_uri(self, endpoint: str, redirect_uri: str, state: str, **extra: str) -> str:
+        from authlib.oauth2.rfc6749.parameters import (  # type: ignore[import-untyped]
+            prepare_grant_uri,  # imported on first use: see the note above ProviderError
+        )
+
         return str(
             prepare_grant_uri(
                 endpoint,
@@ -204,6 +204,11 @@ class ProviderClient(ABC):
         auth_method: str,
     ) -> dict[str, Any]:
         """The token endpoint's answer to the code (RFC 6749 4.1.3, with the PKCE verifier)."""
+        from authlib.oauth2.auth import ClientAuth  # type: ignore[import-untyped]
+        from authlib.oauth2.rfc6749.parameters import (
+            prepare_token_request,
+        )
+
         body = prepare_token_request(
             "authorization_code", code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
         )
@@ -307,6 +312,11 @@ class OidcClient(ProviderClient):
         self, metadata: dict[str, Any], id_token: str, *, nonce: str, access_token: str
     ) -> dict[str, Any]:
         """The claims of a valid ID token (see the module docstring); ``ProviderError`` else."""
+        from authlib.oidc.core import CodeIDToken  # type: ignore[import-untyped]
+        from joserfc import jwt
+        from joserfc.errors import InvalidKeyIdError, JoseError
+        from joserfc.jws import JWSRegistry
+
         announced = metadata.get("id_token_signing_alg_values_supported") or ["RS256"]
         algorithms = sorted(ASYMMETRIC_ALGORITHMS.intersection(announced))
         if not algorithms:
@@ -335,6 +345,9 @@ class OidcClient(ProviderClient):
         return dict(claims)
 
     async def _keys(self, jwks_uri: str, *, fresh: bool) -> KeySet:
+        from joserfc.errors import JoseError
+        from joserfc.jwk import KeySet
+
         key = "oidc-jwks:" + hashlib.sha256(jwks_uri.encode()).hexdigest()
 
         async def fetch() -> Any:
