@@ -177,12 +177,16 @@ def settings(database_url: str) -> Settings:
     return make_settings(database_url)
 
 
-async def empty_tables(app: FastAPI) -> None:
+async def empty_tables(app: FastAPI, *, delete: bool = False) -> None:
+    """Empty every table: ``TRUNCATE ... RESTART IDENTITY`` on PostgreSQL, ``DELETE`` on SQLite.
+    ``delete=True``: ``DELETE`` on PostgreSQL too, children first, for code that empties a
+    database holding a few rows many times over (the stateful fuzzer, before each scenario):
+    there it takes a twentieth of the time of a ``TRUNCATE`` of every table."""
     tables = [t.name for t in reversed(metadata.sorted_tables)]
     if not tables:
         return
     async with app.state.db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
+        if conn.dialect.name == "postgresql" and not delete:
             await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
             for name in tables:

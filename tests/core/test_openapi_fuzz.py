@@ -28,22 +28,25 @@ Deterministic for CI: a fixed seed, hypothesis derandomized, a bounded number of
 
 from __future__ import annotations
 
+import asyncio
 import itertools
-import os
 import re
 from collections.abc import Iterator
+from contextlib import AsyncExitStack
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
+from schemathesis.python import asgi
 
 from mainspring.app import create_app
 from mainspring.core.config import Settings
-from tests.conftest import empty_database, make_settings
-from tests.fixtures.users import new_user_headers
+from tests.conftest import empty_database, empty_tables, forget_redis, make_settings
+from tests.fixtures.users import new_user_headers, signed_in_user
 
 ACCEPTED_REFUSALS = ["400", "401", "403", "404", "409", "410", "412", "428", "429"]
 """Refusals of a valid request for what it names (credentials, a missing or changed resource,
@@ -229,34 +232,79 @@ async def test_every_operation_is_fuzzed(app: FastAPI) -> None:
         assert len(homes) == 1, f"{method} {path} (tags {tags}) is in {len(homes)} groups"
 
 
-def test_linked_calls_conform(
-    api_schema: schemathesis.BaseSchema, auth_headers: dict[str, str]
-) -> None:
-    """The stateful phase: short chains of linked calls, every check on every answer."""
-    if os.environ.get("MAINSPRING_TEST_DATABASE_URL"):
-        # Known gap (session 6): in the full PostgreSQL + Redis run, hypothesis stops this
-        # machine with FlakyStrategyDefinition. Which rules are enabled depends on what earlier
-        # examples left in the shared database and cache, so a replayed prefix draws differently.
-        # It passes alone on PostgreSQL and in the full SQLite run. The fix is a reset of the
-        # database and cache between examples (the machine's teardown); until then it runs on
-        # SQLite only, and the stateless groups above run on both databases.
-        pytest.skip("stateful fuzzing needs a per-example reset on PostgreSQL (see comment)")
+def test_linked_calls_conform(api_schema: schemathesis.BaseSchema, fuzz_settings: Settings) -> None:
+    """The stateful phase: short chains of linked calls, every check on every answer.
+
+    Each scenario starts from nothing: emptied tables, an empty Redis db, a new app (so an
+    empty in-memory cache, rate limiter and idempotency store) and a new signed-in user.
+    Hypothesis replays a scenario's prefix and expects the same rules to be enabled, that is
+    the same answers; with what earlier scenarios left behind, the answers differed and it
+    stopped with ``FlakyStrategyDefinition``."""
     machine = api_schema.as_state_machine()
 
-    class SignedIn(machine):  # type: ignore[misc,valid-type]
-        def before_call(self, case: schemathesis.Case[Any]) -> None:
-            _fresh_idempotency_key(case)
+    with StartingPoint(fuzz_settings) as starting_point:
 
-        def get_call_kwargs(self, case: schemathesis.Case[Any]) -> dict[str, Any]:
-            signed_in = (case.method, case.path) != ("POST", "/api/v1/auth/logout")
-            return {"headers": auth_headers} if signed_in else {}
+        class FromNothing(machine):  # type: ignore[misc,valid-type]
+            def setup(self) -> None:
+                self.auth_headers = starting_point.renew()
+                # A new app for each scenario, for an empty in-memory cache, rate limiter and
+                # idempotency store. Schemathesis starts it on its event loop at the first call.
+                self.app = create_app(fuzz_settings)
 
-    SignedIn.run(
-        settings=settings(
-            max_examples=25,
-            stateful_step_count=6,
-            deadline=None,
-            derandomize=True,
-            suppress_health_check=list(HealthCheck),
+            def teardown(self) -> None:
+                # Stop the scenario's app (its connections, its background tasks) now, not
+                # with the test: schemathesis keeps an app it started running until then.
+                asgi.shutdown_lifespans()
+
+            def before_call(self, case: schemathesis.Case[Any]) -> None:
+                _fresh_idempotency_key(case)
+
+            def get_call_kwargs(self, case: schemathesis.Case[Any]) -> dict[str, Any]:
+                # ``app``: the scenario's app, for the call and the checks that call again.
+                signed_in = (case.method, case.path) != ("POST", "/api/v1/auth/logout")
+                headers = {"headers": self.auth_headers} if signed_in else {}
+                return {"app": self.app, **headers}
+
+        FromNothing.run(
+            settings=settings(
+                max_examples=25,
+                stateful_step_count=6,
+                deadline=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
+            )
         )
-    )
+
+
+class StartingPoint:
+    """What each stateful scenario starts from: emptied tables, an empty Redis db and a new
+    signed-in user (``renew()``). Done through an app of its own, started once on an event
+    loop of its own: schemathesis runs the app under test on another, and an app keeps to the
+    loop it started on."""
+
+    def __init__(self, fuzz_settings: Settings) -> None:
+        self.settings = fuzz_settings
+        self.app = create_app(fuzz_settings)
+        self.loop = asyncio.Runner()
+        self.running = AsyncExitStack()
+
+    def __enter__(self) -> StartingPoint:
+        self.loop.run(self.running.enter_async_context(self.app.router.lifespan_context(self.app)))
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self.loop.run(self.running.aclose())
+        finally:
+            self.loop.close()
+
+    def renew(self) -> dict[str, str]:
+        """Empty the tables and the Redis db, sign a new user in: their ``Authorization``."""
+        return self.loop.run(self._renew())
+
+    async def _renew(self) -> dict[str, str]:
+        await forget_redis(self.settings)
+        await empty_tables(self.app, delete=True)
+        transport = httpx.ASGITransport(app=self.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            return (await signed_in_user(self.app, client)).headers

@@ -9,13 +9,24 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from mainspring.core.schemas import Input, Schema
+from mainspring.core.schemas import SPACE, Input, Schema
 from mainspring.todo.roles import Role
 from mainspring.todo.tasks.schemas import UserRef
 
+_NOT_IN_EMAIL = rf"@{SPACE}\u0130"
+"""Not in an address: a second "@" or a space, spelled out (``SPACE``) rather than ``\\s``,
+which means other characters in the document's ECMA 262 (U+FEFF, not U+0085) than in
+pydantic's Rust regex; nor U+0130 (capital I with dot), the one character that lower-cases to
+two (``"i\u0307"``), so an address within ``maxLength`` could be stored longer than its column.
+The published pattern and the server's check then accept exactly the same strings."""
+
 Email = Annotated[
     str,
-    Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", examples=["ada@example.com"]),
+    Field(
+        max_length=254,
+        pattern=rf"^[^{_NOT_IN_EMAIL}]+@[^{_NOT_IN_EMAIL}]+\.[^{_NOT_IN_EMAIL}]+$",
+        examples=["ada@example.com"],
+    ),
     AfterValidator(str.lower),
 ]
 
