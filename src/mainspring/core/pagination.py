@@ -72,6 +72,19 @@ class CursorSlice:
     def cursor_for(self, values: Sequence[Any]) -> str:
         return self.codec.encode(values)
 
+    def bound(self, *names: str) -> dict[str, Any]:
+        """The slice as bound parameters of a statement built once (docs/architecture.md, "How
+        a read path is built"): ``size``, the limit plus one (a row left over means there is a
+        next slice), and after a cursor its values under ``names``, the statement's parameters
+        for the sort keys in order (400 for a cursor of another list)."""
+        parameters: dict[str, Any] = {"size": self.limit + 1}
+        after = self.after()
+        if after is not None:
+            if len(after) != len(names):
+                raise BadRequest("The cursor does not belong to this list.")
+            parameters.update(zip(names, after, strict=True))
+        return parameters
+
     def respond(self, items: Sequence[T], next_cursor: str | None) -> CursorPage[T]:
         """The envelope ``{"items", "next_cursor"}`` and its ``Link: rel="next"`` header."""
         if self.links is not None:

@@ -40,7 +40,6 @@ from mainspring.blog.repository.authors import (
 )
 from mainspring.blog.tags import normalize_tag
 from mainspring.core.db import dialect_insert, utcnow, uuid7
-from mainspring.core.errors import BadRequest
 from mainspring.core.pagination import CursorSlice, SortKey, keyset_page
 from mainspring.core.repository import RepositoryBase
 from mainspring.social.models import Follow
@@ -332,13 +331,11 @@ class ArticleRepository(RepositoryBase[Article]):
         self, viewer_id: uuid.UUID, listing: CursorSlice
     ) -> tuple[list[schemas.ArticleSummary], str | None]:
         """A slice of the reader's feed (``_feed``): two statements, the slice and its tags."""
-        parameters: dict[str, Any] = {"viewer_id": viewer_id, "size": listing.limit + 1}
-        after = listing.after()
-        if after is not None:
-            if len(after) != len(NEWEST_FIRST):
-                raise BadRequest("The cursor does not belong to this list.")
-            parameters |= {"after_published_at": after[0], "after_id": after[1]}
-        rows = list((await self.session.execute(_feed(after is not None), parameters)).all())
+        parameters = listing.bound("after_published_at", "after_id")
+        stmt = _feed("after_id" in parameters)
+        rows = list(
+            (await self.session.execute(stmt, {**parameters, "viewer_id": viewer_id})).all()
+        )
         next_cursor = None
         if len(rows) > listing.limit:
             rows = rows[: listing.limit]

@@ -29,7 +29,6 @@ from typing import Any
 from sqlalchemy import Integer, Select, bindparam, func, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mainspring.core.errors import BadRequest
 from mainspring.core.pagination import CursorSlice, SortKey
 from mainspring.social.models import Follow, Post, PostHashtag
 from mainspring.social.posts.repository import (
@@ -98,14 +97,9 @@ class TimelineRepository:
         go inside each author's ``LATERAL`` range; the newest ``limit + 1`` of those are the
         slice."""
         lateral = self.session.get_bind().dialect.name == "postgresql"
-        parameters: dict[str, Any] = {"viewer_id": viewer_id, "size": listing.limit + 1}
-        after = listing.after()
-        if after is not None:
-            if len(after) != len(NEWEST_FIRST):
-                raise BadRequest("The cursor does not belong to this list.")
-            parameters |= {"after_created_at": after[0], "after_id": after[1]}
-        stmt = home_select(lateral, after is not None)
-        return await run_page(self.session, stmt, listing, parameters)
+        parameters = listing.bound("after_created_at", "after_id")
+        stmt = home_select(lateral, "after_id" in parameters)
+        return await run_page(self.session, stmt, listing, {**parameters, "viewer_id": viewer_id})
 
     async def of_user(
         self,
