@@ -75,6 +75,19 @@ def signed(
     return body, {"Stripe-Signature": f"t={timestamp},v1={mac}", "Content-Type": "application/json"}
 
 
+_IN_MEMORY = """
+import sys
+from localstripe import resources, server
+resources.Store.try_load_from_disk = lambda self: None
+resources.Store.dump_to_disk = lambda self: None
+sys.exit(server.start())
+"""
+"""localstripe, its store kept in memory. As installed it loads and saves every object in
+``/tmp/localstripe.pickle``, one file for every instance on the machine: two test workers (or
+two suites) starting it at once read each other's half-written file and it dies at start-up,
+and a new instance would begin with the objects of the last run."""
+
+
 @pytest.fixture(scope="module")
 def stripe_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StripeServer]:
     executable = Path(sys.executable).parent / "localstripe"
@@ -83,7 +96,9 @@ def stripe_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StripeSe
     port = _free_port()
     log = (tmp_path_factory.mktemp("localstripe") / "localstripe.log").open("w")
     process = subprocess.Popen(  # noqa: S603 - our own dev dependency
-        [str(executable), "--port", str(port)], stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-c", _IN_MEMORY, "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 20
