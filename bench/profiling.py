@@ -15,6 +15,12 @@ itself, more than the cheapest requests, so the request is also timed as a direc
 The profile is of those direct calls (``--driver httpx`` profiles through httpx instead). The
 access log is written to ``/dev/null``: formatted as in production, with no disk behind it.
 
+One request at a time is not how a server runs: under wrk's 64 connections, 64 requests are in
+flight at once, and what grows with them (the garbage collector's work over everything they hold
+alive, the pool's queue, the database threads) is missed. ``--concurrency N`` times the direct
+calls with N in flight as well: "the app under load". Its CPU per request is the steadiest A/B
+figure this machine gives (a shared VM, where wrk's req/s moves by 10 % from run to run).
+
     .venv/bin/python -m bench.profiling home-timeline --requests 2000 --size 100
     .venv/bin/python -m bench.profiling todo-task-list --sort cumulative --limit 60
 """
@@ -33,7 +39,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import unquote
@@ -70,6 +76,8 @@ class Timings:
 
     httpx: Timing
     app: Timing
+    loaded: Timing | None = None
+    """Direct calls with ``--concurrency`` of them in flight (None without the option)."""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -86,6 +94,12 @@ def parser() -> argparse.ArgumentParser:
         "--sort", default="tottime", choices=["tottime", "cumulative"], help="profile order"
     )
     parse.add_argument("--limit", type=int, default=40, help="functions shown")
+    parse.add_argument(
+        "--concurrency",
+        type=int,
+        default=0,
+        help="also time the direct calls with this many in flight (wrk's runs use 64)",
+    )
     parse.add_argument(
         "--driver",
         default="asgi",
@@ -119,10 +133,12 @@ async def measure(
     requests: int,
     log: TextIO,
     driver: str = "asgi",
+    concurrency: int = 0,
 ) -> tuple[Timings, cProfile.Profile]:
     """Seed, warm up, then time ``requests`` requests plainly, through httpx and as direct ASGI
-    calls, and profile as many again with ``driver``: the time per request (unprofiled) and the
-    profile. The app logs to ``log``."""
+    calls (and with ``concurrency`` direct calls in flight, unless 0), and profile as many again
+    with ``driver``: the time per request (unprofiled) and the profile. The app logs to
+    ``log``."""
     from mainspring.app import create_app
 
     with contextlib.redirect_stderr(log):
@@ -147,7 +163,7 @@ async def measure(
             values = await scenario.seed(context)
             await context.refresh_statistics()
         request = scenario.request(values)
-        turns = iter(range(3 * requests + 2 * WARMUP_REQUESTS))
+        turns = iter(range(4 * requests + 3 * WARMUP_REQUESTS))
 
         async def through_httpx() -> None:
             await send(client, request, scenario, next(turns))
@@ -155,18 +171,23 @@ async def measure(
         async def direct() -> None:
             await call_app(app, request, scenario, next(turns))
 
-        async def timed(one: Callable[[], Awaitable[None]]) -> Timing:
-            for _ in range(WARMUP_REQUESTS):
-                await one()
+        async def timed(one: Callable[[], Awaitable[None]], in_flight: int = 1) -> Timing:
+            async def some(count: int) -> None:
+                for _ in range(count):
+                    await one()
+
+            await some(WARMUP_REQUESTS)
             started, started_cpu = time.perf_counter(), time.process_time()
-            for _ in range(requests):
-                await one()
+            shares = [requests // in_flight + (i < requests % in_flight) for i in range(in_flight)]
+            await asyncio.gather(*(some(share) for share in shares))
             return Timing(
                 seconds=(time.perf_counter() - started) / requests,
                 cpu_seconds=(time.process_time() - started_cpu) / requests,
             )
 
         timings = Timings(httpx=await timed(through_httpx), app=await timed(direct))
+        if concurrency:
+            timings = replace(timings, loaded=await timed(direct, concurrency))
         profiled = direct if driver == "asgi" else through_httpx
         profile = cProfile.Profile()
         with profile:
@@ -251,7 +272,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = settings_from_environment(env, workdir)
             with open(os.devnull, "w") as devnull:
                 timings, profile = asyncio.run(
-                    measure(scenario, settings, args.size, args.requests, devnull, args.driver)
+                    measure(
+                        scenario,
+                        settings,
+                        args.size,
+                        args.requests,
+                        devnull,
+                        args.driver,
+                        args.concurrency,
+                    )
                 )
     except BenchError as exc:
         print(f"bench.profiling: {exc}", file=sys.stderr)
@@ -261,9 +290,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{backends.dialect(database_url)}{' + Redis' if args.redis else ''}, "
         f"{args.requests} requests one at a time, in-process, unprofiled:\n"
         f"  the app alone (direct ASGI call): {_per_request(timings.app)}\n"
-        f"  through httpx's ASGI transport:   {_per_request(timings.httpx)}\n"
-        f"profile: {args.driver}\n"
+        f"  through httpx's ASGI transport:   {_per_request(timings.httpx)}"
     )
+    if timings.loaded is not None:
+        print(f"  the app under load, {args.concurrency} in flight: {_per_request(timings.loaded)}")
+    print(f"profile: {args.driver}\n")
     if args.output:
         profile.dump_stats(args.output)
     pstats.Stats(profile).sort_stats(args.sort).print_stats(args.limit)
