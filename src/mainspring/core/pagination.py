@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
+from urllib.parse import parse_qsl, urlencode
 
 import orjson
 from fastapi import Depends, Query, Request, Response
@@ -281,14 +282,26 @@ def set_cursor_links(request: Request, response: Response, next_cursor: str | No
 
 
 def set_page_links(request: Request, response: Response, params: PageSlice, total: int) -> None:
-    """``first``, ``prev``, ``next`` and ``last`` links for a numbered page."""
+    """``first``, ``prev``, ``next`` and ``last`` links for a numbered page: the request's URL
+    with its other parameters as sent, then ``page`` and ``page_size``. The query is parsed and
+    encoded once for all four (``URL.include_query_params`` parsed it again for each: about
+    5 % of the task list's CPU)."""
     last = max(1, -(-total // params.page_size))
     links = {"first": 1, "last": last}
     if params.page > 1:
         links["prev"] = min(params.page - 1, last)
     if params.page < last:
         links["next"] = params.page + 1
+    url = request.url
+    kept = urlencode(
+        [
+            (name, value)
+            for name, value in parse_qsl(url.query, keep_blank_values=True)
+            if name not in ("page", "page_size")
+        ]
+    )
+    base = f"{url.replace(query='')}?{kept}&" if kept else f"{url.replace(query='')}?"
     response.headers["Link"] = ", ".join(
-        f'<{request.url.include_query_params(page=page, page_size=params.page_size)}>; rel="{rel}"'
+        f'<{base}page={page}&page_size={params.page_size}>; rel="{rel}"'
         for rel, page in links.items()
     )
