@@ -6,7 +6,8 @@ A module declares its index in its migration, one per database:
 - PostgreSQL: a GIN index on a ``to_tsvector('simple', ...)`` expression of the row's columns.
 
 and describes it once with a ``FullTextIndex`` (its table, the FTS5 table, the indexed
-expression word for word, so that the planner uses the index). ``matches`` is the WHERE clause.
+expression word for word, so that the planner uses the index). ``matches`` is the WHERE clause
+(``condition`` and ``search_value`` the same, apart, for a statement built once).
 Both databases see the same query: the words of the user's text (letters and digits, at most
 ``MAX_WORDS``), each a prefix, all required. Operators typed by the user are never passed
 through, so no input can make the search engine fail with a syntax error.
@@ -48,21 +49,33 @@ class FullTextIndex:
     def matches(self, dialect: str, query: str) -> ColumnElement[bool]:
         """A WHERE clause on ``table``, true for the rows matching every word of ``query``
         (false when ``query`` has no word)."""
+        value = self.search_value(dialect, query)
+        if value is None:
+            return false()
+        return self._clause(dialect, {self.parameter: value})
+
+    def condition(self, dialect: str) -> ColumnElement[bool]:
+        """``matches`` with its value left to the bound parameter ``parameter``
+        (``search_value`` gives it): for a statement built once and run with many queries."""
+        return self._clause(dialect, {})
+
+    def search_value(self, dialect: str, query: str) -> str | None:
+        """The value of ``condition``'s parameter for ``query``: every word of it, each a
+        prefix, in the database's syntax; None when ``query`` has no word (nothing matches)."""
         found = words(query)
         if not found:
-            return false()
+            return None
         if dialect == "postgresql":
-            tsquery = " & ".join(f"{word}:*" for word in found)
+            return " & ".join(f"{word}:*" for word in found)
+        return " ".join(f'"{word}"*' for word in found)
+
+    def _clause(self, dialect: str, values: dict[str, str]) -> ColumnElement[bool]:
+        if dialect == "postgresql":
             condition = f"{self.postgres_document} @@ to_tsquery('simple', :{self.parameter})"
-            return text(condition).bindparams(**{self.parameter: tsquery})  # type: ignore[return-value]
-        fts_query = " ".join(f'"{word}"*' for word in found)
+            return text(condition).bindparams(**values)  # type: ignore[return-value]
         matching: Select[Any] = (
             select(literal_column("rowid"))
             .select_from(table(self.sqlite_fts_table))
-            .where(
-                text(f"{self.sqlite_fts_table} MATCH :{self.parameter}").bindparams(
-                    **{self.parameter: fts_query}
-                )
-            )
+            .where(text(f"{self.sqlite_fts_table} MATCH :{self.parameter}").bindparams(**values))
         )
         return literal_column(f"{self.table}.rowid").in_(matching)

@@ -9,13 +9,24 @@ load ORM entities (``load``/``load_many``) and end with the same reads.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, insert, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import aliased, selectinload
 
 from mainspring.accounts.models import User
@@ -32,7 +43,7 @@ from mainspring.todo.models import (
     TaskLabel,
 )
 from mainspring.todo.tasks import schemas
-from mainspring.todo.tasks.filters import TaskFilters
+from mainspring.todo.tasks.filters import ME, FilterShape, TaskFilters
 
 LABEL_SEPARATOR = ","
 """Labels cannot contain a comma (``schemas.Label``), so they travel joined by one."""
@@ -199,27 +210,15 @@ class TaskRepository(RepositoryBase[Task]):
         self, filters: TaskFilters, *, me: uuid.UUID, now: datetime, listing: PageSlice
     ) -> tuple[list[schemas.Task], int]:
         """One page of the tasks ``me`` can see, filtered and sorted, and the total count:
-        two statements (count, page) whatever the page size."""
-        where = filters.clauses(me=me, now=now, dialect=self.dialect)
-
-        def scoped(stmt: Select[Any]) -> Select[Any]:
-            stmt = stmt.join(ProjectMember, _membership(me))
-            if not filters.project_ids and not filters.include_archived:
-                stmt = stmt.join(Project, Project.id == Task.project_id).where(
-                    Project.archived.is_(False)
-                )
-            return stmt.where(*where)
-
-        total = await self.session.scalar(scoped(select(func.count()).select_from(Task)))
+        two statements (count, page) whatever the page size, built once per shape of the
+        filters."""
+        count, rows = _list_statements(filters.shape(), self.dialect)
+        values = filters.parameters(me=me, now=now, dialect=self.dialect)
+        total = await self.session.scalar(count, values)
         if not total or listing.offset >= total:
             return [], int(total or 0)
-        stmt = (
-            scoped(_summaries())
-            .order_by(*filters.order_by())
-            .offset(listing.offset)
-            .limit(listing.limit)
-        )
-        result = await self.session.execute(stmt)
+        values.update(page_offset=listing.offset, page_limit=listing.limit)
+        result = await self.session.execute(rows, values)
         return [_summary(row, now) for row in result.all()], int(total)
 
     async def export_chunk(
@@ -234,13 +233,16 @@ class TaskRepository(RepositoryBase[Task]):
     ) -> list[schemas.TaskExport]:
         """The project's tasks that pass ``filters``, in creation order (ids are UUIDv7),
         ``limit`` after ``after``."""
-        where = filters.clauses(me=me, now=now, dialect=self.dialect)
+        where = filters.shape().clauses(self.dialect)
         stmt = (
             _summaries().add_columns(Task.description).where(Task.project_id == project_id, *where)
         )
         if after is not None:
             stmt = stmt.where(Task.id > after)
-        result = await self.session.execute(stmt.order_by(Task.id).limit(limit))
+        result = await self.session.execute(
+            stmt.order_by(Task.id).limit(limit),
+            filters.parameters(me=me, now=now, dialect=self.dialect),
+        )
         return [
             schemas.TaskExport.model_validate(
                 {**_summary_fields(row, now), "description": row.description}
@@ -410,5 +412,29 @@ class TaskRepository(RepositoryBase[Task]):
         return len(task_ids)
 
 
-def _membership(user_id: uuid.UUID) -> ColumnElement[bool]:
+@functools.lru_cache(maxsize=256)
+def _list_statements(shape: FilterShape, dialect: str) -> tuple[Select[Any], Select[Any]]:
+    """The task list's count and page for filters of ``shape``, on the parameters of
+    ``TaskFilters.parameters`` and ``page_offset``/``page_limit``: built once per shape (a few
+    dozen in use; at most 256 kept, the least recently used dropped)."""
+
+    def scoped(stmt: Select[Any]) -> Select[Any]:
+        stmt = stmt.join(ProjectMember, _membership(bindparam(ME)))
+        if not shape.projects and not shape.include_archived:
+            stmt = stmt.join(Project, Project.id == Task.project_id).where(
+                Project.archived.is_(False)
+            )
+        return stmt.where(*shape.clauses(dialect))
+
+    count = scoped(select(func.count()).select_from(Task))
+    page = (
+        scoped(_summaries())
+        .order_by(*shape.order_by())
+        .offset(bindparam("page_offset"))
+        .limit(bindparam("page_limit"))
+    )
+    return count, page
+
+
+def _membership(user_id: uuid.UUID | BindParameter[Any]) -> ColumnElement[bool]:
     return and_(ProjectMember.project_id == Task.project_id, ProjectMember.user_id == user_id)
