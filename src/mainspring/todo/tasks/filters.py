@@ -77,8 +77,8 @@ class TaskFilters:
             values["project_ids"] = self.project_ids
         if self.column_ids:
             values["column_ids"] = self.column_ids
-        if self.shape().assignee_ids:
-            values["assignee_ids"] = [a for a in self.assignees if isinstance(a, uuid.UUID)]
+        if ids := [value for value in self.assignees if isinstance(value, uuid.UUID)]:
+            values["assignee_ids"] = ids
         for index, label in enumerate(self.labels):
             values[f"{LABEL_PARAMETER}{index}"] = label
         if self.priorities:
