@@ -6,6 +6,9 @@ them at start would cost every worker their memory (XlsxWriter alone about 10 Mi
 SDK with requests about 8) for requests most workers never serve. Each is imported by the
 first request (or the first Redis connection) that needs it. A plain ``import`` at the top of
 a module would bring one back silently: this test fails instead.
+
+A started app also sets the garbage collector for serving (``app.collector_tuned_for_serving``),
+and undoes it when it stops.
 """
 
 from __future__ import annotations
@@ -43,14 +46,17 @@ print(json.dumps(sorted(name for name in sys.argv[1:] if name in sys.modules)))
 """
 
 
-def test_a_built_app_has_not_imported_the_libraries_of_rare_requests(tmp_path: Path) -> None:
+def run_python(tmp_path: Path, code: str, *args: str) -> str:
+    """The last line ``code`` prints, run by a fresh interpreter on a SQLite database in
+    ``tmp_path``, with no ``MAINSPRING_*`` setting of the test run's."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("MAINSPRING_")}
     env.update(
         MAINSPRING_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'startup.db'}",
         MAINSPRING_SECRET_KEY="startup-test-" + "k" * 40,
+        MAINSPRING_WORKER_IN_PROCESS="false",
     )
     result = subprocess.run(  # noqa: S603 (our interpreter, our code, fixed arguments)
-        [sys.executable, "-c", BUILD_APP, *LOADED_ON_DEMAND],
+        [sys.executable, "-c", code, *args],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -58,7 +64,11 @@ def test_a_built_app_has_not_imported_the_libraries_of_rare_requests(tmp_path: P
         timeout=120,
         check=True,
     )
-    assert json.loads(result.stdout.splitlines()[-1]) == []
+    return result.stdout.splitlines()[-1]
+
+
+def test_a_built_app_has_not_imported_the_libraries_of_rare_requests(tmp_path: Path) -> None:
+    assert json.loads(run_python(tmp_path, BUILD_APP, *LOADED_ON_DEMAND)) == []
 
 
 RUN_APP = """
@@ -83,22 +93,7 @@ def test_a_serving_app_tunes_the_garbage_collector_and_restores_it(tmp_path: Pat
     # Without the freeze, each full collection walked the ~300,000 objects of the code and the
     # app: 150-190 ms of a worker's CPU, about every 0.7 s under load; with Python's young
     # threshold of 700, the young collections took 5-6 % of it (app.collector_tuned_for_serving).
-    env = {name: value for name, value in os.environ.items() if not name.startswith("MAINSPRING_")}
-    env.update(
-        MAINSPRING_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'startup.db'}",
-        MAINSPRING_SECRET_KEY="startup-test-" + "k" * 40,
-        MAINSPRING_WORKER_IN_PROCESS="false",
-    )
-    result = subprocess.run(  # noqa: S603 (our interpreter, our code, fixed arguments)
-        [sys.executable, "-c", RUN_APP],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    counts = json.loads(result.stdout.splitlines()[-1])
+    counts = json.loads(run_python(tmp_path, RUN_APP))
     assert counts["frozen"] > 10 * counts["walked"]  # the app and its code: out of the walks
     assert counts["threshold"][0] == YOUNG_COLLECTION_THRESHOLD
     assert counts["threshold"][0] > counts["before"][0]
