@@ -151,6 +151,33 @@ async def test_set_and_delete(cache: Cache, kind: str) -> None:
 
 
 @ON_EACH_BACKEND
+async def test_several_keys_are_read_in_one_round_trip(
+    cache: Cache, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await cache.set(f"{kind}:a", {"n": 1}, ttl=60)
+    await cache.set(f"{kind}:tagged", [1, 2], ttl=60, tags=[f"{kind}-tag"])
+    reads: list[tuple[str, ...]] = []
+    backend = cache._backend
+    read = backend.get_many
+
+    async def counted(*keys: str) -> tuple[bytes | None, ...]:
+        reads.append(keys)
+        return await read(*keys)
+
+    monkeypatch.setattr(backend, "get_many", counted)
+
+    assert await cache.get_many(f"{kind}:a", f"{kind}:none", default="absent") == [
+        {"n": 1},
+        "absent",
+    ]
+    assert len(reads) == 1  # one MGET with Redis, where two gets are two round trips
+    # An entry kept under tags is checked against them, as `get` checks it.
+    assert await cache.get_many(f"{kind}:tagged", f"{kind}:a") == [[1, 2], {"n": 1}]
+    await cache.invalidate_tags(f"{kind}-tag")
+    assert await cache.get_many(f"{kind}:tagged", f"{kind}:a") == [None, {"n": 1}]
+
+
+@ON_EACH_BACKEND
 async def test_a_stampede_runs_the_loader_once(cache: Cache, kind: str) -> None:
     loader = Loader({"expensive": True}, delay=0.1)
     results = await asyncio.gather(
@@ -283,6 +310,7 @@ async def test_a_redis_outage_is_a_miss_not_an_error(
     await cache.invalidate_tags("t")
     await cache.delete(f"{kind}:x")
     assert await cache.get(f"{kind}:x", "miss") == "miss"
+    assert await cache.get_many(f"{kind}:x", f"{kind}:y", default="miss") == ["miss", "miss"]
 
     warnings = [
         r.msg

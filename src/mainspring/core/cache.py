@@ -225,6 +225,24 @@ class Cache:
         _count(key, value)
         return default if value is _MISSING else value
 
+    async def get_many(self, *keys: str, default: Any = None) -> list[Any]:
+        """The cached values of ``keys``, ``default`` for each missing: with Redis one round
+        trip (an ``MGET``), where ``get`` makes one each. An entry kept under tags is checked
+        as ``get`` checks it."""
+        found = await self._call(
+            lambda backend: backend.get_many(*(KEY_PREFIX + key for key in keys)), None
+        )
+        values: list[Any] = []
+        for key, raw in zip(keys, found or (None,) * len(keys), strict=True):
+            value: Any = _MISSING
+            if raw is not None:
+                stamps, value = _JSON.decode(raw)
+                if stamps:  # its tags' versions to compare: a read of its own
+                    value = await self._read(key, _JSON)
+            _count(key, value)
+            values.append(default if value is _MISSING else value)
+        return values
+
     async def set(self, key: str, value: Any, *, ttl: float, tags: Iterable[str] = ()) -> None:
         """Cache ``value`` under ``key`` for ``ttl`` seconds, invalidated with any of ``tags``."""
         _positive(ttl)
