@@ -23,6 +23,7 @@ from fastapi import Depends, Query, Request, Response
 from sqlalchemy import Select, and_, false, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from starlette.datastructures import URL
 
 from mainspring.core.errors import BadRequest
 from mainspring.core.schemas import CursorPage, Page
@@ -277,7 +278,7 @@ async def offset_page(
 def set_cursor_links(request: Request, response: Response, next_cursor: str | None) -> None:
     """``Link: <...?cursor=...>; rel="next"`` for a keyset slice."""
     if next_cursor:
-        url = request.url.include_query_params(cursor=next_cursor)
+        url = _url_for_more(request.url, "cursor") + urlencode({"cursor": next_cursor})
         response.headers["Link"] = f'<{url}>; rel="next"'
 
 
@@ -292,16 +293,22 @@ def set_page_links(request: Request, response: Response, params: PageSlice, tota
         links["prev"] = min(params.page - 1, last)
     if params.page < last:
         links["next"] = params.page + 1
-    url = request.url
-    kept = urlencode(
-        [
-            (name, value)
-            for name, value in parse_qsl(url.query, keep_blank_values=True)
-            if name not in ("page", "page_size")
-        ]
-    )
-    base = f"{url.replace(query='')}?{kept}&" if kept else f"{url.replace(query='')}?"
+    base = _url_for_more(request.url, "page", "page_size")
     response.headers["Link"] = ", ".join(
         f'<{base}page={page}&page_size={params.page_size}>; rel="{rel}"'
         for rel, page in links.items()
     )
+
+
+def _url_for_more(url: URL, *replaced: str) -> str:
+    """``url`` without the query parameters ``replaced``, the others as sent, ready for more:
+    ``...?a=1&`` or ``...?`` (what ``URL.include_query_params`` gives, parsed once)."""
+    kept = urlencode(
+        [
+            (name, value)
+            for name, value in parse_qsl(url.query, keep_blank_values=True)
+            if name not in replaced
+        ]
+    )
+    base = str(url.replace(query=""))
+    return f"{base}?{kept}&" if kept else f"{base}?"
