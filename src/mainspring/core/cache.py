@@ -60,7 +60,6 @@ import secrets
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import orjson
@@ -73,7 +72,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.util.concurrency import await_only, in_greenlet
 
 from mainspring.core.cache_backends import Backend, MemoryBackend, backend_errors, redis_backend
-from mainspring.core.conditional import make_etag
+from mainspring.core.cache_entries import BYTES_ENTRY, JSON_ENTRY, KEY_PREFIX, Codec, entry_version
+from mainspring.core.cache_entries import BytesLoader as BytesLoader
+from mainspring.core.cache_entries import CachedBytes as CachedBytes
 from mainspring.core.config import Settings
 from mainspring.core.health import register_readiness_check
 from mainspring.core.single_flight import SingleFlight
@@ -83,8 +84,6 @@ if TYPE_CHECKING:
 
 logger = structlog.get_logger("mainspring.cache")
 
-KEY_PREFIX = "mainspring:cache:"
-BYTES_PREFIX = "mainspring:cache-bytes:"
 TAG_PREFIX = "mainspring:cache-tag:"
 LOCK_PREFIX = "mainspring:cache-lock:"
 TAG_TTL_SECONDS = 7 * 86_400
@@ -114,71 +113,6 @@ class _Missing:
 
 
 _MISSING = _Missing()
-
-
-@dataclass(frozen=True)
-class CachedBytes:
-    """A body kept as the bytes it is sent as, with a small JSON ``meta`` (headers' values).
-
-    ``version`` is set by the cache: a weak ETag of the versions its tags had when it was
-    computed (it changes with every invalidation of one of them); empty when the backend was
-    unreachable."""
-
-    body: bytes
-    meta: dict[str, Any] = field(default_factory=dict)
-    version: str = ""
-
-
-BytesLoader = Callable[[], Awaitable[CachedBytes]]
-
-
-@dataclass(frozen=True)
-class _Codec:
-    """How one kind of entry is kept: its key prefix, and the value to and from bytes."""
-
-    prefix: str
-    encode: Callable[[Any, dict[str, str], str], bytes]
-    decode: Callable[[bytes], tuple[dict[str, str], Any]]
-    result: Callable[[Any, bytes], Any]
-    """What a miss answers, from the loader's value and its encoded entry."""
-
-
-def _encode_json(value: Any, stamps: dict[str, str], _key: str) -> bytes:
-    # The value is encoded once and spliced into the entry.
-    return b'{"t":' + orjson.dumps(stamps) + b',"v":' + orjson.dumps(value) + b"}"
-
-
-def _decode_json(raw: bytes) -> tuple[dict[str, str], Any]:
-    entry = orjson.loads(raw)
-    return entry["t"], entry["v"]
-
-
-def _result_json(_value: Any, raw: bytes) -> Any:
-    return _decode_json(raw)[1]  # the JSON form, as a hit gives it
-
-
-def _version(key: str, stamps: dict[str, str]) -> str:
-    return make_etag(key, *stamps.values()) if stamps else ""
-
-
-def _encode_bytes(value: CachedBytes, stamps: dict[str, str], key: str) -> bytes:
-    # One line of JSON (orjson never writes a raw newline), then the body as it is.
-    head = {"t": stamps, "m": value.meta, "e": _version(key, stamps)}
-    return orjson.dumps(head) + b"\n" + value.body
-
-
-def _decode_bytes(raw: bytes) -> tuple[dict[str, str], CachedBytes]:
-    head, _, body = raw.partition(b"\n")
-    entry = orjson.loads(head)
-    return entry["t"], CachedBytes(body, entry["m"], entry["e"])
-
-
-def _result_bytes(_value: CachedBytes, raw: bytes) -> CachedBytes:
-    return _decode_bytes(raw)[1]
-
-
-_JSON = _Codec(KEY_PREFIX, _encode_json, _decode_json, _result_json)
-_BYTES = _Codec(BYTES_PREFIX, _encode_bytes, _decode_bytes, _result_bytes)
 
 
 class Cache:
@@ -221,7 +155,7 @@ class Cache:
 
     async def get(self, key: str, default: Any = None) -> Any:
         """The cached value of ``key``, or ``default``."""
-        value = await self._read(key, _JSON)
+        value = await self._read(key, JSON_ENTRY)
         _count(key, value)
         return default if value is _MISSING else value
 
@@ -236,9 +170,9 @@ class Cache:
         for key, raw in zip(keys, found or (None,) * len(keys), strict=True):
             value: Any = _MISSING
             if raw is not None:
-                stamps, value = _JSON.decode(raw)
+                stamps, value = JSON_ENTRY.decode(raw)
                 if stamps:  # its tags' versions to compare: a read of its own
-                    value = await self._read(key, _JSON)
+                    value = await self._read(key, JSON_ENTRY)
             _count(key, value)
             values.append(default if value is _MISSING else value)
         return values
@@ -249,7 +183,7 @@ class Cache:
         orjson.dumps(value)  # a value JSON cannot hold fails here, whatever the backend does
         stamps = await self._stamps(tags)
         if stamps is not None:
-            await self._write(key, _JSON.encode(value, stamps, key), ttl, _JSON)
+            await self._write(key, JSON_ENTRY.encode(value, stamps, key), ttl, JSON_ENTRY)
 
     async def delete(self, key: str) -> None:
         """Remove ``key`` (on every replica, with Redis)."""
@@ -280,18 +214,18 @@ class Cache:
         Concurrent misses of one key run ``loader`` once (see the module docstring); if it
         raises, every caller waiting on it gets the exception.
         """
-        return await self._get_or_set(key, loader, ttl, tags, _JSON)
+        return await self._get_or_set(key, loader, ttl, tags, JSON_ENTRY)
 
     async def get_or_set_bytes(
         self, key: str, loader: BytesLoader, *, ttl: float, tags: Iterable[str] = ()
     ) -> CachedBytes:
         """``get_or_set`` for a body kept as bytes (see ``CachedBytes``): the same single
         flight, lock and tags; a hit is the stored bytes, never decoded or re-encoded."""
-        cached: CachedBytes = await self._get_or_set(key, loader, ttl, tags, _BYTES)
+        cached: CachedBytes = await self._get_or_set(key, loader, ttl, tags, BYTES_ENTRY)
         return cached
 
     async def _get_or_set(
-        self, key: str, loader: Loader, ttl: float, tags: Iterable[str], codec: _Codec
+        self, key: str, loader: Loader, ttl: float, tags: Iterable[str], codec: Codec
     ) -> Any:
         _positive(ttl)
         value = await self._read(key, codec, tags)
@@ -304,7 +238,7 @@ class Cache:
 
     # --- entries and tag versions -----------------------------------------------------------
 
-    async def _read(self, key: str, codec: _Codec, tags: Iterable[str] = ()) -> Any:
+    async def _read(self, key: str, codec: Codec, tags: Iterable[str] = ()) -> Any:
         """The value of a fresh entry, or _MISSING (absent, expired, stale or unreachable).
 
         The versions of the entry's tags are read in the same round trip as the entry when
@@ -348,7 +282,7 @@ class Cache:
             if value is None:  # invalidated since
                 return False
             stamps[tag] = value.decode()
-        return _version(key, stamps) == version
+        return entry_version(key, stamps) == version
 
     async def _stamps(self, tags: Iterable[str]) -> dict[str, str] | None:
         """The current version of each tag, created when missing; None when unreachable."""
@@ -377,11 +311,11 @@ class Cache:
                 version = await self._call(lambda backend: backend.get(tag_key), None)
         return None if version is None else version.decode()
 
-    async def _write(self, key: str, entry: bytes, ttl: float, codec: _Codec) -> None:
+    async def _write(self, key: str, entry: bytes, ttl: float, codec: Codec) -> None:
         await self._call(lambda backend: backend.set(codec.prefix + key, entry, expire=ttl), False)
 
     async def _load(
-        self, key: str, loader: Loader, ttl: float, tags: Iterable[str], codec: _Codec
+        self, key: str, loader: Loader, ttl: float, tags: Iterable[str], codec: Codec
     ) -> Any:
         """Compute a missing value, once across replicas, and store it."""
         stamps = await self._stamps(tags)  # before the loader: see "Tags" above
