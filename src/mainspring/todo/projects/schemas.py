@@ -8,7 +8,8 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from mainspring.core.schemas import SPACE, Flag, Input, Patch, Schema
+from mainspring.core.schemas import Flag, Input, Patch, Schema
+from mainspring.todo.invitations.schemas import Email
 from mainspring.todo.roles import Role
 
 ProjectName = Annotated[str, Field(min_length=1, max_length=120, examples=["Website relaunch"])]
@@ -46,12 +47,9 @@ class MemberInvite(Input):
     """Add a registered user by ``username``, or invite an ``email`` address: exactly one."""
 
     username: str | None = Field(None, min_length=1, max_length=64, examples=["ada"])
-    email: str | None = Field(
+    email: Email | None = Field(
         None,
-        max_length=254,
-        pattern=rf"^[^@{SPACE}]+@[^@{SPACE}]+\.[^@{SPACE}]+$",
         description="Invites the address (202): the answer never says whether it has an account.",
-        examples=["ada@example.com"],
     )
     role: Role = Field(Role.EDITOR, examples=["editor"])
 
