@@ -109,7 +109,8 @@ class EdgeCache:
         kept = self.kept.get(where)
         if kept is not None:
             if await self._current(kept):
-                self.kept.move_to_end(where)
+                if where in self.kept:  # a concurrent request may have dropped it meanwhile
+                    self.kept.move_to_end(where)
                 scope["route"] = kept.route
                 start = {"type": "http.response.start", "status": kept.status}
                 await send({**start, "headers": list(kept.headers)})
