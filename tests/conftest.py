@@ -41,6 +41,7 @@ from mainspring.core.access_tokens import generate_private_key_pem
 from mainspring.core.config import OwnValuesOnly, Settings
 from mainspring.core.db import create_engine
 from mainspring.models import metadata
+from tests.fixtures.connections import NestedCheckouts
 
 pytest_plugins = ["tests.fixtures.jobs", "tests.fixtures.mail", "tests.fixtures.users"]
 
@@ -227,10 +228,13 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     await forget_redis(settings)
     application = create_app(settings)
     async with application.router.lifespan_context(application):
+        nested = NestedCheckouts(application.state.db.engine)
         try:
             yield application
         finally:
+            nested.stop()
             await empty_tables(application)
+        assert not nested.found, "a task held two pooled connections at once:\n" + nested.found[0]
 
 
 @pytest.fixture
