@@ -108,3 +108,25 @@ async def test_a_waiter_that_gives_up_leaves_the_line_and_passes_on_what_it_was_
     assert await third == "connection"
     assert queue.waiting() == 0
     assert queue.empty()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "sqlite", "postgresql"),
+    [
+        ({}, (4, 0), (10, 10)),  # unset: sized for the database
+        ({"database_pool_size": 7, "database_max_overflow": 3}, (7, 3), (7, 3)),
+    ],
+)
+async def test_the_pool_is_sized_for_its_database_unless_the_settings_say(
+    settings: Settings,
+    overrides: dict[str, int],
+    sqlite: tuple[int, int],
+    postgresql: tuple[int, int],
+) -> None:
+    database = Database(make_settings(settings.database_url, **overrides))
+    try:
+        pool = database.engine.pool
+        size = (pool.size(), pool._max_overflow)  # type: ignore[attr-defined]
+        assert size == (sqlite if database.dialect == "sqlite" else postgresql)
+    finally:
+        await database.dispose()

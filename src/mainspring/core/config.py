@@ -140,8 +140,18 @@ class Settings(BaseSettings):
     database_replica_url: str | None = Field(
         None, description="Optional read replica for read-only sessions."
     )
-    database_pool_size: int = Field(10, ge=1, le=200, description="Connections kept per process.")
-    database_max_overflow: int = Field(10, ge=0, le=200, description="Extra connections allowed.")
+    database_pool_size: int | None = Field(
+        None,
+        ge=1,
+        le=200,
+        description="Connections kept per process (unset: 10 on PostgreSQL, 4 on SQLite).",
+    )
+    database_max_overflow: int | None = Field(
+        None,
+        ge=0,
+        le=200,
+        description="Extra connections allowed (unset: 10 on PostgreSQL, 0 on SQLite).",
+    )
     database_echo: bool = Field(False, description="Log every SQL statement (development only).")
     sqlite_busy_timeout_ms: int = Field(5000, ge=0, description="SQLite busy timeout.")
     # Outages: every wait on the database is bounded; docs/operations.md explains each default.
