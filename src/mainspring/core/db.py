@@ -256,11 +256,11 @@ SQLITE_POOL_SIZE, SQLITE_MAX_OVERFLOW = 4, 0
 """A SQLite process's pool, unless the settings say otherwise. SQLite runs in the process: each
 connection is a thread of the driver's, with its own page cache, and one writer at a time.
 More connections than CPUs only add threads that contend for the GIL and memory that holds the
-same pages again: with 64 requests in flight, 4 connections answer as many reads as 20, with
-a third of the p99 and 23 MiB less (docs/performance.md, "The SQLite pool"). A request that
-finds them all busy waits in the pool's fair queue (core/pool.py), not in SQLite's busy
-handler. This is safe because no task holds two connections at once (the test suite's
-``app`` fixture fails a test whose request does: tests/fixtures/connections.py)."""
+same pages again: with 64 requests in flight, 4 connections answer as many reads as 20, with a
+p99 a third to a half lower and 23 MiB less (docs/performance.md, "The SQLite pool"). A request
+that finds them all busy waits in the pool's fair queue (core/pool.py), not in SQLite's busy
+handler. This is safe because no task holds two connections at once (the test suite's ``app``
+fixture fails a test whose request does: tests/fixtures/connections.py)."""
 
 
 def _or(value: int | None, default: int) -> int:
