@@ -51,13 +51,13 @@ from typing import Any
 
 from fastapi import Request
 from sqlalchemy import event, inspect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Session
 
 from mainspring.accounts.models import User
 from mainspring.blog import schemas
 from mainspring.blog.errors import ArticleNotFound
-from mainspring.blog.repository.articles import ArticleRepository
+from mainspring.blog.repository.articles import reader_flags
 from mainspring.core import cached_answers
 from mainspring.core.cache import CachedBytes, invalidate_after_commit
 from mainspring.core.conditional import make_etag
@@ -154,18 +154,16 @@ def page_items(document: Any) -> list[dict[str, Any]]:
 def overlay(reader_id: uuid.UUID, articles: Articles) -> cached_answers.Overlay:
     """The reader's flags over a shared entry made with ``ids_meta`` or ``article_meta``: which
     of its articles they favorited and which of its authors they follow, read by one statement
-    (``ArticleRepository.reader_flags``), then set on each of ``articles(answer)``.
+    (``repository.articles.reader_flags``), then set on each of ``articles(answer)``.
 
     The ETag: one article's is exactly ``ArticleSummary.etag`` as this reader would get it from
     the database (so an ``If-Match`` copied from it guards an edit); a list's is the entry's
     version with the reader's flags (none when the cache had no version to give)."""
 
-    async def read(session: AsyncSession, cached: CachedBytes) -> cached_answers.Personal:
+    async def read(connection: AsyncConnection, cached: CachedBytes) -> cached_answers.Personal:
         article_ids = [_uuid(value) for value in cached.meta[ARTICLE_IDS]]
         author_ids = [_uuid(value) for value in cached.meta[AUTHOR_IDS]]
-        favorited, followed = await ArticleRepository(session).reader_flags(
-            reader_id, article_ids, author_ids
-        )
+        favorited, followed = await reader_flags(connection, reader_id, article_ids, author_ids)
         flags = [
             (article_id in favorited, author_id in followed)
             for article_id, author_id in zip(article_ids, author_ids, strict=True)

@@ -39,7 +39,7 @@ from typing import Any
 
 import orjson
 from fastapi import Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from mainspring.core import edge_cache
 from mainspring.core.cache import Cache, CachedBytes
@@ -70,9 +70,10 @@ class Personal:
     """Sets the reader's part on the decoded shared answer, in place."""
 
 
-Overlay = Callable[[AsyncSession, CachedBytes], Awaitable[Personal]]
-"""Reads a reader's part of the shared entry (in a read session; ideally one statement over the
-ids the entry's ``meta`` names): what ``respond_private`` composes with the entry."""
+Overlay = Callable[[AsyncConnection, CachedBytes], Awaitable[Personal]]
+"""Reads a reader's part of the shared entry (on a read connection, ``Database.read_connection``:
+one Core statement over the ids the entry's ``meta`` names): what ``respond_private`` composes
+with the entry."""
 
 
 def digest_key(kind: str, *query: object) -> str:
@@ -152,12 +153,13 @@ async def respond_private(
     request: Request, cached: CachedBytes, conditional: Conditional, overlay: Overlay
 ) -> Response:
     """A signed-in reader's answer: the shared entry ``cached`` (what ``lookup`` gave anonymous
-    readers) with the reader's part that ``overlay`` reads in a read session of its own, or 304
+    readers) with the reader's part that ``overlay`` reads on a read connection, or 304
     when the client's ``If-None-Match`` names the composed answer's ETag (then the entry is not
     even decoded). The headers already set on ``conditional.response`` (``Link``) are kept;
     ``Cache-Control: private, no-cache``, since no one else may be answered with it."""
-    async with read_session(request) as session:
-        personal = await overlay(session, cached)
+    database: Database = request.app.state.db
+    async with database.read_connection() as connection:
+        personal = await overlay(connection, cached)
     if personal.etag and conditional.fresh(personal.etag):
         answer = conditional.not_modified()
     else:

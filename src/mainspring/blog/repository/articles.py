@@ -25,7 +25,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from mainspring.accounts.models import User
 from mainspring.blog import schemas, search
@@ -158,6 +158,32 @@ _READER_FLAGS = union_all(
 statement, each half answered by a primary key that starts with the reader (built once)."""
 
 
+async def reader_flags(
+    connection: AsyncConnection,
+    reader_id: uuid.UUID,
+    article_ids: Sequence[uuid.UUID],
+    author_ids: Sequence[uuid.UUID],
+) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+    """Which of ``article_ids`` the reader favorited, and which of ``author_ids`` they follow:
+    the reader's own part of articles everyone else sees alike. One statement (none for no
+    articles), on a read connection: the overlay of a shared answer (``caching.overlay``)."""
+    if not article_ids:
+        return set(), set()
+    rows = await connection.execute(
+        _READER_FLAGS,
+        {
+            "viewer_id": reader_id,
+            "article_ids": list(article_ids),
+            "author_ids": list(set(author_ids)),
+        },
+    )
+    favorited: set[uuid.UUID] = set()
+    followed: set[uuid.UUID] = set()
+    for kind, row_id in rows:
+        (favorited if kind == FAVORITE else followed).add(row_id)
+    return favorited, followed
+
+
 def _article_fields(row: Row[Any], tags: list[str]) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -251,31 +277,6 @@ class ArticleRepository(RepositoryBase[Article]):
         if row is None:
             return None
         return (await self._build([row], schemas.Article))[0]
-
-    async def reader_flags(
-        self,
-        reader_id: uuid.UUID,
-        article_ids: Sequence[uuid.UUID],
-        author_ids: Sequence[uuid.UUID],
-    ) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
-        """Which of ``article_ids`` the reader favorited, and which of ``author_ids`` they
-        follow: the reader's own part of articles everyone else sees alike. One statement (none
-        for no articles)."""
-        if not article_ids:
-            return set(), set()
-        rows = await self.session.execute(
-            _READER_FLAGS,
-            {
-                "viewer_id": reader_id,
-                "article_ids": list(article_ids),
-                "author_ids": list(set(author_ids)),
-            },
-        )
-        favorited: set[uuid.UUID] = set()
-        followed: set[uuid.UUID] = set()
-        for kind, row_id in rows:
-            (favorited if kind == FAVORITE else followed).add(row_id)
-        return favorited, followed
 
     def conditions(self, filters: ArticleFilter) -> list[ColumnElement[bool]]:
         """The WHERE conditions of ``filters`` (the status condition is the caller's)."""
