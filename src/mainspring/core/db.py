@@ -250,6 +250,19 @@ class Circuit:
             self._open_until = time.monotonic() + self.open_seconds
 
 
+Reader = AsyncSession | AsyncConnection
+"""What a Core read runs on: a read connection (``Database.read_connection``, the fast path of
+a read that builds its answer from rows) or a session (a read that needs ORM entities, or
+one made inside a write). Both execute the same statements with the same parameters."""
+
+
+def dialect_of(reader: Reader) -> str:
+    """The name of the database ``reader`` runs on ("sqlite", "postgresql")."""
+    if isinstance(reader, AsyncSession):
+        return reader.get_bind().dialect.name
+    return reader.dialect.name
+
+
 POSTGRESQL_POOL_SIZE, POSTGRESQL_MAX_OVERFLOW = 10, 10
 """A PostgreSQL process's pool, unless the settings say otherwise: the server runs each
 connection's statements in its own backend, in parallel with the others."""

@@ -45,6 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from mainspring.accounts.models import User
+from mainspring.core.db import Reader
 from mainspring.core.errors import BadRequest
 from mainspring.core.pagination import CursorSlice, SortKey
 from mainspring.social.models import Like, Post, PostHashtag, ProfileDetails
@@ -261,14 +262,14 @@ def page_select(page: Subquery, viewer_id: Any, keys: Sequence[SortKey]) -> Sele
 
 
 async def run_page(
-    session: AsyncSession,
+    reader: Reader,
     stmt: Select[Any],
     listing: CursorSlice,
     parameters: dict[str, Any] | None = None,
 ) -> tuple[list[PostOut], str | None]:
     """Run a ``page_select`` statement: the posts of the slice and the next cursor when a row
     is left over."""
-    rows = (await session.execute(stmt, parameters)).all()
+    rows = (await reader.execute(stmt, parameters)).all()
     next_cursor = None
     if len(rows) > listing.limit:
         rows = rows[: listing.limit]
@@ -278,7 +279,7 @@ async def run_page(
 
 
 async def post_page(
-    session: AsyncSession,
+    reader: Reader,
     stmt: Select[Any],
     viewer_id: uuid.UUID | None,
     listing: CursorSlice,
@@ -293,7 +294,7 @@ async def post_page(
         stmt = stmt.where(condition)
     columns = (key.column for key in keys)
     page = stmt.order_by(*ordered(keys, *columns)).limit(listing.limit + 1).subquery("page")
-    return await run_page(session, page_select(page, viewer_id, keys), listing)
+    return await run_page(reader, page_select(page, viewer_id, keys), listing)
 
 
 class PostRepository:

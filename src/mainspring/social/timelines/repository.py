@@ -27,8 +27,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, Select, bindparam, func, select, true, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from mainspring.core.db import Reader, dialect_of
 from mainspring.core.pagination import CursorSlice, SortKey
 from mainspring.social.models import Follow, Post, PostHashtag
 from mainspring.social.posts.repository import (
@@ -86,7 +86,7 @@ def home_select(lateral: bool, after: bool) -> Select[Any]:
 
 
 class TimelineRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: Reader) -> None:
         self.session = session
 
     async def home(
@@ -96,7 +96,7 @@ class TimelineRepository:
         in one statement (``home_select``). On PostgreSQL the keyset condition and the limit
         go inside each author's ``LATERAL`` range; the newest ``limit + 1`` of those are the
         slice."""
-        lateral = self.session.get_bind().dialect.name == "postgresql"
+        lateral = dialect_of(self.session) == "postgresql"
         parameters = listing.bound("after_created_at", "after_id")
         stmt = home_select(lateral, "after_id" in parameters)
         return await run_page(self.session, stmt, listing, {**parameters, "viewer_id": viewer_id})

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from mainspring.core.auth import CurrentPrincipal, ViewerDep
 from mainspring.core.cache import CacheDep
-from mainspring.core.deps import CursorSliceDep, ReadSessionDep
+from mainspring.core.deps import CursorSliceDep, DatabaseDep, ReadSessionDep
 from mainspring.core.errors import problem_responses
 from mainspring.core.schemas import CursorPage
 from mainspring.social.schemas import Post, Trending
@@ -19,13 +19,14 @@ router = APIRouter(tags=["social: timelines"])
 
 @router.get("/timeline", summary="Your home timeline", responses=problem_responses(400, 401))
 async def home_timeline(
-    session: ReadSessionDep,
+    database: DatabaseDep,
     listing: CursorSliceDep,
     principal: CurrentPrincipal,
 ) -> CursorPage[Post]:
     """Posts, replies, quotes and reposts by you and the users you follow, newest first.
     Keyset-paginated: posts published while you page down never shift the next slice."""
-    items, next_cursor = await timeline_service.home(session, principal.user_id, listing)
+    async with database.read_connection() as connection:
+        items, next_cursor = await timeline_service.home(connection, principal.user_id, listing)
     return listing.respond(items, next_cursor)
 
 

@@ -11,7 +11,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from mainspring.core.auth import Viewer
 from mainspring.core.cache import Cache
@@ -36,11 +36,11 @@ def trending_cache_key(limit: int) -> str:
 class TimelineService:
     async def home(
         self,
-        session: AsyncSession,
+        connection: AsyncConnection,
         viewer_id: uuid.UUID,
         listing: CursorSlice,
     ) -> tuple[list[PostOut], str | None]:
-        return await TimelineRepository(session).home(viewer_id, listing)
+        return await TimelineRepository(connection).home(viewer_id, listing)
 
     async def of_user(
         self,

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased, selectinload
 
 from mainspring.accounts.models import User
+from mainspring.core.db import Reader, dialect_of
 from mainspring.core.pagination import CursorSlice, PageSlice, SortKey, keyset_page
 from mainspring.core.repository import RepositoryBase
 from mainspring.todo.models import (
@@ -143,6 +144,22 @@ def _summary(row: Any, now: datetime) -> schemas.Task:
     return schemas.Task.model_validate(_summary_fields(row, now))
 
 
+async def page(
+    reader: Reader, filters: TaskFilters, *, me: uuid.UUID, now: datetime, listing: PageSlice
+) -> tuple[list[schemas.Task], int]:
+    """One page of the tasks ``me`` can see, filtered and sorted, and the total count: two
+    statements (count, page) whatever the page size, built once per shape of the filters."""
+    dialect = dialect_of(reader)
+    count, rows = _list_statements(filters.shape(), dialect)
+    values = filters.parameters(me=me, now=now, dialect=dialect)
+    total = await reader.scalar(count, values)
+    if not total or listing.offset >= total:
+        return [], int(total or 0)
+    values.update(page_offset=listing.offset, page_limit=listing.limit)
+    result = await reader.execute(rows, values)
+    return [_summary(row, now) for row in result.all()], int(total)
+
+
 class TaskRepository(RepositoryBase[Task]):
     model = Task
 
@@ -205,21 +222,6 @@ class TaskRepository(RepositoryBase[Task]):
         result = await self.session.execute(_summaries().where(Task.id.in_(task_ids)))
         by_id = {row.id: _summary(row, now) for row in result.all()}
         return [by_id[task_id] for task_id in task_ids if task_id in by_id]
-
-    async def page(
-        self, filters: TaskFilters, *, me: uuid.UUID, now: datetime, listing: PageSlice
-    ) -> tuple[list[schemas.Task], int]:
-        """One page of the tasks ``me`` can see, filtered and sorted, and the total count:
-        two statements (count, page) whatever the page size, built once per shape of the
-        filters."""
-        count, rows = _list_statements(filters.shape(), self.dialect)
-        values = filters.parameters(me=me, now=now, dialect=self.dialect)
-        total = await self.session.scalar(count, values)
-        if not total or listing.offset >= total:
-            return [], int(total or 0)
-        values.update(page_offset=listing.offset, page_limit=listing.limit)
-        result = await self.session.execute(rows, values)
-        return [_summary(row, now) for row in result.all()], int(total)
 
     async def export_chunk(
         self,

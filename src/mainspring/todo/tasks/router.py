@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from mainspring.core.auth import CurrentPrincipal
 from mainspring.core.conditional import NOT_MODIFIED, ConditionalDep
-from mainspring.core.deps import ReadSessionDep, SessionDep
+from mainspring.core.deps import DatabaseDep, ReadSessionDep, SessionDep
 from mainspring.core.errors import problem_responses
 from mainspring.core.idempotency import IdempotencyDep, IdempotentRoute
 from mainspring.core.pagination import CursorSliceDep, PageSliceDep
@@ -33,14 +33,15 @@ router = APIRouter(prefix="/tasks", tags=["task manager: tasks"], route_class=Id
 
 @router.get("", summary="List tasks", responses=problem_responses(401))
 async def list_tasks(
-    session: ReadSessionDep,
+    database: DatabaseDep,
     principal: CurrentPrincipal,
     filters: Annotated[TaskFilters, Depends(task_filters)],
     listing: PageSliceDep,
 ) -> Page[Task]:
     """Tasks of the projects you are a member of, filtered and sorted, a page at a time with
     the total count. Several values of one filter mean *any of* (labels: *all of*)."""
-    items, total = await task_service.page(session, principal.user_id, filters, listing)
+    async with database.read_connection() as connection:
+        items, total = await task_service.page(connection, principal.user_id, filters, listing)
     return listing.respond(items, total)
 
 

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from mainspring.core.conditional import Conditional, make_etag
 from mainspring.core.db import utcnow
@@ -39,7 +39,7 @@ from mainspring.todo.models import BoardColumn, Project, Subtask, Task
 from mainspring.todo.projects.repository import ProjectRepository
 from mainspring.todo.projects.service import project_service
 from mainspring.todo.roles import require_task_editor
-from mainspring.todo.tasks import history, schemas
+from mainspring.todo.tasks import history, repository, schemas
 from mainspring.todo.tasks.filters import TaskFilters
 from mainspring.todo.tasks.repository import TaskRepository
 
@@ -56,14 +56,12 @@ class TaskService:
 
     async def page(
         self,
-        session: AsyncSession,
+        connection: AsyncConnection,
         user_id: uuid.UUID,
         filters: TaskFilters,
         listing: PageSlice,
     ) -> tuple[list[schemas.Task], int]:
-        return await TaskRepository(session).page(
-            filters, me=user_id, now=utcnow(), listing=listing
-        )
+        return await repository.page(connection, filters, me=user_id, now=utcnow(), listing=listing)
 
     async def get(
         self, session: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID
