@@ -37,6 +37,7 @@ from mainspring.core.conditional import NOT_MODIFIED, ConditionalDep
 from mainspring.core.config import Settings
 from mainspring.core.deps import (
     CursorSliceDep,
+    DatabaseDep,
     PageSliceDep,
     ReadSessionDep,
     SessionDep,
@@ -117,12 +118,13 @@ async def list_articles(
     responses=problem_responses(400, 401),
 )
 async def feed(
-    session: ReadSessionDep,
+    database: DatabaseDep,
     principal: CurrentPrincipal,
     listing: CursorSliceDep,
 ) -> CursorPage[schemas.ArticleSummary]:
     """Published articles by the users the caller follows, newest first."""
-    items, next_cursor = await article_service.feed(session, listing, principal)
+    async with database.read_connection() as connection:
+        items, next_cursor = await article_service.feed(connection, listing, principal)
     return listing.respond(items, next_cursor)
 
 

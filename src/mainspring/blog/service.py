@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypedDict
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from mainspring.blog import schemas
@@ -48,6 +48,7 @@ from mainspring.blog.repository import (
     CommentRepository,
     TagRepository,
 )
+from mainspring.blog.repository import articles as articles_repository
 from mainspring.blog.slugs import candidates, derived_from, slugify
 from mainspring.blog.tags import normalize_tag
 from mainspring.core.auth import Principal, Viewer
@@ -137,10 +138,10 @@ class ArticleService:
         return await repository.keyset(where, keys=keys, listing=listing, viewer_id=viewer.user_id)
 
     async def feed(
-        self, session: AsyncSession, listing: CursorSlice, principal: Principal
+        self, connection: AsyncConnection, listing: CursorSlice, principal: Principal
     ) -> tuple[list[schemas.ArticleSummary], str | None]:
         """Published articles by the authors the caller follows, newest first."""
-        return await ArticleRepository(session).feed(principal.user_id, listing)
+        return await articles_repository.feed(connection, principal.user_id, listing)
 
     async def window(
         self,

@@ -39,7 +39,7 @@ from mainspring.blog.repository.authors import (
     with_author,
 )
 from mainspring.blog.tags import normalize_tag
-from mainspring.core.db import dialect_insert, utcnow, uuid7
+from mainspring.core.db import Reader, dialect_insert, utcnow, uuid7
 from mainspring.core.pagination import CursorSlice, SortKey, keyset_page
 from mainspring.core.repository import RepositoryBase
 from mainspring.social.models import Follow
@@ -202,6 +202,43 @@ def _article_fields(row: Row[Any], tags: list[str]) -> dict[str, Any]:
     }
 
 
+async def tags_of(reader: Reader, article_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """The tags of every article of a page, in one statement, each in the author's order."""
+    if not article_ids:
+        return {}
+    rows = await reader.execute(_TAGS_OF, {"article_ids": list(article_ids)})
+    tags: dict[uuid.UUID, list[str]] = {}
+    for article_id, name in rows:
+        tags.setdefault(article_id, []).append(name)
+    return tags
+
+
+async def build(reader: Reader, rows: Sequence[Row[Any]], schema: type[SummaryT]) -> list[SummaryT]:
+    """The response schemas of ``rows``, with their tags (one more statement)."""
+    tags = await tags_of(reader, [row.id for row in rows])
+    built = []
+    for row in rows:
+        fields = _article_fields(row, tags.get(row.id, []))
+        if schema is schemas.Article:
+            fields["body"], fields["body_html"] = row.body, row.body_html
+        built.append(schema.of_row(fields, author_id=row.author_id, version=row.version))
+    return built
+
+
+async def feed(
+    reader: Reader, viewer_id: uuid.UUID, listing: CursorSlice
+) -> tuple[list[schemas.ArticleSummary], str | None]:
+    """A slice of the reader's feed (``_feed``): two statements, the slice and its tags."""
+    parameters = listing.bound("after_published_at", "after_id")
+    stmt = _feed("after_id" in parameters)
+    rows = list((await reader.execute(stmt, {**parameters, "viewer_id": viewer_id})).all())
+    next_cursor = None
+    if len(rows) > listing.limit:
+        rows = rows[: listing.limit]
+        next_cursor = listing.cursor_for([rows[-1].published_at, rows[-1].id])
+    return await build(reader, rows, schemas.ArticleSummary), next_cursor
+
+
 class ArticleRepository(RepositoryBase[Article]):
     model = Article
     not_found = "The article does not exist."
@@ -238,26 +275,6 @@ class ArticleRepository(RepositoryBase[Article]):
         )
         return with_author(stmt, Article.author_id)
 
-    async def _tags_of(self, article_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
-        """The tags of every article of a page, in one statement, each in the author's order."""
-        if not article_ids:
-            return {}
-        rows = await self.session.execute(_TAGS_OF, {"article_ids": list(article_ids)})
-        tags: dict[uuid.UUID, list[str]] = {}
-        for article_id, name in rows:
-            tags.setdefault(article_id, []).append(name)
-        return tags
-
-    async def _build(self, rows: Sequence[Row[Any]], schema: type[SummaryT]) -> list[SummaryT]:
-        tags = await self._tags_of([row.id for row in rows])
-        built = []
-        for row in rows:
-            fields = _article_fields(row, tags.get(row.id, []))
-            if schema is schemas.Article:
-                fields["body"], fields["body_html"] = row.body, row.body_html
-            built.append(schema.of_row(fields, author_id=row.author_id, version=row.version))
-        return built
-
     async def article(
         self,
         viewer_id: uuid.UUID | None,
@@ -276,7 +293,7 @@ class ArticleRepository(RepositoryBase[Article]):
         row = (await self.session.execute(stmt, parameters)).first()
         if row is None:
             return None
-        return (await self._build([row], schemas.Article))[0]
+        return (await build(self.session, [row], schemas.Article))[0]
 
     def conditions(self, filters: ArticleFilter) -> list[ColumnElement[bool]]:
         """The WHERE conditions of ``filters`` (the status condition is the caller's)."""
@@ -326,22 +343,7 @@ class ArticleRepository(RepositoryBase[Article]):
             key_of=lambda row: [getattr(row, key.name) for key in keys],
             scalars=False,
         )
-        return await self._build(rows, schemas.ArticleSummary), next_cursor
-
-    async def feed(
-        self, viewer_id: uuid.UUID, listing: CursorSlice
-    ) -> tuple[list[schemas.ArticleSummary], str | None]:
-        """A slice of the reader's feed (``_feed``): two statements, the slice and its tags."""
-        parameters = listing.bound("after_published_at", "after_id")
-        stmt = _feed("after_id" in parameters)
-        rows = list(
-            (await self.session.execute(stmt, {**parameters, "viewer_id": viewer_id})).all()
-        )
-        next_cursor = None
-        if len(rows) > listing.limit:
-            rows = rows[: listing.limit]
-            next_cursor = listing.cursor_for([rows[-1].published_at, rows[-1].id])
-        return await self._build(rows, schemas.ArticleSummary), next_cursor
+        return await build(self.session, rows, schemas.ArticleSummary), next_cursor
 
     async def latest(
         self, where: Sequence[ColumnElement[bool]], *, limit: int
@@ -353,7 +355,9 @@ class ArticleRepository(RepositoryBase[Article]):
             .order_by(Article.published_at.desc(), Article.id.desc())
             .limit(limit)
         )
-        return await self._build(list((await self.session.execute(stmt)).all()), schemas.Article)
+        return await build(
+            self.session, list((await self.session.execute(stmt)).all()), schemas.Article
+        )
 
     async def window(
         self,
@@ -375,7 +379,7 @@ class ArticleRepository(RepositoryBase[Article]):
             .limit(limit)
         )
         rows = list((await self.session.execute(stmt)).all())
-        return await self._build(rows, schemas.ArticleSummary), int(total or 0)
+        return await build(self.session, rows, schemas.ArticleSummary), int(total or 0)
 
     # --- tags ---
 
