@@ -71,7 +71,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.core.auth import OptionalPrincipal, Principal
-from mainspring.core.db import utcnow
+from mainspring.core.db import dialect_of, utcnow
 from mainspring.core.deps import SessionDep, SettingsDep
 from mainspring.core.errors import BadRequest, Conflict, UnprocessableEntity, problem_responses
 from mainspring.core.models import IdempotencyKey
@@ -231,7 +231,7 @@ async def _claim(session: AsyncSession, principal: str, key: str) -> None:
     """Serialise the requests of one key. PostgreSQL: a non-blocking advisory lock held until
     the transaction ends (409 when another request holds it). SQLite: the session's
     ``BEGIN IMMEDIATE`` already serialises every writer."""
-    if session.get_bind().dialect.name != "postgresql":
+    if dialect_of(session) != "postgresql":
         return
     locked = await session.scalar(
         text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": _lock_id(principal, key)}

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mainspring.core.db import dialect_insert
+from mainspring.core.db import dialect_insert, dialect_of
 
 
 def upsert(session: AsyncSession, model: Any) -> Any:
     """``INSERT INTO model`` in the session's dialect, with its ``ON CONFLICT`` clauses."""
-    return dialect_insert(session.get_bind().dialect.name, model)
+    return dialect_insert(dialect_of(session), model)

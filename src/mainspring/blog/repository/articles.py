@@ -39,7 +39,7 @@ from mainspring.blog.repository.authors import (
     with_author,
 )
 from mainspring.blog.tags import normalize_tag
-from mainspring.core.db import Reader, dialect_insert, utcnow, uuid7
+from mainspring.core.db import Reader, dialect_insert, dialect_of, utcnow, uuid7
 from mainspring.core.pagination import CursorSlice, SortKey, keyset_page
 from mainspring.core.repository import RepositoryBase
 from mainspring.social.models import Follow
@@ -54,7 +54,7 @@ SummaryT = TypeVar("SummaryT", bound=schemas.ArticleSummary)
 
 def _insert(session: AsyncSession) -> Any:
     """The dialect's INSERT, which has ``on_conflict_do_nothing`` on SQLite and PostgreSQL."""
-    return functools.partial(dialect_insert, session.get_bind().dialect.name)
+    return functools.partial(dialect_insert, dialect_of(session))
 
 
 _SUMMARY_COLUMNS: tuple[Any, ...] = (
@@ -323,7 +323,7 @@ class ArticleRepository(RepositoryBase[Article]):
             followees = select(Follow.followee_id).where(Follow.follower_id == filters.followed_by)
             where.append(Article.author_id.in_(followees))
         if filters.query:
-            where.append(search.matches(self.session.get_bind().dialect.name, filters.query))
+            where.append(search.matches(dialect_of(self.session), filters.query))
         return where
 
     async def keyset(

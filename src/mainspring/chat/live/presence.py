@@ -16,7 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.chat import models
-from mainspring.core.db import dialect_insert, utcnow
+from mainspring.core.db import dialect_insert, dialect_of, utcnow
 
 REFRESH_SECONDS = 30.0
 TTL_SECONDS = 90.0
@@ -27,7 +27,7 @@ class PresenceRepository:
         self, session: AsyncSession, user_id: uuid.UUID, instance_id: str, status: str
     ) -> None:
         expires_at = utcnow() + timedelta(seconds=TTL_SECONDS)
-        stmt = dialect_insert(session.get_bind().dialect.name, models.Presence).values(
+        stmt = dialect_insert(dialect_of(session), models.Presence).values(
             user_id=user_id, instance_id=instance_id, status=status, expires_at=expires_at
         )
         stmt = stmt.on_conflict_do_update(

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mainspring.accounts.models import User
 from mainspring.chat import models
 from mainspring.chat.messages import schemas
-from mainspring.core.db import dialect_insert
+from mainspring.core.db import dialect_insert, dialect_of
 
 _SELECT = select(
     models.Message.id,
@@ -165,7 +165,7 @@ class MessageRepository:
     ) -> bool:
         """Add a reaction; False when it was there already."""
         values = {"message_id": message_id, "user_id": user_id, "emoji": emoji}
-        dialect = session.get_bind().dialect.name
+        dialect = dialect_of(session)
         stmt = dialect_insert(dialect, models.Reaction).values(**values).on_conflict_do_nothing()
         result = await session.execute(stmt)
         return bool(result.rowcount)  # type: ignore[attr-defined]

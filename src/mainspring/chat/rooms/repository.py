@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mainspring.accounts.models import User
 from mainspring.chat import models
 from mainspring.chat.rooms import schemas
+from mainspring.core.db import dialect_of
 from mainspring.core.pagination import PageSlice, offset_page
 
 _member_count = (
@@ -90,7 +91,7 @@ class RoomRepository:
         """The room's row, locked for the transaction on PostgreSQL (SQLite already runs one
         writer at a time): membership changes and message sends of a room queue on it."""
         stmt = select(models.Room).where(models.Room.id == room_id)
-        if session.get_bind().dialect.name == "postgresql":
+        if dialect_of(session) == "postgresql":
             stmt = stmt.with_for_update()
         return (await session.execute(stmt)).scalar_one_or_none()
 

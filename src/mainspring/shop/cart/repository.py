@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mainspring.core.db import dialect_of
 from mainspring.shop.cart import schemas
 from mainspring.shop.dialects import upsert
 from mainspring.shop.models import Cart, CartLine, Product, Variant
@@ -113,7 +114,7 @@ async def add_quantity(
         stmt.on_conflict_do_update(
             index_elements=["cart_id", "variant_id"],
             set_={"quantity": func.min(CartLine.quantity + stmt.excluded.quantity, cap)}
-            if session.get_bind().dialect.name == "sqlite"
+            if dialect_of(session) == "sqlite"
             else {"quantity": func.least(CartLine.quantity + stmt.excluded.quantity, cap)},
         )
     )

@@ -27,16 +27,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mainspring.core.db import dialect_of
 from mainspring.core.pagination import PageSlice, offset_page
 from mainspring.shop.catalog import schemas, search
 from mainspring.shop.catalog.filters import ProductFilters
 from mainspring.shop.models import Category, Product, ProductImage, Variant
 
 MAX_FACET_ROWS = 200
-
-
-def dialect_of(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
 
 
 # --- categories ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Integer, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mainspring.core.db import dialect_of
 from mainspring.shop.models import Order, OrderLine, Product, Variant
 from mainspring.shop.reports import schemas
 
@@ -40,7 +41,7 @@ def _as_date(value: Any) -> date:
 async def revenue(
     session: AsyncSession, period: Period, since: datetime, until: datetime
 ) -> list[schemas.RevenueBucket]:
-    bucket = _bucket(session.get_bind().dialect.name, period).label("bucket")
+    bucket = _bucket(dialect_of(session), period).label("bucket")
     rows = await session.execute(
         select(
             bucket,

@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from mainspring.accounts.models import User
-from mainspring.core.db import Reader
+from mainspring.core.db import Reader, dialect_of
 from mainspring.core.errors import BadRequest
 from mainspring.core.pagination import CursorSlice, SortKey
 from mainspring.social.models import Like, Post, PostHashtag, ProfileDetails
@@ -346,7 +346,7 @@ class PostRepository:
         column = getattr(Post, counter)
         value = column + delta
         if delta < 0:  # the two-argument maximum is GREATEST on PostgreSQL, MAX on SQLite
-            postgres = self.session.get_bind().dialect.name == "postgresql"
+            postgres = dialect_of(self.session) == "postgresql"
             value = (func.greatest if postgres else func.max)(value, 0)
         await self.session.execute(
             update(Post)

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from mainspring.accounts.models import User
-from mainspring.core.db import dialect_insert, utcnow
+from mainspring.core.db import dialect_insert, dialect_of, utcnow
 from mainspring.core.pagination import CursorSlice, SortKey, keyset_page
 from mainspring.social.models import Block, Follow, Like, Post, ProfileDetails
 from mainspring.social.schemas import Profile
@@ -43,7 +43,7 @@ def insert_ignoring_duplicates(session: AsyncSession, model: type[Any]) -> Any:
     nothing, and its ``rowcount`` of 0 tells the service not to count or notify again. Unlike
     "select, then insert", it stays right when two requests race.
     """
-    return dialect_insert(session.get_bind().dialect.name, model).on_conflict_do_nothing()
+    return dialect_insert(dialect_of(session), model).on_conflict_do_nothing()
 
 
 def blocked_between(a: Any, b: Any) -> ColumnElement[bool]:

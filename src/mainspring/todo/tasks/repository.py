@@ -165,7 +165,7 @@ class TaskRepository(RepositoryBase[Task]):
 
     @property
     def dialect(self) -> str:
-        return self.session.get_bind().dialect.name
+        return dialect_of(self.session)
 
     async def access(self, task_id: uuid.UUID, user_id: uuid.UUID) -> TaskAccess | None:
         """The task's project and the caller's role there; None for a non-member."""
