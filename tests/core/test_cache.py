@@ -16,7 +16,13 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from mainspring.app import create_app
-from mainspring.core.cache import Cache, CachedBytes, CacheDep, invalidate_after_commit
+from mainspring.core.cache import (
+    TAG_PREFIX,
+    Cache,
+    CachedBytes,
+    CacheDep,
+    invalidate_after_commit,
+)
 from mainspring.core.config import Settings
 from mainspring.core.db import Database
 from tests.conftest import TEST_REDIS_URL, not_configured, unavailable
@@ -382,3 +388,112 @@ async def test_invalidations_wait_for_the_commit_and_a_rollback_drops_them(
     finally:
         await apart.dispose()
     assert await cache.get(f"{kind}:a") == "cached"
+
+
+async def _until(condition: Any, what: str) -> None:
+    """Wait (at most 2 s) for ``condition()``: a message on another connection is in flight."""
+    for _ in range(200):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"still not {what} after 2 s")
+
+
+async def test_each_process_keeps_the_tag_versions_and_redis_says_when_they_change(
+    settings: Settings, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = await redis_url()
+    async with running(settings, url) as one, running(settings, url) as two:
+        first: Cache = one.state.cache
+        second: Cache = two.state.cache
+        mirror = first._mirror
+        assert mirror is not None
+        await _until(lambda: mirror.live, "tracking")
+        tag, other = f"{kind}:article:1", f"{kind}:article:2"
+
+        async def load() -> CachedBytes:
+            return CachedBytes(b'{"v": 1}', {})
+
+        cached = await first.get_or_set_bytes(f"{kind}:a", load, ttl=60, tags=[tag, other])
+        reads: list[tuple[str, ...]] = []
+        read = first._backend.get_many
+
+        async def counted(*keys: str) -> tuple[bytes | None, ...]:
+            reads.append(keys)
+            return await read(*keys)
+
+        monkeypatch.setattr(first._backend, "get_many", counted)
+
+        # Once read, the versions are this process's: checking them costs no round trip.
+        assert await first.is_current(f"{kind}:a", [tag, other], cached.version)
+        reads.clear()
+        assert await first.is_current(f"{kind}:a", [tag, other], cached.version)
+        assert reads == []
+        # A hit reads the entry alone, not its tags.
+        assert (await first.get_or_set_bytes(f"{kind}:a", load, ttl=60, tags=[tag])).body
+        assert [len(keys) for keys in reads] == [1]
+
+        # Another replica's invalidation reaches this process's copy through Redis.
+        await second.invalidate_tags(tag)
+        await _until(lambda: mirror.get(TAG_PREFIX + tag) is None, "told of the invalidation")
+        assert not await first.is_current(f"{kind}:a", [tag, other], cached.version)
+
+        # So does any change made without Mainspring (a script, an expiry)...
+        assert mirror.get(TAG_PREFIX + other) is not None
+        raw = Redis.from_url(url)
+        try:
+            await raw.delete(TAG_PREFIX + other)
+            await _until(lambda: mirror.get(TAG_PREFIX + other) is None, "told of the change")
+
+            # ...and a process whose listening connection is lost stops using its copy at once,
+            # reads from Redis meanwhile, and tracks again once reconnected.
+            await _learn(first, second, other)
+            clients = await raw.client_list()
+            (listener,) = [c for c in clients if c["name"] == mirror.client_name]
+            await raw.client_kill_filter(_id=listener["id"])
+            await _until(lambda: not mirror.live, "down")
+            assert mirror.get(TAG_PREFIX + other) is None
+            await raw.delete(TAG_PREFIX + other)
+            reads.clear()
+            assert await first._versions([other]) == {other: None}
+            assert len(reads) == 1
+            await _until(lambda: mirror.live, "tracking again")
+            await _learn(first, second, other)
+            await raw.delete(TAG_PREFIX + other)
+            await _until(lambda: mirror.get(TAG_PREFIX + other) is None, "told once back")
+        finally:
+            await raw.aclose()
+
+
+async def _learn(reader: Cache, writer: Cache, tag: str) -> None:
+    """``writer`` gives ``tag`` a version and ``reader`` reads it until its copy keeps it (a read
+    overtaken by the message of the version's creation is not kept: that is the rule)."""
+    await writer._stamps([tag])
+    mirror = reader._mirror
+    assert mirror is not None
+    for _ in range(200):
+        await reader._versions([tag])
+        if mirror.get(TAG_PREFIX + tag) is not None:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{tag} was never kept")
+
+
+async def test_an_invalidating_process_never_reads_its_old_version(
+    settings: Settings, kind: str
+) -> None:
+    url = await redis_url()
+    async with running(settings, url) as app:
+        cache: Cache = app.state.cache
+        assert cache._mirror is not None
+        await _until(lambda: cache._mirror is not None and cache._mirror.live, "tracking")
+        tag = f"{kind}:t"
+        cached = await cache.get_or_set_bytes(f"{kind}:a", lambda: _bytes(b"1"), ttl=60, tags=[tag])
+        assert await cache.is_current(f"{kind}:a", [tag], cached.version)
+        await cache.invalidate_tags(tag)
+        # No wait for Redis's message: the process forgot the version itself.
+        assert not await cache.is_current(f"{kind}:a", [tag], cached.version)
+
+
+async def _bytes(body: bytes) -> CachedBytes:
+    return CachedBytes(body, {})

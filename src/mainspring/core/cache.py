@@ -80,6 +80,7 @@ from mainspring.core.health import register_readiness_check
 from mainspring.core.single_flight import SingleFlight
 
 if TYPE_CHECKING:
+    from mainspring.core.cache_mirror import TagMirror
     from mainspring.core.db import Database
 
 logger = structlog.get_logger("mainspring.cache")
@@ -122,11 +123,16 @@ class Cache:
         self._backend: Backend
         self._backend_errors: tuple[type[Exception], ...] = ()
         """What the backend raises when it fails (nothing, in memory)."""
+        self._mirror: TagMirror | None = None
+        """With Redis, this process's copy of the tag versions (core/cache_mirror.py)."""
         if url.startswith("mem://"):
             self._backend = MemoryBackend.from_url(url)
         elif url.startswith(("redis://", "rediss://")):
+            from mainspring.core.cache_mirror import TagMirror  # imports redis-py: Redis only
+
             self._backend = redis_backend(url)
             self._backend_errors = backend_errors()
+            self._mirror = TagMirror(url, TAG_PREFIX)
         else:
             scheme = url.partition("://")[0]
             raise ValueError(f"cache backend {scheme!r}: use mem:// or redis://")
@@ -139,8 +145,12 @@ class Cache:
 
     async def start(self) -> None:
         await self._backend.init()
+        if self._mirror is not None:
+            await self._mirror.start()
 
     async def close(self) -> None:
+        if self._mirror is not None:
+            await self._mirror.close()
         # cashews 7.6 closes its Redis client with redis-py's deprecated ``close()``: that one
         # warning is theirs to fix, and is silenced so that it does not bury ours.
         with warnings.catch_warnings():
@@ -192,8 +202,15 @@ class Cache:
     async def invalidate_tags(self, *tags: str) -> None:
         """Make every entry carrying any of ``tags`` stale, on every replica."""
         keys = [TAG_PREFIX + tag for tag in tags]
-        if keys:
-            await self._call(lambda backend: backend.delete_many(*keys), None)
+        if not keys:
+            return
+        # This process's copy forgets them before (no read in flight keeps what it finds)
+        # and after the delete (nothing read meanwhile outlives it): see core/cache_mirror.py.
+        if self._mirror is not None:
+            self._mirror.forget(keys)
+        await self._call(lambda backend: backend.delete_many(*keys), None)
+        if self._mirror is not None:
+            self._mirror.forget(keys)
 
     def invalidate_in_background(self, tags: Iterable[str]) -> None:
         """``invalidate_tags`` from a task of the running loop (from synchronous code)."""
@@ -242,47 +259,78 @@ class Cache:
         """The value of a fresh entry, or _MISSING (absent, expired, stale or unreachable).
 
         The versions of the entry's tags are read in the same round trip as the entry when
-        the caller names the tags (``get_or_set``): with Redis, a hit is one ``MGET``, not two
-        round trips; another read is needed only if the entry was kept under other tags."""
-        names = list(dict.fromkeys(tags))
+        the caller names the tags (``get_or_set``), unless this process's copy of the versions
+        knows them (core/cache_mirror.py): with Redis, a hit is one ``MGET``, not two round
+        trips; another read is needed only if the entry was kept under other tags."""
+        current, unknown = self._known(dict.fromkeys(tags))
+        epoch = self._mirror.epoch if self._mirror is not None else 0
         found = await self._call(
             lambda backend: backend.get_many(
-                codec.prefix + key, *(TAG_PREFIX + tag for tag in names)
+                codec.prefix + key, *(TAG_PREFIX + tag for tag in unknown)
             ),
             None,
         )
-        if found is None or found[0] is None:
+        if found is None:
             return _MISSING
+        self._learn(epoch, unknown, found[1:])
+        if found[0] is None:
+            return _MISSING
+        current.update(zip(unknown, found[1:], strict=True))
         stamps, value = codec.decode(found[0])
         if not stamps:
             return value
-        if list(stamps) == names:
-            current: tuple[bytes | None, ...] | None = found[1:]
-        else:
-            keys = [TAG_PREFIX + tag for tag in stamps]
-            current = await self._call(lambda backend: backend.get_many(*keys), None)
-        if current is None or any(
-            version is None or version.decode() != stamp
-            for version, stamp in zip(current, stamps.values(), strict=True)
-        ):
-            return _MISSING
-        return value
+        if others := [tag for tag in stamps if tag not in current]:
+            versions = await self._versions(others)
+            if versions is None:
+                return _MISSING
+            current.update(versions)
+        return value if _holds(stamps, current) else _MISSING
 
     async def is_current(self, key: str, tags: Iterable[str], version: str) -> bool:
         """Whether the entry of ``key`` computed as ``version`` (``CachedBytes.version``) under
         ``tags`` is still current: every tag still has the version it had then (one read, as a
-        hit's own check). False when the backend is unreachable."""
+        hit's own check, none when this process's copy knows them all). False when the backend
+        is unreachable."""
         names = list(dict.fromkeys(tags))
-        keys = [TAG_PREFIX + tag for tag in names]
-        current = await self._call(lambda backend: backend.get_many(*keys), None)
+        current = await self._versions(names)
         if not version or current is None:
             return False
         stamps: dict[str, str] = {}
-        for tag, value in zip(names, current, strict=True):
+        for tag in names:
+            value = current[tag]
             if value is None:  # invalidated since
                 return False
             stamps[tag] = value.decode()
         return entry_version(key, stamps) == version
+
+    def _known(self, tags: Iterable[str]) -> tuple[dict[str, bytes | None], list[str]]:
+        """The versions of ``tags`` this process's copy knows, and the tags it does not."""
+        known: dict[str, bytes | None] = {}
+        unknown: list[str] = []
+        for tag in tags:
+            version = self._mirror.get(TAG_PREFIX + tag) if self._mirror is not None else None
+            if version is None:
+                unknown.append(tag)
+            else:
+                known[tag] = version
+        return known, unknown
+
+    def _learn(self, epoch: int, tags: list[str], versions: Iterable[bytes | None]) -> None:
+        if self._mirror is not None and tags:
+            self._mirror.learn(epoch, [TAG_PREFIX + tag for tag in tags], tuple(versions))
+
+    async def _versions(self, tags: list[str]) -> dict[str, bytes | None] | None:
+        """The current version of each tag (None: it has none), or None when unreachable."""
+        current, unknown = self._known(tags)
+        if unknown:
+            epoch = self._mirror.epoch if self._mirror is not None else 0
+            keys = [TAG_PREFIX + tag for tag in unknown]
+            found = await self._call(lambda backend: backend.get_many(*keys), None)
+            if found is None:
+                return None
+            self._learn(epoch, unknown, found)
+            current.update(zip(unknown, found, strict=True))
+        return current
 
     async def _stamps(self, tags: Iterable[str]) -> dict[str, str] | None:
         """The current version of each tag, created when missing; None when unreachable."""
@@ -296,6 +344,8 @@ class Cache:
 
     async def _version(self, tag_key: str) -> str | None:
         """A tag's current version, created if it has none; None when the backend is down."""
+        if self._mirror is not None and (known := self._mirror.get(tag_key)) is not None:
+            return known.decode()
         version = await self._call(lambda backend: backend.get(tag_key), None)
         if version is None:
             new = secrets.token_hex(8).encode()
@@ -372,6 +422,15 @@ def _positive(ttl: float) -> float:
     if ttl <= 0:
         raise ValueError(f"a cache TTL is a positive number of seconds, got {ttl!r}")
     return ttl
+
+
+def _holds(stamps: dict[str, str], current: dict[str, bytes | None]) -> bool:
+    """Whether every tag still has the version ``stamps`` recorded."""
+    for tag, stamp in stamps.items():
+        version = current.get(tag)
+        if version is None or version.decode() != stamp:
+            return False
+    return True
 
 
 def _count(key: str, value: Any) -> None:

@@ -1,0 +1,183 @@
+"""A copy of the cache's tag versions in each process, kept current by Redis itself.
+
+Every read of a cached entry compares the versions its tags had when it was computed with their
+current versions (core/cache.py, "Tags are versions"). With Redis, those current versions are a
+round trip away: the one round trip of an anonymous replay (core/edge_cache.py), about a third
+of its cost on one worker. Yet tags change only when something is written, and most are read
+thousands of times between two writes. So each process keeps the versions it has read, and Redis
+tells it when any of them changes: **client-side caching** in Redis's broadcasting mode.
+
+How it stays correct:
+
+- One connection per process asks Redis (``CLIENT TRACKING ON BCAST PREFIX mainspring:cache-tag:
+  REDIRECT <itself>``) to be told of every change to any key under the tag prefix, by anyone:
+  another replica's invalidation, a script's, an expiry, a ``FLUSHDB``. It then listens on
+  ``__redis__:invalidate``; each message names the keys that changed (none: everything), and
+  the process forgets them.
+- A version read from Redis is kept only if no message arrived while it was being read
+  (``epoch``): a message about the key may overtake the read's answer on the other connection.
+- The process that invalidates a tag forgets it before and after deleting it in Redis, so its
+  own next read never sees the old version, whatever the message's timing.
+- While the listening connection is down (Redis restarted, the network cut), the copy is empty
+  and unused: every read goes to Redis, as without it, until the connection is back and the
+  tracking set up again. A connection that stops answering its ``PING`` within
+  ``HEALTH_SECONDS`` is treated as down.
+
+What another replica may see, as with Redis's own client-side caching: the old version for the
+time the message takes to reach it (Redis sends it before it answers the invalidating
+``DEL``; well under a millisecond on one network). A read on the writing replica after its
+write is never stale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from contextlib import suppress
+
+import structlog
+from redis.asyncio.connection import AbstractConnection, ConnectionPool
+from redis.exceptions import RedisError
+
+logger = structlog.get_logger("mainspring.cache")
+
+CHANNEL = "__redis__:invalidate"
+"""Where Redis sends a tracking client's invalidation messages (RESP2)."""
+MAX_KEYS = 100_000
+"""Tag versions kept at most; the oldest are forgotten first (read again on their next use)."""
+HEALTH_SECONDS = 1.0
+"""How long the connection may stay silent before a ``PING``, and how long that may wait."""
+CONNECT_TIMEOUT_SECONDS = 0.5
+RECONNECT_INITIAL_SECONDS = 0.05
+RECONNECT_MAX_SECONDS = 5.0
+
+
+class TagMirror:
+    """This process's copy of the tag versions under ``prefix`` (see the module docstring)."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        self.prefix = prefix
+        self.client_name = f"mainspring-cache-tags-{uuid.uuid4().hex[:12]}"
+        """The connection's ``CLIENT SETNAME``, to find it in ``CLIENT LIST``."""
+        self._pool = ConnectionPool.from_url(
+            url,
+            client_name=self.client_name,
+            protocol=2,  # the messages come on the subscription (RESP2), as this reads them
+            socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            socket_timeout=HEALTH_SECONDS,
+        )
+        self.versions: dict[str, bytes] = {}
+        self.live = False
+        """Whether ``versions`` may be used: the connection is up and tracking."""
+        self.epoch = 0
+        """Moves on every message and every change of ``live``: see ``learn``."""
+        self._task: asyncio.Task[None] | None = None
+        self._first_attempt = asyncio.Event()
+
+    # --- what the cache asks ----------------------------------------------------------------
+
+    def get(self, key: str) -> bytes | None:
+        """The version of tag ``key`` known to be current, or None (read it from Redis)."""
+        return self.versions.get(key) if self.live else None
+
+    def learn(self, epoch: int, keys: list[str], values: tuple[bytes | None, ...]) -> None:
+        """Keep what a read that began at ``epoch`` found, unless anything changed since."""
+        if not self.live or epoch != self.epoch:
+            return
+        for key, value in zip(keys, values, strict=True):
+            if value is not None:
+                self.versions[key] = value
+        while len(self.versions) > MAX_KEYS:
+            del self.versions[next(iter(self.versions))]
+
+    def forget(self, keys: list[str]) -> None:
+        """Drop ``keys`` (this process is invalidating them), and let no read in flight keep
+        what it found."""
+        self.epoch += 1
+        for key in keys:
+            self.versions.pop(key, None)
+
+    # --- the listening connection -----------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start listening; wait (briefly) for the first attempt, so that a process started with
+        Redis up uses its copy from its first request."""
+        self._task = asyncio.get_running_loop().create_task(self._listen_forever())
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._first_attempt.wait(), CONNECT_TIMEOUT_SECONDS * 2)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._down()
+        await self._pool.disconnect()
+
+    def _down(self) -> None:
+        self.live = False
+        self.epoch += 1
+        self.versions.clear()
+
+    async def _listen_forever(self) -> None:
+        delay = RECONNECT_INITIAL_SECONDS
+        while True:
+            connection = self._pool.make_connection()  # type: ignore[no-untyped-call]
+            try:
+                await self._track(connection)
+                self._first_attempt.set()
+                delay = RECONNECT_INITIAL_SECONDS
+                await self._listen(connection)
+            except (RedisError, OSError) as exc:
+                logger.info(
+                    "cache_tag_mirror_down", error=type(exc).__name__, retry_in=round(delay, 2)
+                )
+            except Exception:  # a bug must not stop the copy for good: log it, start again
+                logger.exception("cache_tag_mirror_failed", retry_in=round(delay, 2))
+            finally:
+                self._down()
+                with suppress(RedisError, OSError):
+                    await connection.disconnect()
+            self._first_attempt.set()
+            await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311 - jitter
+            delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+
+    async def _track(self, connection: AbstractConnection) -> None:
+        """Connect, ask to be told of every change under the prefix, and listen for it."""
+        await connection.connect()  # type: ignore[no-untyped-call]
+        await connection.send_command("CLIENT", "ID")
+        client_id = await connection.read_response()
+        await connection.send_command(
+            "CLIENT", "TRACKING", "ON", "REDIRECT", client_id, "BCAST", "PREFIX", self.prefix
+        )
+        await connection.read_response()
+        await connection.send_command("SUBSCRIBE", CHANNEL)
+        await connection.read_response()  # [subscribe, channel, 1]
+        self._down()  # whatever was kept before this connection may have changed since
+        self.live = True
+
+    async def _listen(self, connection: AbstractConnection) -> None:
+        waiting_for_pong = False
+        while True:
+            message = await connection.read_response(timeout=HEALTH_SECONDS)
+            if message is None:  # silent for HEALTH_SECONDS: is it still there?
+                if waiting_for_pong:
+                    raise ConnectionError("the cache tag mirror's PING went unanswered")
+                await connection.send_command("PING")
+                waiting_for_pong = True
+                continue
+            kind = message[0]
+            if kind == b"pong":
+                waiting_for_pong = False
+            elif kind == b"message":
+                self._changed(message[2])
+
+    def _changed(self, keys: list[bytes] | None) -> None:
+        self.epoch += 1
+        if keys is None:  # FLUSHDB, FLUSHALL, or Redis dropping the tracking table
+            self.versions.clear()
+            return
+        for key in keys:
+            self.versions.pop(key.decode(), None)
