@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Integer, MetaData, String, func, select
+from sqlalchemy import Integer, MetaData, String, func, insert, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mainspring.core.db import IdMixin, UTCDateTime, uuid7
@@ -64,6 +64,20 @@ async def notes_app(app: FastAPI) -> AsyncIterator[FastAPI]:
     async def create_unflushed(session: SessionDep, title: str) -> dict[str, str]:
         # Not flushed: the INSERT runs at commit, after the handler returned.
         session.add(Note(title=title, created_at=datetime.now(UTC)))
+        return {"title": title}
+
+    @app.post("/_test/notes/on-a-read-session", status_code=201)
+    async def create_on_a_read_session(session: ReadSessionDep, title: str) -> dict[str, str]:
+        session.add(Note(title=title, created_at=datetime.now(UTC)))
+        await session.flush()
+        return {"title": title}
+
+    @app.post("/_test/notes/on-a-read-connection", status_code=201)
+    async def create_on_a_read_connection(title: str) -> dict[str, str]:
+        async with app.state.db.read_connection() as connection:
+            await connection.execute(
+                insert(Note).values(id=uuid7(), title=title, created_at=datetime.now(UTC))
+            )
         return {"title": title}
 
     @app.get("/_test/notes/count")
@@ -124,6 +138,17 @@ async def test_an_error_rolls_back_everything(
 ) -> None:
     response = await client.post("/_test/notes", params={"title": "a", "fail": True})
     assert response.status_code == 404
+    assert await _count(client) == 0
+
+
+@pytest.mark.parametrize("route", ["on-a-read-session", "on-a-read-connection"])
+async def test_a_write_on_a_read_session_is_refused_before_it_runs(
+    client: httpx.AsyncClient, notes_app: FastAPI, route: str
+) -> None:
+    # A bug, answered as one. On PostgreSQL a read runs without a transaction (core/db.py,
+    # _for_reads): nothing would roll the row back if the statement ran.
+    response = await client.post(f"/_test/notes/{route}", params={"title": "sneaky"})
+    assert response.status_code == 500
     assert await _count(client) == 0
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import JSON, DateTime, Dialect, MetaData, Uuid, event, text
 from sqlalchemy.engine import Connection, ExceptionContext
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -188,7 +189,26 @@ statement_counter: ContextVar[StatementCounter | None] = ContextVar(
 )
 
 
-def _count_statement(*_args: Any, **_kwargs: Any) -> None:
+class WriteOnReadConnection(RuntimeError):
+    """A write sent through a read session or connection: a bug, refused before it runs."""
+
+
+def _before_statement(
+    conn: Connection,
+    _cursor: Any,
+    statement: str,
+    _parameters: Any,
+    context: DefaultExecutionContext | None,
+    _executemany: bool,
+) -> None:
+    """Count the statement (``X-DB-Statements``), and refuse a write on a read connection: on
+    PostgreSQL those run without a transaction (``Database``), so nothing would roll it back."""
+    if (
+        context is not None
+        and (context.isinsert or context.isupdate or context.isdelete)
+        and conn._execution_options.get("mainspring_readonly")
+    ):
+        raise WriteOnReadConnection(f"a write on a read connection: {statement[:80]!r}")
     counter = statement_counter.get()
     if counter is not None:
         counter.count += 1
@@ -359,7 +379,7 @@ def create_engine(
             settings.database_circuit_failures, settings.database_circuit_open_seconds
         )
     _install_fault_handling(engine, circuit)
-    event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
+    event.listen(engine.sync_engine, "before_cursor_execute", _before_statement)
     return engine
 
 
@@ -398,6 +418,17 @@ def _install_fault_handling(engine: AsyncEngine, circuit: Circuit) -> None:
         return None
 
 
+def _for_reads(engine: AsyncEngine) -> AsyncEngine:
+    """``engine`` for read sessions and connections. On SQLite, a deferred transaction (one
+    snapshot for the whole read, never the write lock). On PostgreSQL, no transaction at all
+    (``AUTOCOMMIT``): under READ COMMITTED each statement sees its own snapshot anyway, so a
+    ``BEGIN`` and a ``ROLLBACK`` around a read were two round trips that changed nothing of what
+    it sees. Writes are refused on both (``WriteOnReadConnection``)."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(mainspring_readonly=True, isolation_level="AUTOCOMMIT")
+    return engine.execution_options(mainspring_readonly=True)
+
+
 class Database:
     """The engines and session factories of one application instance.
 
@@ -414,13 +445,14 @@ class Database:
         )
         self.engine = create_engine(settings.database_url, settings, circuit=self.circuit)
         if settings.database_replica_url:
-            self.read_engine = create_engine(settings.database_replica_url, settings)
+            replica = create_engine(settings.database_replica_url, settings)
+            self.read_engine = _for_reads(replica)
         else:
-            self.read_engine = self.engine.execution_options(mainspring_readonly=True)
+            self.read_engine = _for_reads(self.engine)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self.fresh_read_sessionmaker = async_sessionmaker(
-            self.engine.execution_options(mainspring_readonly=True), expire_on_commit=False
+            _for_reads(self.engine), expire_on_commit=False
         )
 
     @property
