@@ -315,3 +315,33 @@ async def test_a_lost_connection_answers_503_and_the_service_recovers(
             await asyncio.sleep(0.1)
         assert statuses[-1] == 200, statuses
         assert app.state.db.circuit.state == "closed"
+
+
+@pytest.mark.parametrize("reads", ["read_session", "read_connection", "session"])
+async def test_a_pooled_connection_ended_while_idle_is_replaced_before_a_request_uses_it(
+    settings: Settings, reads: str
+) -> None:
+    # The pool checks each connection as it hands it out (one `;` round trip, core/db.py
+    # _ping_once): PostgreSQL ending an idle connection (a restart, an idle timeout, an
+    # operator) costs no request an error.
+    if TEST_DATABASE_URL is None:
+        not_configured("PostgreSQL only: MAINSPRING_TEST_DATABASE_URL is not set")
+    assert TEST_DATABASE_URL is not None
+    async with serving(settings.model_copy(update={"database_pool_size": 1})) as (app, client):
+        database = app.state.db
+        async with database.engine.connect() as connection:
+            pid = await connection.scalar(text("SELECT pg_backend_pid()"))
+        killer = await asyncpg.connect(TEST_DATABASE_URL.replace("+asyncpg", ""))
+        try:
+            assert await killer.fetchval("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await killer.close()
+        await asyncio.sleep(0.1)
+        opened = {
+            "read_session": database.read_session,
+            "read_connection": database.read_connection,
+            "session": database.session,
+        }[reads]
+        async with opened() as reader:
+            assert await reader.scalar(text("SELECT pg_backend_pid()")) != pid
+        assert (await client.get(READ)).status_code == 200

@@ -374,6 +374,7 @@ def create_engine(
             pool_pre_ping=True,
             connect_args=connect_args,
         )
+        engine.sync_engine.dialect.do_ping = _ping_once  # type: ignore[method-assign]
     if circuit is None:
         circuit = Circuit(
             settings.database_circuit_failures, settings.database_circuit_open_seconds
@@ -381,6 +382,21 @@ def create_engine(
     _install_fault_handling(engine, circuit)
     event.listen(engine.sync_engine, "before_cursor_execute", _before_statement)
     return engine
+
+
+def _ping_once(dbapi_connection: Any) -> bool:
+    """The pool's check of a connection at checkout, in one round trip. SQLAlchemy's asyncpg
+    adapter wraps its ``;`` in ``BEGIN`` ... ``ROLLBACK`` unless the connection is in autocommit
+    (for PgBouncer's transaction mode, which Mainspring does not use): three round trips before
+    every request's first statement. Marked autocommit for the ping, it sends the ``;`` alone;
+    a dead connection still raises, and the pool replaces it."""
+    level = dbapi_connection.isolation_level
+    dbapi_connection.isolation_level = "autocommit"
+    try:
+        dbapi_connection.ping()
+    finally:
+        dbapi_connection.isolation_level = level
+    return True
 
 
 def _install_fault_handling(engine: AsyncEngine, circuit: Circuit) -> None:
