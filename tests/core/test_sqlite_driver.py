@@ -47,7 +47,7 @@ def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
-async def test_a_read_of_one_statement_takes_two_trips(
+async def test_a_read_takes_one_trip_a_statement_and_no_transaction(
     database: Database, trips: list[str]
 ) -> None:
     async with database.read_session() as session:  # warm the pool: connecting takes trips
@@ -55,8 +55,24 @@ async def test_a_read_of_one_statement_takes_two_trips(
     trips.clear()
     async with database.read_session() as session:
         assert (await session.execute(text("SELECT count(*) FROM notes"))).scalar() == 0
-        assert trips == ["_run"]  # BEGIN DEFERRED, the statement, its rows, the cursor closed
+        assert trips == ["_run"]  # the statement, its rows, the cursor closed: no BEGIN
         assert (await session.execute(text("SELECT 2"))).scalar() == 2
+    assert trips == ["_run", "_run"]  # no COMMIT, and no ROLLBACK of the pool's reset
+    async with database.read_connection() as connection:
+        assert (await connection.execute(text("SELECT 3"))).scalar() == 3
+    assert trips == ["_run", "_run", "_run"]
+
+
+async def test_a_write_transaction_takes_one_trip_a_statement_and_its_commit(
+    database: Database, trips: list[str]
+) -> None:
+    async with database.read_session() as session:
+        await session.execute(text("SELECT 1"))
+    trips.clear()
+    async with database.session() as session:
+        await session.execute(text("INSERT INTO notes (title) VALUES ('a')"))
+        assert trips == ["_run"]  # BEGIN IMMEDIATE went with the statement
+        await session.execute(text("SELECT count(*) FROM notes"))
     assert trips == ["_run", "_run", "commit"]  # no ROLLBACK of the pool's reset after it
 
 

@@ -345,6 +345,8 @@ def create_engine(
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
+            if conn.get_execution_options().get("mainspring_autocommit"):
+                return  # a read (``_for_reads``): each statement its own snapshot, no BEGIN
             begin = f"BEGIN {_sqlite_begin_mode(conn)}"
             dbapi_connection = conn.connection.dbapi_connection
             if isinstance(dbapi_connection, sqlite_driver.OneHopConnection):
@@ -435,14 +437,16 @@ def _install_fault_handling(engine: AsyncEngine, circuit: Circuit) -> None:
 
 
 def _for_reads(engine: AsyncEngine) -> AsyncEngine:
-    """``engine`` for read sessions and connections. On SQLite, a deferred transaction (one
-    snapshot for the whole read, never the write lock). On PostgreSQL, no transaction at all
-    (``AUTOCOMMIT``): under READ COMMITTED each statement sees its own snapshot anyway, so a
-    ``BEGIN`` and a ``ROLLBACK`` around a read were two round trips that changed nothing of what
-    it sees. Writes are refused on both (``WriteOnReadConnection``)."""
+    """``engine`` for read sessions and connections: no transaction, each statement its own
+    snapshot, as PostgreSQL's READ COMMITTED gives inside a transaction anyway. So the
+    ``BEGIN`` and ``ROLLBACK`` around a read, which changed nothing of what it sees, are not
+    sent: two round trips on PostgreSQL (``AUTOCOMMIT``), and on SQLite the ``ROLLBACK``'s
+    hand-off to the driver's thread (no ``BEGIN DEFERRED``: ``mainspring_autocommit``, which
+    the ``begin`` listener honours; SQLite runs a lone statement in a transaction of its own,
+    which never takes the write lock). Writes are refused on both (``WriteOnReadConnection``)."""
     if engine.dialect.name == "postgresql":
         return engine.execution_options(mainspring_readonly=True, isolation_level="AUTOCOMMIT")
-    return engine.execution_options(mainspring_readonly=True)
+    return engine.execution_options(mainspring_readonly=True, mainspring_autocommit=True)
 
 
 class Database:
@@ -483,8 +487,8 @@ class Database:
 
     @asynccontextmanager
     async def read_session(self, *, fresh: bool = False) -> AsyncIterator[AsyncSession]:
-        """A read-only transaction: on the replica if there is one, on the primary if
-        ``fresh``; on SQLite a deferred one, which never takes the write lock."""
+        """A read-only session: on the replica if there is one, on the primary if ``fresh``;
+        without a transaction (``_for_reads``), so it never takes SQLite's write lock."""
         maker = self.fresh_read_sessionmaker if fresh else self.read_sessionmaker
         async with maker() as session, session.begin():
             yield session
@@ -492,8 +496,8 @@ class Database:
     @asynccontextmanager
     async def read_connection(self) -> AsyncIterator[AsyncConnection]:
         """``read_session``'s Core counterpart, for a read that selects columns and builds its
-        answer from the rows: the same transaction (the replica if there is one; on SQLite a
-        deferred one), rolled back when the block ends, without an ORM session around it (no
+        answer from the rows: the same connection (the replica if there is one, no
+        transaction), without an ORM session around it (no
         identity map, no unit of work, no ORM execution path): about 120 µs of CPU less a read
         (docs/performance.md, "Core connections for reads")."""
         async with self.read_engine.connect() as connection:
