@@ -453,9 +453,10 @@ class Database:
     """The engines and session factories of one application instance.
 
     ``session()`` is read-write on the primary. ``read_session()`` is for requests that only
-    read: it uses the replica when one is configured and, on SQLite, a deferred transaction that
-    never takes the write lock. ``read_session(fresh=True)`` reads the primary the same way, for
-    a read that must see the last commit (a password check) without holding the write lock.
+    read: it uses the replica when one is configured, without a transaction (``_for_reads``),
+    so it never takes SQLite's write lock. ``read_session(fresh=True)`` reads the primary the
+    same way, for a read that must see the last commit (a password check) without holding the
+    write lock.
     """
 
     def __init__(self, settings: Settings) -> None:

@@ -20,9 +20,9 @@ transaction's first statement:
   ``hash_new_password`` first, then written;
 * a password to verify (sign-in, and the re-authentication that guards a password or email
   change, an account deletion, a second factor's enrolment or removal) is checked against the
-  account as ``read_account`` reads it, in a short read-only transaction of its own on the
-  primary (a replica could still hold a changed password's old hash), by ``verify_password``
-  once that transaction has ended. The request's transaction then reads the account again to
+  account as ``read_account`` reads it, in a short read of its own on the primary (a replica
+  could still hold a changed password's old hash), by ``verify_password`` once that read has
+  ended. The request's transaction then reads the account again to
   write with it, and ``PasswordCheck.holds_for`` accepts it only if the password was right
   *and* the account's hash is still the one it was checked against: a password changed in
   between refuses the request, as a wrong one would.
@@ -84,8 +84,8 @@ AccountFinder = Callable[[UserRepository], Awaitable[User | None]]
 
 
 async def read_account(database: Database, find: AccountFinder) -> User | None:
-    """The account ``find`` looks up, read in a short read-only transaction of its own on the
-    primary, which has ended when this returns (the row stays readable, detached)."""
+    """The account ``find`` looks up, read on a connection of its own on the primary, returned
+    to the pool when this returns (the row stays readable, detached)."""
     async with database.read_session(fresh=True) as reader:
         return await find(UserRepository(reader))
 
