@@ -47,12 +47,17 @@ def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
+async def _warm(database: Database, trips: list[str]) -> None:
+    """Open the pool's connection (connecting takes trips of its own), then count from zero."""
+    async with database.read_session() as session:
+        await session.execute(text("SELECT 1"))
+    trips.clear()
+
+
 async def test_a_read_takes_one_trip_a_statement_and_no_transaction(
     database: Database, trips: list[str]
 ) -> None:
-    async with database.read_session() as session:  # warm the pool: connecting takes trips
-        await session.execute(text("SELECT 1"))
-    trips.clear()
+    await _warm(database, trips)
     async with database.read_session() as session:
         assert (await session.execute(text("SELECT count(*) FROM notes"))).scalar() == 0
         assert trips == ["_run"]  # the statement, its rows, the cursor closed: no BEGIN
@@ -66,9 +71,7 @@ async def test_a_read_takes_one_trip_a_statement_and_no_transaction(
 async def test_a_write_transaction_takes_one_trip_a_statement_and_its_commit(
     database: Database, trips: list[str]
 ) -> None:
-    async with database.read_session() as session:
-        await session.execute(text("SELECT 1"))
-    trips.clear()
+    await _warm(database, trips)
     async with database.session() as session:
         await session.execute(text("INSERT INTO notes (title) VALUES ('a')"))
         assert trips == ["_run"]  # BEGIN IMMEDIATE went with the statement
@@ -79,9 +82,7 @@ async def test_a_write_transaction_takes_one_trip_a_statement_and_its_commit(
 async def test_a_transaction_that_runs_nothing_never_reaches_sqlite(
     database: Database, trips: list[str]
 ) -> None:
-    async with database.read_session() as session:
-        await session.execute(text("SELECT 1"))
-    trips.clear()
+    await _warm(database, trips)
     async with database.session() as session:
         await session.connection()  # SQLAlchemy begins; the BEGIN waits for a statement
     assert trips == []

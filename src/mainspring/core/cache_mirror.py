@@ -32,13 +32,14 @@ write is never stale.
 from __future__ import annotations
 
 import asyncio
-import random
 import uuid
 from contextlib import suppress
 
 import structlog
 from redis.asyncio.connection import AbstractConnection, ConnectionPool
 from redis.exceptions import RedisError
+
+from mainspring.core.backoff import Backoff
 
 logger = structlog.get_logger("mainspring.cache")
 
@@ -122,27 +123,28 @@ class TagMirror:
         self.versions.clear()
 
     async def _listen_forever(self) -> None:
-        delay = RECONNECT_INITIAL_SECONDS
+        backoff = Backoff(RECONNECT_INITIAL_SECONDS, RECONNECT_MAX_SECONDS)
         while True:
             connection = self._pool.make_connection()  # type: ignore[no-untyped-call]
             try:
                 await self._track(connection)
                 self._first_attempt.set()
-                delay = RECONNECT_INITIAL_SECONDS
+                backoff.reset()
                 await self._listen(connection)
             except (RedisError, OSError) as exc:
                 logger.info(
-                    "cache_tag_mirror_down", error=type(exc).__name__, retry_in=round(delay, 2)
+                    "cache_tag_mirror_down",
+                    error=type(exc).__name__,
+                    retry_in=round(backoff.delay, 2),
                 )
             except Exception:  # a bug must not stop the copy for good: log it, start again
-                logger.exception("cache_tag_mirror_failed", retry_in=round(delay, 2))
+                logger.exception("cache_tag_mirror_failed", retry_in=round(backoff.delay, 2))
             finally:
                 self._down()
                 with suppress(RedisError, OSError):
                     await connection.disconnect()
             self._first_attempt.set()
-            await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311 - jitter
-            delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+            await backoff.pause()
 
     async def _track(self, connection: AbstractConnection) -> None:
         """Connect, ask to be told of every change under the prefix, and listen for it."""

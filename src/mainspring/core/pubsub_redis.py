@@ -8,7 +8,6 @@ it then. See ``core/pubsub.py`` for the interface and the delivery guarantees.
 from __future__ import annotations
 
 import asyncio
-import random
 import uuid
 from contextlib import suppress
 from typing import Any
@@ -20,6 +19,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from mainspring.core.backoff import Backoff
 from mainspring.core.pubsub import (
     RECONNECT_INITIAL_SECONDS,
     RECONNECT_MAX_SECONDS,
@@ -137,23 +137,24 @@ class RedisPubSub(PubSub):
 
     async def _listen_forever(self) -> None:
         """Connect, read, and on any connection error start again after a growing pause."""
-        delay = RECONNECT_INITIAL_SECONDS
+        backoff = Backoff(RECONNECT_INITIAL_SECONDS, RECONNECT_MAX_SECONDS)
         while True:
             try:
                 connection = await self._connect()
                 self._first_attempt.set()
-                delay = RECONNECT_INITIAL_SECONDS
+                backoff.reset()
                 await self._read(connection)
             except (RedisError, OSError) as exc:
                 logger.warning(
-                    "pubsub_connection_lost", error=type(exc).__name__, retry_in=round(delay, 2)
+                    "pubsub_connection_lost",
+                    error=type(exc).__name__,
+                    retry_in=round(backoff.delay, 2),
                 )
             except Exception:  # a bug must not silence every subscriber for good: log, go on
-                logger.exception("pubsub_listener_failed", retry_in=round(delay, 2))
+                logger.exception("pubsub_listener_failed", retry_in=round(backoff.delay, 2))
             self._first_attempt.set()
             await self._disconnect()
-            await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311 - jitter
-            delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+            await backoff.pause()
 
     async def _connect(self) -> RedisPubSubConnection:
         """A new listening connection, subscribed to every watched channel."""
