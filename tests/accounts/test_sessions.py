@@ -13,8 +13,12 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 
 from mainspring.accounts.models import AuthSession, RefreshToken, SecurityEvent
+from mainspring.app import create_app
+from mainspring.core.cache_entries import KEY_PREFIX
+from mainspring.core.config import Settings
 from mainspring.core.db import utcnow
 from tests.accounts.helpers import SignedInUser, create_user, sign_in
+from tests.conftest import not_configured
 
 pytestmark = pytest.mark.anyio
 
@@ -236,3 +240,34 @@ async def test_cookie_login_and_refresh_with_csrf(app: FastAPI, browser: httpx.A
     assert logout.status_code == 204
     assert "mainspring_refresh" not in browser.cookies
     assert (await browser.post(REFRESH, headers={"X-CSRF-Token": csrf})).status_code == 401
+
+
+async def test_a_logout_on_one_replica_ends_the_session_on_another(
+    app: FastAPI, client: httpx.AsyncClient, user: SignedInUser, settings: Settings
+) -> None:
+    # With Redis, each process keeps the session states it has read (Cache.keep_near): the
+    # other replica's copy must hear of the revocation through Redis, not wait for a TTL.
+    if not settings.redis_url and not settings.cache_url:
+        not_configured("two replicas share their cache through Redis only")
+    other_replica = create_app(settings)
+    async with (
+        other_replica.router.lifespan_context(other_replica),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=other_replica), base_url="http://testserver"
+        ) as there,
+    ):
+        assert await works(there, user.access_token)  # the state is now in its copy
+        assert await works(there, user.access_token)
+        mirror = other_replica.state.cache._mirror
+        assert mirror is not None
+        assert mirror.live
+        assert any(key.startswith(f"{KEY_PREFIX}session:") for key in mirror.values)
+        response = await client.post("/api/v1/auth/logout", headers=user.headers)
+        assert response.status_code == 204
+        assert not await works(client, user.access_token)  # at once where it was revoked
+        for _ in range(100):  # and on the other replica as soon as Redis's message arrives
+            if not await works(there, user.access_token):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the other replica still accepts the token after 1 s")

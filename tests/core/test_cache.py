@@ -23,6 +23,7 @@ from mainspring.core.cache import (
     CacheDep,
     invalidate_after_commit,
 )
+from mainspring.core.cache_entries import UNKNOWN
 from mainspring.core.config import Settings
 from mainspring.core.db import Database
 from tests.conftest import TEST_REDIS_URL, not_configured, unavailable
@@ -435,15 +436,15 @@ async def test_each_process_keeps_the_tag_versions_and_redis_says_when_they_chan
 
         # Another replica's invalidation reaches this process's copy through Redis.
         await second.invalidate_tags(tag)
-        await _until(lambda: mirror.get(TAG_PREFIX + tag) is None, "told of the invalidation")
+        await _until(lambda: mirror.known(TAG_PREFIX + tag) is UNKNOWN, "told of the invalidation")
         assert not await first.is_current(f"{kind}:a", [tag, other], cached.version)
 
         # So does any change made without Mainspring (a script, an expiry)...
-        assert mirror.get(TAG_PREFIX + other) is not None
+        assert isinstance(mirror.known(TAG_PREFIX + other), bytes)
         raw = Redis.from_url(url)
         try:
             await raw.delete(TAG_PREFIX + other)
-            await _until(lambda: mirror.get(TAG_PREFIX + other) is None, "told of the change")
+            await _until(lambda: mirror.known(TAG_PREFIX + other) is UNKNOWN, "told of the change")
 
             # ...and a process whose listening connection is lost stops using its copy at once,
             # reads from Redis meanwhile, and tracks again once reconnected.
@@ -452,7 +453,7 @@ async def test_each_process_keeps_the_tag_versions_and_redis_says_when_they_chan
             (listener,) = [c for c in clients if c["name"] == mirror.client_name]
             await raw.client_kill_filter(_id=listener["id"])
             await _until(lambda: not mirror.live, "down")
-            assert mirror.get(TAG_PREFIX + other) is None
+            assert mirror.known(TAG_PREFIX + other) is UNKNOWN
             await raw.delete(TAG_PREFIX + other)
             reads.clear()
             assert await first._versions([other]) == {other: None}
@@ -460,7 +461,7 @@ async def test_each_process_keeps_the_tag_versions_and_redis_says_when_they_chan
             await _until(lambda: mirror.live, "tracking again")
             await _learn(first, second, other)
             await raw.delete(TAG_PREFIX + other)
-            await _until(lambda: mirror.get(TAG_PREFIX + other) is None, "told once back")
+            await _until(lambda: mirror.known(TAG_PREFIX + other) is UNKNOWN, "told once back")
         finally:
             await raw.aclose()
 
@@ -473,7 +474,7 @@ async def _learn(reader: Cache, writer: Cache, tag: str) -> None:
     assert mirror is not None
     for _ in range(200):
         await reader._versions([tag])
-        if mirror.get(TAG_PREFIX + tag) is not None:
+        if isinstance(mirror.known(TAG_PREFIX + tag), bytes):
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"{tag} was never kept")

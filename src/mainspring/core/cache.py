@@ -59,7 +59,7 @@ import asyncio
 import secrets
 import time
 import warnings
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import orjson
@@ -72,7 +72,14 @@ from sqlalchemy.orm import Session
 from sqlalchemy.util.concurrency import await_only, in_greenlet
 
 from mainspring.core.cache_backends import Backend, MemoryBackend, backend_errors, redis_backend
-from mainspring.core.cache_entries import BYTES_ENTRY, JSON_ENTRY, KEY_PREFIX, Codec, entry_version
+from mainspring.core.cache_entries import (
+    BYTES_ENTRY,
+    JSON_ENTRY,
+    KEY_PREFIX,
+    Codec,
+    Unknown,
+    entry_version,
+)
 from mainspring.core.cache_entries import BytesLoader as BytesLoader
 from mainspring.core.cache_entries import CachedBytes as CachedBytes
 from mainspring.core.config import Settings
@@ -80,7 +87,7 @@ from mainspring.core.health import register_readiness_check
 from mainspring.core.single_flight import SingleFlight
 
 if TYPE_CHECKING:
-    from mainspring.core.cache_mirror import TagMirror
+    from mainspring.core.cache_mirror import KeyMirror
     from mainspring.core.db import Database
 
 logger = structlog.get_logger("mainspring.cache")
@@ -123,16 +130,17 @@ class Cache:
         self._backend: Backend
         self._backend_errors: tuple[type[Exception], ...] = ()
         """What the backend raises when it fails (nothing, in memory)."""
-        self._mirror: TagMirror | None = None
-        """With Redis, this process's copy of the tag versions (core/cache_mirror.py)."""
+        self._mirror: KeyMirror | None = None
+        """With Redis, this process's copy of the tag versions and of the entries of the kinds
+        named by ``keep_near`` (core/cache_mirror.py)."""
         if url.startswith("mem://"):
             self._backend = MemoryBackend.from_url(url)
         elif url.startswith(("redis://", "rediss://")):
-            from mainspring.core.cache_mirror import TagMirror  # imports redis-py: Redis only
+            from mainspring.core.cache_mirror import KeyMirror  # imports redis-py: Redis only
 
             self._backend = redis_backend(url)
             self._backend_errors = backend_errors()
-            self._mirror = TagMirror(url, TAG_PREFIX)
+            self._mirror = KeyMirror(url, [TAG_PREFIX])
         else:
             scheme = url.partition("://")[0]
             raise ValueError(f"cache backend {scheme!r}: use mem:// or redis://")
@@ -161,6 +169,15 @@ class Cache:
         """The readiness check: the backend answers (raises otherwise)."""
         await self._backend.ping()
 
+    def keep_near(self, kind: str) -> None:
+        """Keep a copy of the entries of ``kind`` (every key starting with it) in each process,
+        kept current by Redis (core/cache_mirror.py): reading one then costs no round trip.
+        For small entries that every request reads and few write, whose value carries its own
+        end of life (a session's state). Call it before the app starts; nothing to do without
+        Redis (the entries are in the process already)."""
+        if self._mirror is not None:
+            self._mirror.track(KEY_PREFIX + kind)
+
     # --- the API ----------------------------------------------------------------------------
 
     async def get(self, key: str, default: Any = None) -> Any:
@@ -173,9 +190,7 @@ class Cache:
         """The cached values of ``keys``, ``default`` for each missing: with Redis one round
         trip (an ``MGET``), where ``get`` makes one each. An entry kept under tags is checked
         as ``get`` checks it."""
-        found = await self._call(
-            lambda backend: backend.get_many(*(KEY_PREFIX + key for key in keys)), None
-        )
+        found = await self._fetch([KEY_PREFIX + key for key in keys])
         values: list[Any] = []
         for key, raw in zip(keys, found or (None,) * len(keys), strict=True):
             value: Any = _MISSING
@@ -197,20 +212,14 @@ class Cache:
 
     async def delete(self, key: str) -> None:
         """Remove ``key`` (on every replica, with Redis)."""
-        await self._call(lambda backend: backend.delete(KEY_PREFIX + key), False)
+        full = KEY_PREFIX + key
+        await self._change([full], lambda backend: backend.delete(full), False)
 
     async def invalidate_tags(self, *tags: str) -> None:
         """Make every entry carrying any of ``tags`` stale, on every replica."""
         keys = [TAG_PREFIX + tag for tag in tags]
-        if not keys:
-            return
-        # This process's copy forgets them before (no read in flight keeps what it finds)
-        # and after the delete (nothing read meanwhile outlives it): see core/cache_mirror.py.
-        if self._mirror is not None:
-            self._mirror.forget(keys)
-        await self._call(lambda backend: backend.delete_many(*keys), None)
-        if self._mirror is not None:
-            self._mirror.forget(keys)
+        if keys:
+            await self._change(keys, lambda backend: backend.delete_many(*keys), None)
 
     def invalidate_in_background(self, tags: Iterable[str]) -> None:
         """``invalidate_tags`` from a task of the running loop (from synchronous code)."""
@@ -259,26 +268,17 @@ class Cache:
         """The value of a fresh entry, or _MISSING (absent, expired, stale or unreachable).
 
         The versions of the entry's tags are read in the same round trip as the entry when
-        the caller names the tags (``get_or_set``), unless this process's copy of the versions
-        knows them (core/cache_mirror.py): with Redis, a hit is one ``MGET``, not two round
-        trips; another read is needed only if the entry was kept under other tags."""
-        current, unknown = self._known(dict.fromkeys(tags))
-        epoch = self._mirror.epoch if self._mirror is not None else 0
-        found = await self._call(
-            lambda backend: backend.get_many(
-                codec.prefix + key, *(TAG_PREFIX + tag for tag in unknown)
-            ),
-            None,
-        )
-        if found is None:
+        the caller names the tags (``get_or_set``): with Redis, a hit is one ``MGET``, not two
+        round trips (and reads only the entry when this process's copy knows the versions);
+        another read is needed only if the entry was kept under other tags."""
+        names = list(dict.fromkeys(tags))
+        found = await self._fetch([codec.prefix + key, *(TAG_PREFIX + tag for tag in names)])
+        if found is None or found[0] is None:
             return _MISSING
-        self._learn(epoch, unknown, found[1:])
-        if found[0] is None:
-            return _MISSING
-        current.update(zip(unknown, found[1:], strict=True))
         stamps, value = codec.decode(found[0])
         if not stamps:
             return value
+        current = dict(zip(names, found[1:], strict=True))
         if others := [tag for tag in stamps if tag not in current]:
             versions = await self._versions(others)
             if versions is None:
@@ -303,34 +303,45 @@ class Cache:
             stamps[tag] = value.decode()
         return entry_version(key, stamps) == version
 
-    def _known(self, tags: Iterable[str]) -> tuple[dict[str, bytes | None], list[str]]:
-        """The versions of ``tags`` this process's copy knows, and the tags it does not."""
-        known: dict[str, bytes | None] = {}
-        unknown: list[str] = []
-        for tag in tags:
-            version = self._mirror.get(TAG_PREFIX + tag) if self._mirror is not None else None
-            if version is None:
-                unknown.append(tag)
-            else:
-                known[tag] = version
-        return known, unknown
-
-    def _learn(self, epoch: int, tags: list[str], versions: Iterable[bytes | None]) -> None:
-        if self._mirror is not None and tags:
-            self._mirror.learn(epoch, [TAG_PREFIX + tag for tag in tags], tuple(versions))
-
     async def _versions(self, tags: list[str]) -> dict[str, bytes | None] | None:
         """The current version of each tag (None: it has none), or None when unreachable."""
-        current, unknown = self._known(tags)
-        if unknown:
-            epoch = self._mirror.epoch if self._mirror is not None else 0
-            keys = [TAG_PREFIX + tag for tag in unknown]
-            found = await self._call(lambda backend: backend.get_many(*keys), None)
-            if found is None:
+        found = await self._fetch([TAG_PREFIX + tag for tag in tags])
+        return None if found is None else dict(zip(tags, found, strict=True))
+
+    async def _fetch(self, keys: list[str]) -> list[bytes | None] | None:
+        """What each of ``keys`` (whole store keys) holds, None for nothing; None when the
+        store is unreachable. Those this process's copy knows cost nothing (core/cache_mirror.py);
+        the others are one read (an ``MGET`` with Redis), kept by the copy if it covers them."""
+        mirror = self._mirror
+        if mirror is None:
+            stored = await self._call(lambda backend: backend.get_many(*keys), None)
+            return None if stored is None else list(stored)
+        known = [mirror.known(key) for key in keys]
+        ask = [key for key, value in zip(keys, known, strict=True) if isinstance(value, Unknown)]
+        found: Sequence[bytes | None] = ()
+        if ask:
+            epoch = mirror.epoch
+            read = await self._call(lambda backend: backend.get_many(*ask), None)
+            if read is None:
                 return None
-            self._learn(epoch, unknown, found)
-            current.update(zip(unknown, found, strict=True))
-        return current
+            mirror.learn(epoch, ask, read)
+            found = read
+        answers = iter(found)
+        return [next(answers) if isinstance(value, Unknown) else value for value in known]
+
+    async def _change(
+        self, keys: list[str], operation: Callable[[Backend], Awaitable[_T]], failed: _T
+    ) -> _T:
+        """``_call`` for a write of ``keys``: this process's copy forgets them before (no read
+        in flight keeps what it finds) and after (nothing read meanwhile outlives the write)."""
+        mirror = self._mirror
+        if mirror is None or not any(mirror.covers(key) for key in keys):
+            return await self._call(operation, failed)
+        mirror.forget(keys)
+        try:
+            return await self._call(operation, failed)
+        finally:
+            mirror.forget(keys)
 
     async def _stamps(self, tags: Iterable[str]) -> dict[str, str] | None:
         """The current version of each tag, created when missing; None when unreachable."""
@@ -344,12 +355,14 @@ class Cache:
 
     async def _version(self, tag_key: str) -> str | None:
         """A tag's current version, created if it has none; None when the backend is down."""
-        if self._mirror is not None and (known := self._mirror.get(tag_key)) is not None:
-            return known.decode()
-        version = await self._call(lambda backend: backend.get(tag_key), None)
+        found = await self._fetch([tag_key])
+        if found is None:
+            return None
+        version = found[0]
         if version is None:
             new = secrets.token_hex(8).encode()
-            created = await self._call(
+            created = await self._change(
+                [tag_key],
                 lambda backend: backend.set(tag_key, new, expire=TAG_TTL_SECONDS, exist=False),
                 None,
             )
@@ -362,7 +375,8 @@ class Cache:
         return None if version is None else version.decode()
 
     async def _write(self, key: str, entry: bytes, ttl: float, codec: Codec) -> None:
-        await self._call(lambda backend: backend.set(codec.prefix + key, entry, expire=ttl), False)
+        full = codec.prefix + key
+        await self._change([full], lambda backend: backend.set(full, entry, expire=ttl), False)
 
     async def _load(
         self, key: str, loader: Loader, ttl: float, tags: Iterable[str], codec: Codec

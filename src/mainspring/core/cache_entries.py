@@ -83,3 +83,11 @@ def _result_bytes(_value: CachedBytes, raw: bytes) -> CachedBytes:
 
 JSON_ENTRY = Codec(KEY_PREFIX, _encode_json, _decode_json, _result_json)
 BYTES_ENTRY = Codec(BYTES_PREFIX, _encode_bytes, _decode_bytes, _result_bytes)
+
+
+class Unknown:
+    """What this process's copy of the store's keys (core/cache_mirror.py) answers for a key it
+    cannot vouch for: read it from the store."""
+
+
+UNKNOWN = Unknown()

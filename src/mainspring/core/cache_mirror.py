@@ -1,38 +1,43 @@
-"""A copy of the cache's tag versions in each process, kept current by Redis itself.
+"""A copy of chosen cache keys in each process, kept current by Redis itself.
 
 Every read of a cached entry compares the versions its tags had when it was computed with their
 current versions (core/cache.py, "Tags are versions"). With Redis, those current versions are a
 round trip away: the one round trip of an anonymous replay (core/edge_cache.py), about a third
 of its cost on one worker. Yet tags change only when something is written, and most are read
-thousands of times between two writes. So each process keeps the versions it has read, and Redis
-tells it when any of them changes: **client-side caching** in Redis's broadcasting mode.
+thousands of times between two writes. The same holds for a few small entries that every
+request reads, such as the state of the session behind an access token. So each process keeps
+what it has read of those keys (every tag version; the entries of the kinds a module names with
+``Cache.keep_near``), and Redis tells it when any of them changes: **client-side caching** in
+Redis's broadcasting mode.
 
 How it stays correct:
 
 - One connection per process asks Redis (``CLIENT TRACKING ON BCAST PREFIX mainspring:cache-tag:
-  REDIRECT <itself>``) to be told of every change to any key under the tag prefix, by anyone:
-  another replica's invalidation, a script's, an expiry, a ``FLUSHDB``. It then listens on
+  [PREFIX ...] REDIRECT <itself>``) to be told of every change to any key under those prefixes,
+  by anyone: another replica's write, a script's, an expiry, a ``FLUSHDB``. It then listens on
   ``__redis__:invalidate``; each message names the keys that changed (none: everything), and
-  the process forgets them.
-- A version read from Redis is kept only if no message arrived while it was being read
-  (``epoch``): a message about the key may overtake the read's answer on the other connection.
-- The process that invalidates a tag forgets it before and after deleting it in Redis, so its
-  own next read never sees the old version, whatever the message's timing.
+  the process forgets them. The absence of a key is kept too: its creation is a change.
+- What a read finds is kept only if no message arrived while it was being read (``epoch``): a
+  message about the key may overtake the read's answer on the other connection.
+- The process that writes a key forgets it before and after the write, so its own next read
+  never sees the old value, whatever the message's timing.
 - While the listening connection is down (Redis restarted, the network cut), the copy is empty
   and unused: every read goes to Redis, as without it, until the connection is back and the
   tracking set up again. A connection that stops answering its ``PING`` within
   ``HEALTH_SECONDS`` is treated as down.
 
-What another replica may see, as with Redis's own client-side caching: the old version for the
-time the message takes to reach it (Redis sends it before it answers the invalidating
-``DEL``; well under a millisecond on one network). A read on the writing replica after its
-write is never stale.
+What another replica may see, as with Redis's own client-side caching: the old value for the
+time the message takes to reach it (Redis sends it before it answers the write; well under a
+millisecond on one network). A read on the writing replica after its write is never stale.
+A kept entry outlives its TTL until Redis expires the key (and says so): keep near only what
+carries its own end of life (a session's state carries its expiry) or only grows safer with age.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterable
 from contextlib import suppress
 
 import structlog
@@ -40,13 +45,14 @@ from redis.asyncio.connection import AbstractConnection, ConnectionPool
 from redis.exceptions import RedisError
 
 from mainspring.core.backoff import Backoff
+from mainspring.core.cache_entries import UNKNOWN, Unknown
 
 logger = structlog.get_logger("mainspring.cache")
 
 CHANNEL = "__redis__:invalidate"
 """Where Redis sends a tracking client's invalidation messages (RESP2)."""
-MAX_KEYS = 100_000
-"""Tag versions kept at most; the oldest are forgotten first (read again on their next use)."""
+MAX_KEYS = 20_000
+"""Keys kept at most; the oldest are forgotten first (read again on their next use)."""
 HEALTH_SECONDS = 1.0
 """How long the connection may stay silent before a ``PING``, and how long that may wait."""
 CONNECT_TIMEOUT_SECONDS = 0.5
@@ -54,11 +60,11 @@ RECONNECT_INITIAL_SECONDS = 0.05
 RECONNECT_MAX_SECONDS = 5.0
 
 
-class TagMirror:
-    """This process's copy of the tag versions under ``prefix`` (see the module docstring)."""
+class KeyMirror:
+    """This process's copy of the keys under ``prefixes`` (see the module docstring)."""
 
-    def __init__(self, url: str, prefix: str) -> None:
-        self.prefix = prefix
+    def __init__(self, url: str, prefixes: Iterable[str]) -> None:
+        self.prefixes = tuple(prefixes)
         self.client_name = f"mainspring-cache-tags-{uuid.uuid4().hex[:12]}"
         """The connection's ``CLIENT SETNAME``, to find it in ``CLIENT LIST``."""
         self._pool = ConnectionPool.from_url(
@@ -68,36 +74,50 @@ class TagMirror:
             socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
             socket_timeout=HEALTH_SECONDS,
         )
-        self.versions: dict[str, bytes] = {}
+        self.values: dict[str, bytes | None] = {}
+        """What each known key holds (None: nothing)."""
         self.live = False
-        """Whether ``versions`` may be used: the connection is up and tracking."""
+        """Whether ``values`` may be used: the connection is up and tracking."""
         self.epoch = 0
         """Moves on every message and every change of ``live``: see ``learn``."""
         self._task: asyncio.Task[None] | None = None
         self._first_attempt = asyncio.Event()
 
+    def track(self, prefix: str) -> None:
+        """Also keep the keys under ``prefix``; before ``start`` (Redis is told of the prefixes
+        when the connection is set up). Prefixes must not overlap (Redis refuses them)."""
+        if self._task is not None:
+            raise RuntimeError("KeyMirror.track() comes before start()")
+        if prefix not in self.prefixes:
+            self.prefixes += (prefix,)
+
     # --- what the cache asks ----------------------------------------------------------------
 
-    def get(self, key: str) -> bytes | None:
-        """The version of tag ``key`` known to be current, or None (read it from Redis)."""
-        return self.versions.get(key) if self.live else None
+    def covers(self, key: str) -> bool:
+        return key.startswith(self.prefixes)
 
-    def learn(self, epoch: int, keys: list[str], values: tuple[bytes | None, ...]) -> None:
+    def known(self, key: str) -> bytes | Unknown | None:
+        """What ``key`` holds (None: nothing), known to be current; or ``UNKNOWN``."""
+        if not self.live:
+            return UNKNOWN
+        return self.values.get(key, UNKNOWN)
+
+    def learn(self, epoch: int, keys: list[str], values: Iterable[bytes | None]) -> None:
         """Keep what a read that began at ``epoch`` found, unless anything changed since."""
         if not self.live or epoch != self.epoch:
             return
         for key, value in zip(keys, values, strict=True):
-            if value is not None:
-                self.versions[key] = value
-        while len(self.versions) > MAX_KEYS:
-            del self.versions[next(iter(self.versions))]
+            if self.covers(key):
+                self.values[key] = value
+        while len(self.values) > MAX_KEYS:
+            del self.values[next(iter(self.values))]
 
-    def forget(self, keys: list[str]) -> None:
-        """Drop ``keys`` (this process is invalidating them), and let no read in flight keep
-        what it found."""
+    def forget(self, keys: Iterable[str]) -> None:
+        """Drop ``keys`` (this process is changing them), and let no read in flight keep what
+        it found."""
         self.epoch += 1
         for key in keys:
-            self.versions.pop(key, None)
+            self.values.pop(key, None)
 
     # --- the listening connection -----------------------------------------------------------
 
@@ -120,7 +140,7 @@ class TagMirror:
     def _down(self) -> None:
         self.live = False
         self.epoch += 1
-        self.versions.clear()
+        self.values.clear()
 
     async def _listen_forever(self) -> None:
         backoff = Backoff(RECONNECT_INITIAL_SECONDS, RECONNECT_MAX_SECONDS)
@@ -151,8 +171,9 @@ class TagMirror:
         await connection.connect()  # type: ignore[no-untyped-call]
         await connection.send_command("CLIENT", "ID")
         client_id = await connection.read_response()
+        prefixes = [part for prefix in self.prefixes for part in ("PREFIX", prefix)]
         await connection.send_command(
-            "CLIENT", "TRACKING", "ON", "REDIRECT", client_id, "BCAST", "PREFIX", self.prefix
+            "CLIENT", "TRACKING", "ON", "REDIRECT", client_id, "BCAST", *prefixes
         )
         await connection.read_response()
         await connection.send_command("SUBSCRIBE", CHANNEL)
@@ -179,7 +200,7 @@ class TagMirror:
     def _changed(self, keys: list[bytes] | None) -> None:
         self.epoch += 1
         if keys is None:  # FLUSHDB, FLUSHALL, or Redis dropping the tracking table
-            self.versions.clear()
+            self.values.clear()
             return
         for key in keys:
-            self.versions.pop(key.decode(), None)
+            self.values.pop(key.decode(), None)

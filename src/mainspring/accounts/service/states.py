@@ -18,8 +18,13 @@ Markers are written before the revoking transaction commits. Should that transac
 session is refused although it still exists: a safe failure (the user signs in again).
 
 A role change or disabling a user ends the user's sessions too, so the role cached for a session
-never changes while the session lives. With the Redis cache, a revocation is seen at once by
-every replica; a cache outage is a miss, and the database answers.
+never changes while the session lives. With the Redis cache, each process keeps a copy of the
+states and markers it has read (``Cache.keep_near``, core/cache_mirror.py), so the check asks
+Redis nothing on the next request with the same token; Redis tells every process of each
+marker and state written, and a revocation is seen by every replica as soon as that message
+arrives (well under a millisecond after the revoking request wrote it; at once on the replica
+that revoked). A state kept past its TTL still carries its ``expires_at``, and a marker only
+outlives tokens that have expired. A cache outage is a miss, and the database answers.
 """
 
 from __future__ import annotations
@@ -94,5 +99,6 @@ def install(app: FastAPI, settings: Settings) -> SessionStates:
         app.state.cache, app.state.db, settings.access_token_ttl_seconds + CLOCK_LEEWAY_SECONDS
     )
     app.state.session_states = states
+    app.state.cache.keep_near("session")  # session:<sid> and session-revoked:<sid>
     register_session_check(app, states.check)
     return states
