@@ -47,6 +47,11 @@ event runs in the greenlet of ``await session.commit()``, which can wait for the
 commit returns, and the response goes out, only once the entries are stale. A rollback drops
 them. A session of a database without an installed cache (a script's) invalidates nothing.
 
+Near each process (Redis only, ``core/cache_mirror.py``): the tag versions, and the entries of
+the kinds named by ``keep_near``, are kept in the process once read, and Redis tells every
+process when one changes (client-side caching). Checking a kept answer's tags then costs no
+round trip; every read goes through ``_fetch`` and every write through ``_change``.
+
 A Redis outage is a miss, never an error: the loader runs, the client gets its answer, writes and
 invalidations are skipped. A warning is logged (at most once a minute), the failures are counted
 in ``mainspring_cache_backend_errors_total``, and Redis is left alone for a few seconds before
