@@ -11,6 +11,10 @@ to answer (400 for text PostgreSQL cannot store, 503 ``DatabaseUnavailable`` wit
 ``Retry-After``), or re-raises a bug (500); ``install_database_error_handlers`` renders those
 for the kernel, and the RealWorld routes use it with their own rendering.
 
+``Circuit`` is the engine's breaker: after a run of failed connection attempts it answers
+``DatabaseUnavailable`` at once, then lets one probe through (``core/db.py`` opens every
+connection through it).
+
 ``DatabaseUnavailable`` itself is one of the API's problems, in ``core/errors.py`` with the
 rest of the hierarchy (``core/db.py`` raises it while its circuit is open): this module
 depends on ``errors``, never the reverse. docs/operations.md tabulates the classification.
@@ -18,7 +22,9 @@ depends on ``errors``, never the reverse. docs/operations.md tabulates the class
 
 from __future__ import annotations
 
+import math
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
@@ -211,3 +217,52 @@ def install_database_error_handlers(app: FastAPI) -> None:
     # TimeoutError): 503 when ``database_fault`` says unavailable, a 500 otherwise.
     app.add_exception_handler(SQLAlchemyError, _database_error)
     app.add_exception_handler(OSError, _database_error)
+
+
+class Circuit:
+    """Fails fast while the database refuses connections, instead of queueing on it.
+
+    Closed, every connection attempt goes ahead. After ``failures`` failed attempts in a row it
+    opens: attempts fail at once with ``DatabaseUnavailable`` for ``open_seconds``. Then it lets
+    one attempt through as a probe (others still fail fast): the probe's success closes the
+    circuit, its failure opens it again. One circuit per engine, used from its event loop only.
+    """
+
+    def __init__(self, failures: int, open_seconds: float) -> None:
+        self.failures = failures
+        self.open_seconds = open_seconds
+        self._failed = 0
+        self._open_until: float | None = None
+        self._probing = False
+
+    @property
+    def state(self) -> str:
+        """``closed``, ``open`` or ``half-open`` (open, its wait over: the next attempt probes)."""
+        if self._open_until is None:
+            return "closed"
+        return "open" if self._probing or time.monotonic() < self._open_until else "half-open"
+
+    def retry_after(self) -> int:
+        """Seconds a client should wait before trying again (at least 1)."""
+        if self._open_until is None:
+            return 1
+        return max(1, math.ceil(self._open_until - time.monotonic()))
+
+    def before_connect(self) -> None:
+        """Raise ``DatabaseUnavailable`` unless a connection attempt may go ahead now."""
+        if self._open_until is None:
+            return
+        if self._probing or time.monotonic() < self._open_until:
+            raise DatabaseUnavailable("circuit open", retry_after=self.retry_after())
+        self._probing = True  # this attempt is the probe
+
+    def succeeded(self) -> None:
+        self._failed = 0
+        self._open_until = None
+        self._probing = False
+
+    def failed(self) -> None:
+        self._failed += 1
+        self._probing = False
+        if self._failed >= self.failures:
+            self._open_until = time.monotonic() + self.open_seconds

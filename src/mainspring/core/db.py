@@ -14,7 +14,6 @@ SQLAlchemy error that ``database_faults.database_fault`` classifies, so the API 
 
 from __future__ import annotations
 
-import math
 import os
 import secrets
 import time
@@ -41,7 +40,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 from mainspring.core.config import Settings
-from mainspring.core.database_faults import database_fault
+from mainspring.core.database_faults import Circuit, database_fault
 from mainspring.core.errors import DatabaseUnavailable
 from mainspring.core.pool import FairAsyncQueuePool
 
@@ -219,55 +218,6 @@ def _before_statement(
 
 def _sqlite_begin_mode(conn: Connection) -> str:
     return "DEFERRED" if conn.get_execution_options().get("mainspring_readonly") else "IMMEDIATE"
-
-
-class Circuit:
-    """Fails fast while the database refuses connections, instead of queueing on it.
-
-    Closed, every connection attempt goes ahead. After ``failures`` failed attempts in a row it
-    opens: attempts fail at once with ``DatabaseUnavailable`` for ``open_seconds``. Then it lets
-    one attempt through as a probe (others still fail fast): the probe's success closes the
-    circuit, its failure opens it again. One circuit per engine, used from its event loop only.
-    """
-
-    def __init__(self, failures: int, open_seconds: float) -> None:
-        self.failures = failures
-        self.open_seconds = open_seconds
-        self._failed = 0
-        self._open_until: float | None = None
-        self._probing = False
-
-    @property
-    def state(self) -> str:
-        """``closed``, ``open`` or ``half-open`` (open, its wait over: the next attempt probes)."""
-        if self._open_until is None:
-            return "closed"
-        return "open" if self._probing or time.monotonic() < self._open_until else "half-open"
-
-    def retry_after(self) -> int:
-        """Seconds a client should wait before trying again (at least 1)."""
-        if self._open_until is None:
-            return 1
-        return max(1, math.ceil(self._open_until - time.monotonic()))
-
-    def before_connect(self) -> None:
-        """Raise ``DatabaseUnavailable`` unless a connection attempt may go ahead now."""
-        if self._open_until is None:
-            return
-        if self._probing or time.monotonic() < self._open_until:
-            raise DatabaseUnavailable("circuit open", retry_after=self.retry_after())
-        self._probing = True  # this attempt is the probe
-
-    def succeeded(self) -> None:
-        self._failed = 0
-        self._open_until = None
-        self._probing = False
-
-    def failed(self) -> None:
-        self._failed += 1
-        self._probing = False
-        if self._failed >= self.failures:
-            self._open_until = time.monotonic() + self.open_seconds
 
 
 Reader = AsyncSession | AsyncConnection
