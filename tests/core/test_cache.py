@@ -21,8 +21,8 @@ from mainspring.core.cache import (
     Cache,
     CachedBytes,
     CacheDep,
-    invalidate_after_commit,
 )
+from mainspring.core.cache_commit import invalidate_after_commit
 from mainspring.core.cache_entries import UNKNOWN
 from mainspring.core.config import Settings
 from mainspring.core.db import Database

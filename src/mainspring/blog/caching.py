@@ -59,7 +59,8 @@ from mainspring.blog import schemas
 from mainspring.blog.errors import ArticleNotFound
 from mainspring.blog.repository.articles import reader_flags
 from mainspring.core import cached_answers
-from mainspring.core.cache import CachedBytes, invalidate_after_commit
+from mainspring.core.cache import CachedBytes
+from mainspring.core.cache_commit import invalidate_after_commit
 from mainspring.core.conditional import make_etag
 from mainspring.social.models import ProfileDetails
 

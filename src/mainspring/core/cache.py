@@ -41,11 +41,12 @@ no decoding and no re-serialisation, and its ``version`` (a weak ETag of the ver
 when it was computed) changes with every invalidation of any of them.
 
 Invalidating after the commit: a service that changes what cached entries show calls
-``invalidate_after_commit(session, *tags)`` inside the transaction. The tags are kept on the
-session and invalidated when it commits, *inside* the commit (SQLAlchemy's ``after_commit``
-event runs in the greenlet of ``await session.commit()``, which can wait for the cache): the
-commit returns, and the response goes out, only once the entries are stale. A rollback drops
-them. A session of a database without an installed cache (a script's) invalidates nothing.
+``invalidate_after_commit(session, *tags)`` (core/cache_commit.py) inside the transaction. The
+tags are kept on the session and invalidated when it commits, *inside* the commit
+(SQLAlchemy's ``after_commit`` event runs in the greenlet of ``await session.commit()``,
+which can wait for the cache): the commit returns, and the response goes out, only once the
+entries are stale. A rollback drops them. A session of a database without an installed cache
+(a script's) invalidates nothing.
 
 Near each process (Redis only, ``core/cache_mirror.py``): the tag versions, and the entries of
 the kinds named by ``keep_near``, are kept in the process once read, and Redis tells every
@@ -71,10 +72,6 @@ import orjson
 import structlog
 from fastapi import Depends, FastAPI, Request
 from prometheus_client import Counter
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
-from sqlalchemy.util.concurrency import await_only, in_greenlet
 
 from mainspring.core.cache_backends import Backend, MemoryBackend, backend_errors, redis_backend
 from mainspring.core.cache_entries import (
@@ -93,7 +90,6 @@ from mainspring.core.single_flight import SingleFlight
 
 if TYPE_CHECKING:
     from mainspring.core.cache_mirror import KeyMirror
-    from mainspring.core.db import Database
 
 logger = structlog.get_logger("mainspring.cache")
 
@@ -456,52 +452,6 @@ def _count(key: str, value: Any) -> None:
     LOOKUPS.labels(key.partition(":")[0], "miss" if value is _MISSING else "hit").inc()
 
 
-# --- invalidating after the commit ---------------------------------------------------------------
-
-_SESSION_CACHE = "mainspring.cache"
-_SESSION_TAGS = "mainspring.cache.invalidate"
-
-
-def invalidate_after_commit(session: AsyncSession | Session, *tags: str) -> None:
-    """Invalidate ``tags`` once ``session`` commits (see the module docstring); nothing when
-    it rolls back, or when its database has no cache installed."""
-    sync = session.sync_session if isinstance(session, AsyncSession) else session
-    if not isinstance(sync.info.get(_SESSION_CACHE), Cache):
-        return
-    pending: set[str] | None = sync.info.get(_SESSION_TAGS)
-    if pending is None:
-        pending = sync.info[_SESSION_TAGS] = set()
-        event.listen(sync, "after_commit", _invalidate_pending)
-        event.listen(sync, "after_rollback", _discard_pending)
-    pending.update(tags)
-
-
-def _invalidate_pending(session: Session) -> None:
-    pending: set[str] = session.info[_SESSION_TAGS]
-    if not pending:
-        return
-    tags, cache = sorted(pending), session.info[_SESSION_CACHE]
-    pending.clear()
-    if in_greenlet():  # ``await session.commit()``: wait for the invalidation (see above)
-        try:
-            await_only(cache.invalidate_tags(*tags))
-        except Exception:  # the transaction is committed: never fail its request
-            logger.exception("cache_invalidation_failed", tags=tags)
-    else:  # a synchronous commit (no event loop to wait on): on the running loop, if any
-        cache.invalidate_in_background(tags)
-
-
-def _discard_pending(session: Session) -> None:
-    session.info[_SESSION_TAGS].clear()
-
-
-def _attach_to_sessions(database: Database, cache: Cache) -> None:
-    """Every read-write session of ``database`` carries ``cache`` in ``session.info``."""
-    info = dict(database.sessionmaker.kw.get("info") or {})
-    info[_SESSION_CACHE] = cache
-    database.sessionmaker.configure(info=info)
-
-
 async def get_cache(request: Request) -> Cache:
     """The app's cache (a coroutine: FastAPI runs a plain function in a worker thread)."""
     cache: Cache = request.app.state.cache
@@ -515,7 +465,9 @@ def install(app: FastAPI, settings: Settings) -> None:
     """Put the cache on ``app.state.cache``, open it at start-up, close it at shutdown."""
     cache = Cache(settings.backend_url(settings.cache_url, "mem://"))
     app.state.cache = cache
-    _attach_to_sessions(app.state.db, cache)
+    from mainspring.core.cache_commit import attach_to_sessions  # it imports this module
+
+    attach_to_sessions(app.state.db, cache)
     app.state.startup_hooks.append(cache.start)
     app.state.shutdown_hooks.append(cache.close)
     if cache.shared:

@@ -58,7 +58,8 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.core import cached_answers
-from mainspring.core.cache import CachedBytes, invalidate_after_commit
+from mainspring.core.cache import CachedBytes
+from mainspring.core.cache_commit import invalidate_after_commit
 from mainspring.core.pagination import PageSlice
 from mainspring.shop.catalog.filters import ProductFilters
 from mainspring.shop.errors import CategoryNotFound, ProductNotFound
