@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -219,6 +221,38 @@ async def test_live_events_edit_delete_reaction_typing_presence_mention(
             }
         offline = await a.expect("presence", user_id=str(bob.id))
         assert offline["status"] == "offline"
+
+
+async def test_ready_comes_first_when_an_invitation_arrives_during_the_handshake(
+    server: str, client: httpx.AsyncClient, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ada, bob = await people(2)
+    room = await new_room(client, ada)
+    delivered = asyncio.Event()
+    on_user, set_status = live_hub.Hub._on_user, live_hub.Hub.set_status
+
+    async def on_user_then_tell(self: live_hub.Hub, user_id: str, data: dict[str, Any]) -> None:
+        await on_user(self, user_id, data)
+        delivered.set()
+
+    async def online_then_invited(
+        self: live_hub.Hub, user_id: uuid.UUID, status: str | None
+    ) -> None:
+        await set_status(self, user_id, status)
+        if status == "online":  # bob's channel is watched and his handshake not over yet
+            invited = await client.post(
+                f"{ROOMS}/{room['id']}/members",
+                json={"username": bob.username},
+                headers=ada.headers,
+            )
+            assert invited.status_code == 201
+            await asyncio.wait_for(delivered.wait(), 10)
+
+    monkeypatch.setattr(live_hub.Hub, "_on_user", on_user_then_tell)
+    monkeypatch.setattr(live_hub.Hub, "set_status", online_then_invited)
+    async with chat(server, bob.token) as b:  # asserts that the first frame is ``ready``
+        added = await b.expect("room_added")
+        assert added["room_id"] == room["id"]
 
 
 @pytest.mark.parametrize("action", ["kick", "ban"])

@@ -382,6 +382,16 @@ async def chat_socket(websocket: WebSocket) -> None:
             raise Unauthorized("Send the access token in the handshake.")
         principal = await authenticate(websocket, token)
         connection = Connection(websocket, principal.user_id)
+        # ``ready`` is queued before the hub delivers anything to the socket: an event that
+        # reaches the user's channel during ``connect`` (an invitation) comes after it.
+        connection.send(
+            {
+                "type": "ready",
+                "user_id": str(principal.user_id),
+                "idle_seconds": IDLE_SECONDS,
+                "max_frame_bytes": MAX_FRAME_BYTES,
+            }
+        )
         await hub.connect(connection)
     except Unauthorized as exc:
         await _refuse(websocket, exc, CLOSE_UNAUTHORIZED)
@@ -420,14 +430,6 @@ async def _serve(session: Session, token: str, principal: Principal) -> int | No
     """Run the socket until the client leaves (``None``) or the server closes it: the close
     code to send."""
     connection = session.connection
-    connection.send(
-        {
-            "type": "ready",
-            "user_id": str(principal.user_id),
-            "idle_seconds": IDLE_SECONDS,
-            "max_frame_bytes": MAX_FRAME_BYTES,
-        }
-    )
     writer = asyncio.create_task(connection.write())
     tasks = {
         asyncio.create_task(session.read()),
