@@ -156,6 +156,16 @@ _READER_FLAGS = union_all(
 )
 """Which of some articles a reader favorited and which of some authors they follow: one
 statement, each half answered by a primary key that starts with the reader (built once)."""
+_READER_FLAGS_OF_ONE = union_all(
+    select(literal(FAVORITE).label("kind"), Favorite.article_id.label("id")).where(
+        Favorite.user_id == VIEWER, Favorite.article_id == bindparam("article_id")
+    ),
+    select(literal(FOLLOW), Follow.followee_id).where(
+        Follow.follower_id == VIEWER, Follow.followee_id == bindparam("author_id")
+    ),
+)
+"""The same for one article: plain parameters, where an expanding ``IN`` is rewritten by
+SQLAlchemy on every execution (about 5 % of a signed-in single-article read's CPU)."""
 
 
 async def reader_flags(
@@ -169,14 +179,15 @@ async def reader_flags(
     articles), on a read connection: the overlay of a shared answer (``caching.overlay``)."""
     if not article_ids:
         return set(), set()
-    rows = await connection.execute(
-        _READER_FLAGS,
-        {
-            "viewer_id": reader_id,
-            "article_ids": list(article_ids),
-            "author_ids": list(set(author_ids)),
-        },
-    )
+    authors = list(set(author_ids))
+    values: dict[str, Any] = {"viewer_id": reader_id}
+    if len(article_ids) == 1 and len(authors) == 1:
+        statement = _READER_FLAGS_OF_ONE
+        values.update(article_id=article_ids[0], author_id=authors[0])
+    else:
+        statement = _READER_FLAGS
+        values.update(article_ids=list(article_ids), author_ids=authors)
+    rows = await connection.execute(statement, values)
     favorited: set[uuid.UUID] = set()
     followed: set[uuid.UUID] = set()
     for kind, row_id in rows:
