@@ -14,6 +14,7 @@ SQLAlchemy error that ``database_faults.database_fault`` classifies, so the API 
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import time
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, DateTime, Dialect, MetaData, Uuid, event, text
 from sqlalchemy.engine import Connection, ExceptionContext
 from sqlalchemy.engine.default import DefaultExecutionContext
@@ -67,6 +69,15 @@ def uuid7() -> uuid.UUID:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _json_loads(text: str | bytes) -> Any:
+    """JSON columns: orjson, several times faster than ``json.loads``, which still reads what
+    orjson refuses but ``json.dumps`` writes (an integer past 64 bits, ``NaN``)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -278,6 +289,7 @@ def create_engine(
             max_overflow=_or(settings.database_max_overflow, SQLITE_MAX_OVERFLOW),
             pool_timeout=settings.database_pool_timeout_seconds,
             poolclass=FairAsyncQueuePool,  # first come, first served (core/pool.py)
+            json_deserializer=_json_loads,
             connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
         )
         busy_timeout = settings.sqlite_busy_timeout_ms
@@ -324,6 +336,7 @@ def create_engine(
             pool_timeout=settings.database_pool_timeout_seconds,
             poolclass=FairAsyncQueuePool,  # first come, first served (core/pool.py)
             pool_pre_ping=True,
+            json_deserializer=_json_loads,
             connect_args=connect_args,
         )
         engine.sync_engine.dialect.do_ping = _ping_once  # type: ignore[method-assign]
