@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 
 DEFAULT_SIZE = 1000
 REDIS_TIMEOUT_SECONDS = 0.5
+REDIS_MAX_CONNECTIONS = 100
+"""The cache's connections to Redis in one process. cashews' default is 10 in a
+``BlockingConnectionPool``, whose waiters are woken in no fixed order: with 64 requests in
+flight in one worker, a signed-in read waited up to 1.9 s for a connection (p99 1.07 s against
+60 ms without Redis). A connection costs Redis about 20 KiB; it opens only when needed."""
 
 
 class Backend(Protocol):
@@ -142,6 +147,7 @@ def redis_backend(url: str) -> cashews.Cache:
         suppress=False,  # errors reach us, to be answered as misses and logged once
         socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         socket_timeout=REDIS_TIMEOUT_SECONDS,
+        max_connections=REDIS_MAX_CONNECTIONS,
     )
     return backend
 
