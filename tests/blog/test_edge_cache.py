@@ -79,3 +79,93 @@ async def test_callers_with_credentials_or_conditions_always_reach_the_route(
     revalidated = await client.get(path, headers={"If-None-Match": anonymous[1].headers["etag"]})
     assert revalidated.status_code == 304
     assert _edge("replayed") == replayed  # none of the three was a replay
+
+
+_THEIRS = ("etag", "cache-control", "vary", "content-type", "content-length", "link")
+"""The headers a signed-in reader's answer is made of (besides the kernel's own)."""
+
+
+def _same_answer(replayed: httpx.Response, routed: httpx.Response) -> None:
+    assert (replayed.status_code, replayed.content) == (routed.status_code, routed.content)
+    for name in _THEIRS:
+        assert replayed.headers.get(name) == routed.headers.get(name), name
+
+
+async def test_a_signed_in_reader_is_answered_before_routing_exactly_as_by_the_route(
+    client: httpx.AsyncClient, writer: Writers
+) -> None:
+    ada, bob, cy = await writer("ada"), await writer("bob"), await writer("cy")
+    await publish(client, ada, "Shared")
+    path = f"{ARTICLES}/shared"
+    assert (await client.put(f"{path}/favorite", headers=bob.headers)).status_code == 200
+    for where in (path, f"{ARTICLES}?limit=5"):
+        routed = await client.get(where, headers=bob.headers)  # the route; its headers kept
+        personal = _edge("personal")
+        replayed = await client.get(where, headers=bob.headers)
+        assert _edge("personal") == personal + 1
+        _same_answer(replayed, routed)
+        assert replayed.headers["cache-control"] == "private, no-cache"
+
+        # Another reader gets their own flags from the same kept answer, never bob's.
+        theirs = await client.get(where, headers=cy.headers)
+        assert _edge("personal") == personal + 2
+        article = theirs.json() if where == path else theirs.json()["items"][0]
+        assert (article["slug"], article["favorited"]) == ("shared", False)
+        assert theirs.headers["etag"] != replayed.headers["etag"]
+
+    # Their flags are read afresh: a follow moves no cache tag, yet the next replay shows it.
+    follow = await client.put(f"/api/v1/profiles/{ada.username}/follow", headers=cy.headers)
+    assert follow.status_code == 200
+    personal = _edge("personal")
+    followed = await client.get(path, headers=cy.headers)
+    assert _edge("personal") == personal + 1
+    assert followed.json()["author"]["following"] is True
+    assert (await client.get(path, headers=bob.headers)).json()["author"]["following"] is False
+
+
+async def test_the_edge_leaves_every_refusal_and_every_other_scheme_to_the_route(
+    client: httpx.AsyncClient, writer: Writers
+) -> None:
+    ada, bob = await writer("ada"), await writer("bob")
+    await publish(client, ada, "Guarded")
+    path = f"{ARTICLES}/guarded"
+    for _ in range(2):
+        assert (await client.get(path, headers=bob.headers)).status_code == 200  # kept
+    personal = _edge("personal")
+
+    forged = await client.get(path, headers={"Authorization": "Bearer not.a.token"})
+    assert forged.status_code == 401
+    assert forged.headers["content-type"] == "application/problem+json"
+    # The blog knows no `Token` scheme: the route answers such a caller as anonymous.
+    token = await client.get(path, headers={"Authorization": f"Token {bob.access_token}"})
+    assert (token.status_code, token.headers["cache-control"]) == (200, "public, max-age=5")
+
+    assert (await client.post("/api/v1/auth/logout", headers=bob.headers)).status_code == 204
+    ended = await client.get(path, headers=bob.headers)  # a valid signature, an ended session
+    assert ended.status_code == 401
+    assert "sign in again" in ended.json()["detail"]
+    assert _edge("personal") == personal  # none of them was answered at the edge
+
+
+async def test_a_realworld_reader_with_a_token_is_answered_before_routing(
+    client: httpx.AsyncClient, writer: Writers
+) -> None:
+    ada, bob = await writer("ada"), await writer("bob")
+    await publish(client, ada, "Worldly")
+    assert (
+        await client.put(f"{ARTICLES}/worldly/favorite", headers=bob.headers)
+    ).status_code == 200
+    token = {"Authorization": f"Token {bob.access_token}"}
+    for where in (f"{REALWORLD}/articles/worldly", f"{REALWORLD}/articles?limit=5"):
+        routed = await client.get(where, headers=token)
+        personal = _edge("personal")
+        replayed = await client.get(where, headers=token)
+        assert _edge("personal") == personal + 1
+        _same_answer(replayed, routed)
+        body = replayed.json()
+        article = body["article"] if "article" in body else body["articles"][0]
+        assert (article["slug"], article["favorited"]) == ("worldly", True)
+
+    bad = await client.get(f"{REALWORLD}/articles/worldly", headers={"Authorization": "Token x"})
+    assert bad.status_code == 401
+    assert "errors" in bad.json()  # the RealWorld error body: the route answered

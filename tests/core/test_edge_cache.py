@@ -72,18 +72,18 @@ async def test_a_replay_survives_its_answer_being_evicted_while_it_checked_it(
     transport = httpx.ASGITransport(app=edge)
     async with httpx.AsyncClient(transport=transport, base_url="http://edge") as client:
         assert (await client.get("/things")).status_code == 200  # answered and kept
-        assert list(edge.kept) == [("/things", b"", b"*/*")]
+        assert list(edge.kept) == [("/things", b"", b"*/*", False)]
 
         cache.hold()  # the next replay's check reads the tags (current), then waits
         first = asyncio.ensure_future(client.get("/things"))
         await asyncio.wait_for(cache.waiting.wait(), 5)
         other = await client.get("/things", params={"page": "2"})  # kept: evicts /things
         assert other.status_code == 200
-        assert list(edge.kept) == [("/things", b"page=2", b"*/*")]
+        assert list(edge.kept) == [("/things", b"page=2", b"*/*", False)]
         cache.release()
 
         replayed = await asyncio.wait_for(first, 5)
         assert replayed.status_code == 200  # what it checked was current: it is replayed
         assert replayed.content == b'{"things": []}'
-        assert list(edge.kept) == [("/things", b"page=2", b"*/*")]
+        assert list(edge.kept) == [("/things", b"page=2", b"*/*", False)]
         assert edge.kept_bytes == len(other.content)

@@ -7,7 +7,7 @@ serialisation.
 A signed-in reader sees exactly the same answers but for their own flags: each article's
 ``favorited`` and its author's ``following``. They are answered from the same entries plus
 those flags, read afresh by one statement over the ids the entry's ``meta`` names
-(``overlay``, ``cached_answers.respond_private``): never cached, so never stale. Their answers
+(``flags``, ``cached_answers.respond_private``): never cached, so never stale. Their answers
 say ``Cache-Control: private, no-cache``, and their ETag moves with their flags. What the
 entries cannot give (a reader's own drafts and scheduled articles, the listing of them) is read
 for the reader as before.
@@ -83,12 +83,22 @@ def article_tag(slug: str) -> str:
 
 
 async def lookup(
-    request: Request, key: str, tags: list[str], load: cached_answers.Load
+    request: Request,
+    key: str,
+    tags: list[str],
+    load: cached_answers.Load,
+    personal: cached_answers.PersonalPart,
 ) -> CachedBytes:
     """The anonymous answer kept under ``key`` (``cached_answers.lookup``), stale once any of
-    ``tags`` (or the authors' tag) is invalidated, and after ``TTL_SECONDS`` at most."""
+    ``tags`` (or the authors' tag) is invalidated, and after ``TTL_SECONDS`` at most; a
+    signed-in reader gets it with their ``personal`` flags (``flags``)."""
     return await cached_answers.lookup(
-        request, f"{key}:{LAYOUT}", [*tags, AUTHORS_TAG], load, ttl=TTL_SECONDS
+        request,
+        f"{key}:{LAYOUT}",
+        [*tags, AUTHORS_TAG],
+        load,
+        ttl=TTL_SECONDS,
+        personal=personal,
     )
 
 
@@ -98,7 +108,11 @@ def articles_changed(session: Any, *slugs: str) -> None:
 
 
 async def lookup_article(
-    request: Request, key: str, slug: str, load: cached_answers.Load
+    request: Request,
+    key: str,
+    slug: str,
+    load: cached_answers.Load,
+    personal: cached_answers.PersonalPart,
 ) -> CachedBytes:
     """``lookup`` for the article at ``slug``, whose absence is kept too: a slug that names no
     published article answers 404 from the cache until a write makes it name one (creating,
@@ -111,6 +125,7 @@ async def lookup_article(
         load,
         ttl=TTL_SECONDS,
         missing=ArticleNotFound,
+        personal=personal,
     )
 
 
@@ -152,34 +167,45 @@ def page_items(document: Any) -> list[dict[str, Any]]:
     return items
 
 
-def overlay(reader_id: uuid.UUID, articles: Articles) -> cached_answers.Overlay:
-    """The reader's flags over a shared entry made with ``ids_meta`` or ``article_meta``: which
+def flags(articles: Articles) -> cached_answers.PersonalPart:
+    """A reader's flags over a shared entry made with ``ids_meta`` or ``article_meta``: which
     of its articles they favorited and which of its authors they follow, read by one statement
-    (``repository.articles.reader_flags``), then set on each of ``articles(answer)``.
+    (``repository.articles.reader_flags``), then set on each of ``articles(answer)``. Give it
+    to ``lookup`` (for the edge cache) and, with the reader's id, to
+    ``cached_answers.respond_private``.
 
     The ETag: one article's is exactly ``ArticleSummary.etag`` as this reader would get it from
     the database (so an ``If-Match`` copied from it guards an edit); a list's is the entry's
     version with the reader's flags (none when the cache had no version to give)."""
 
-    async def read(connection: AsyncConnection, cached: CachedBytes) -> cached_answers.Personal:
-        article_ids = [_uuid(value) for value in cached.meta[ARTICLE_IDS]]
-        author_ids = [_uuid(value) for value in cached.meta[AUTHOR_IDS]]
-        favorited, followed = await reader_flags(connection, reader_id, article_ids, author_ids)
-        flags = [
-            (article_id in favorited, author_id in followed)
-            for article_id, author_id in zip(article_ids, author_ids, strict=True)
-        ]
+    def overlay(reader_id: uuid.UUID) -> cached_answers.Overlay:
+        async def read(connection: AsyncConnection, cached: CachedBytes) -> cached_answers.Personal:
+            article_ids = [_uuid(value) for value in cached.meta[ARTICLE_IDS]]
+            author_ids = [_uuid(value) for value in cached.meta[AUTHOR_IDS]]
+            favorited, followed = await reader_flags(connection, reader_id, article_ids, author_ids)
+            pairs = [
+                (article_id in favorited, author_id in followed)
+                for article_id, author_id in zip(article_ids, author_ids, strict=True)
+            ]
 
-        def apply(document: Any) -> None:
-            for article, (is_favorited, is_following) in zip(
-                articles(document), flags, strict=True
-            ):
-                article["favorited"] = is_favorited
-                article["author"]["following"] = is_following
+            def apply(document: Any) -> None:
+                for article, (is_favorited, is_following) in zip(
+                    articles(document), pairs, strict=True
+                ):
+                    article["favorited"] = is_favorited
+                    article["author"]["following"] = is_following
 
-        return cached_answers.Personal(etag=_etag(cached, flags), apply=apply)
+            return cached_answers.Personal(etag=_etag(cached, pairs), apply=apply)
 
-    return read
+        return read
+
+    return overlay
+
+
+PAGE_FLAGS = flags(page_items)
+"""A reader's flags over a blog page (``GET /api/v1/articles``)."""
+ARTICLE_FLAGS = flags(one_article)
+"""A reader's flags over a blog article (``GET /api/v1/articles/{slug}``)."""
 
 
 @functools.lru_cache(maxsize=4096)

@@ -104,11 +104,11 @@ async def list_articles(
         )
 
     key = cached_answers.digest_key("blog-articles", filters, listing.limit, listing.cursor)
-    cached = await caching.lookup(request, key, [caching.ARTICLES_TAG], load)
+    cached = await caching.lookup(request, key, [caching.ARTICLES_TAG], load, caching.PAGE_FLAGS)
     set_cursor_links(request, conditional.response, cached.meta["next_cursor"])
     if viewer.user_id is None:
         return cached_answers.respond(cached, conditional)
-    overlay = caching.overlay(viewer.user_id, caching.page_items)
+    overlay = caching.PAGE_FLAGS(viewer.user_id)
     return await cached_answers.respond_private(request, cached, conditional, overlay)
 
 
@@ -182,7 +182,7 @@ async def get_article(
 
     key = f"blog-article:{slug}"
     try:
-        cached = await caching.lookup_article(request, key, slug, load)
+        cached = await caching.lookup_article(request, key, slug, load, caching.ARTICLE_FLAGS)
     except ArticleNotFound:
         if viewer.user_id is None:
             raise
@@ -195,7 +195,7 @@ async def get_article(
         return article
     if viewer.user_id is None:
         return cached_answers.respond(cached, conditional)
-    overlay = caching.overlay(viewer.user_id, caching.one_article)
+    overlay = caching.ARTICLE_FLAGS(viewer.user_id)
     return await cached_answers.respond_private(request, cached, conditional, overlay)
 
 

@@ -19,6 +19,10 @@ here:
 - ``read_session(request)``: the read session a signed-in reader's handler opens itself, when
   what it reads is not shared (their own drafts, a staff view).
 
+A route that answers signed-in readers with ``respond_private`` gives ``lookup`` the same reader's
+part (``personal``: the overlay of any reader), so that the edge cache (core/edge_cache.py) can
+answer the next signed-in reader of the same entry before routing, exactly as the route would.
+
 An entry holds only what every reader sees alike. A signed-in reader who sees the same thing
 plus a few flags of their own (``favorited``, ``following``, ``liked``) gets the shared entry
 with those flags set on it (``respond_private``): the flags are read afresh on every request,
@@ -32,6 +36,7 @@ with an anonymous copy.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -74,6 +79,8 @@ Overlay = Callable[[AsyncConnection, CachedBytes], Awaitable[Personal]]
 """Reads a reader's part of the shared entry (on a read connection, ``Database.read_connection``:
 one Core statement over the ids the entry's ``meta`` names): what ``respond_private`` composes
 with the entry."""
+PersonalPart = Callable[[uuid.UUID], Overlay]
+"""The reader's part of an entry, for any reader: their id -> the ``Overlay`` that reads it."""
 
 
 def digest_key(kind: str, *query: object) -> str:
@@ -92,11 +99,14 @@ async def lookup(
     *,
     ttl: float,
     missing: type[NotFound] | None = None,
+    personal: PersonalPart | None = None,
 ) -> CachedBytes:
     """The anonymous answer kept under ``key``, stale once any of ``tags`` is invalidated, and
     after ``ttl`` seconds at most. On a miss, ``load`` computes it in a read session opened
     for it. When ``load`` raises ``missing``, that absence is kept like an answer and raised
-    again on every hit until a write invalidates one of ``tags``. (The app's cache and
+    again on every hit until a write invalidates one of ``tags``. ``personal``: the reader's
+    part the route sets on the entry for a signed-in reader (``respond_private``), for the edge
+    cache to do the same. (The app's cache and
     database are read from ``request``: two more dependencies would each cost a worker thread
     hop, the price FastAPI puts on a plain function.)"""
     cache: Cache = request.app.state.cache
@@ -113,9 +123,9 @@ async def lookup(
     cached = await cache.get_or_set_bytes(key, miss, ttl=ttl, tags=tags)
     absent = missing is not None and MISSING in cached.meta
     if cached.version:  # anyone may be answered the same until a tag moves (core/edge_cache.py)
-        edge_cache.mark(
-            request.scope, edge_cache.Shared(key, tuple(tags), cached.version, ttl, absent)
-        )
+        answer = None if personal is None or absent else _personal_answer(request, cached, personal)
+        shared = edge_cache.Shared(key, tuple(tags), cached.version, ttl, absent, answer)
+        edge_cache.mark(request.scope, shared)
     if missing is not None and absent:
         raise missing(cached.meta[MISSING])
     return cached
@@ -157,16 +167,37 @@ async def respond_private(
     when the client's ``If-None-Match`` names the composed answer's ETag (then the entry is not
     even decoded). The headers already set on ``conditional.response`` (``Link``) are kept;
     ``Cache-Control: private, no-cache``, since no one else may be answered with it."""
-    database: Database = request.app.state.db
-    async with database.read_connection() as connection:
-        personal = await overlay(connection, cached)
+    personal = await _read(request.app.state.db, cached, overlay)
     if personal.etag and conditional.fresh(personal.etag):
         answer = conditional.not_modified()
     else:
-        document = orjson.loads(cached.body)
-        personal.apply(document)
-        answer = Response(orjson.dumps(document), media_type=JSON)
+        answer = Response(_composed(cached, personal), media_type=JSON)
         _copy_headers(conditional, answer)
     answer.headers["Vary"] = "Authorization"
     answer.headers["Cache-Control"] = PRIVATE
+    return answer
+
+
+async def _read(database: Database, cached: CachedBytes, overlay: Overlay) -> Personal:
+    async with database.read_connection() as connection:
+        return await overlay(connection, cached)
+
+
+def _composed(cached: CachedBytes, personal: Personal) -> bytes:
+    document = orjson.loads(cached.body)
+    personal.apply(document)
+    return orjson.dumps(document)
+
+
+def _personal_answer(
+    request: Request, cached: CachedBytes, personal: PersonalPart
+) -> edge_cache.PersonalAnswer:
+    """What the edge cache sends a signed-in reader of ``cached``: ``respond_private``'s body
+    and ``ETag``, for whichever reader it authenticated."""
+    database: Database = request.app.state.db
+
+    async def answer(reader_id: uuid.UUID) -> tuple[bytes, str]:
+        part = await _read(database, cached, personal(reader_id))
+        return _composed(cached, part), part.etag
+
     return answer

@@ -24,18 +24,33 @@ own request id, security headers, access line and metrics (under its route's lab
 with credentials or conditions, any other method, and any answer the route did not mark go
 through the route as before. At most ``ENTRIES`` answers of at most ``MAX_BODY_BYTES`` each are
 kept, ``MAX_TOTAL_BYTES`` in all, least recently used first out.
+
+A signed-in reader of the same content (docs/architecture.md, "A signed-in read of shared
+content") is replayed too, when the route said how (``Shared.personal``: the reader's own part,
+their flags, read fresh by one statement). The layer keeps the headers of the route's answer to
+a signed-in reader, never its body; on the next such request with a bearer token (and no
+cookie, no condition), while the entry's tags hold, it authenticates the token exactly as the
+route's dependency would (``core.auth.authenticate``: signature, claims, live session) and sends
+the body and ``ETag`` that ``personal`` composes for that reader. Anything else (no kept
+headers, a stale entry, a token that does not authenticate, a database that does not answer)
+goes to the route, which answers, or refuses, as it always does: the layer only ever answers
+what the route would have answered.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import Counter
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mainspring.core.auth import authenticate
 from mainspring.core.cache import Cache
 
 ENTRIES = 1024
@@ -49,13 +64,27 @@ MARK = "mainspring.shared_answer"
 
 EDGE_ANSWERS = Counter(
     "mainspring_edge_cache_answers_total",
-    "Anonymous answers of the edge cache, by what happened: replayed, kept, or stale (dropped).",
+    "Answers of the edge cache, by what happened: replayed (anonymous), personal (replayed to a "
+    "signed-in reader), kept, or stale (dropped).",
     ["result"],
 )
-_REPLAYED, _KEPT, _STALE = (EDGE_ANSWERS.labels(result) for result in ("replayed", "kept", "stale"))
+_REPLAYED, _PERSONAL, _KEPT, _STALE = (
+    EDGE_ANSWERS.labels(result) for result in ("replayed", "personal", "kept", "stale")
+)
 
-_BYPASS = frozenset({b"authorization", b"cookie", b"if-none-match", b"if-modified-since", b"range"})
-"""Request headers that make an answer the caller's own: such requests go to the route."""
+_BYPASS = frozenset({b"cookie", b"if-none-match", b"if-modified-since", b"range"})
+"""Request headers that make an answer the caller's own: such requests go to the route (a bearer
+token alone is answered from the reader's part of a shared entry, when the route says how)."""
+_AUTHORIZATION = b"authorization"
+_REPLACED = frozenset({b"content-length", b"etag"})
+"""The headers of a signed-in reader's answer that are theirs: composed for each reader."""
+TOKEN_SCHEMES = (b"bearer",)
+"""The ``Authorization`` schemes that carry an access token, unless the route says others
+(``token_schemes``, e.g. the RealWorld adapter's ``Token``)."""
+
+PersonalAnswer = Callable[[uuid.UUID], Awaitable[tuple[bytes, str]]]
+"""The body and ``ETag`` of a shared entry as the reader with this id gets it (their flags set
+on it): what ``cached_answers.lookup`` gives for a route that answers signed-in readers so."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +97,8 @@ class Shared:
     version: str
     ttl: float
     missing: bool
+    personal: PersonalAnswer | None = None
+    """How a signed-in reader is answered from the same entry; None: only by the route."""
 
 
 def mark(scope: Scope, shared: Shared) -> None:
@@ -82,7 +113,14 @@ class _Kept:
     status: int
     headers: list[tuple[bytes, bytes]]
     body: bytes
+    """The answer's body; empty for a signed-in reader's headers (``personal`` composes it)."""
+    size: int
     route: Any
+
+
+Where = tuple[str, bytes, bytes, bool]
+"""What an answer is kept under: path, query, ``Accept``, and whether it is a signed-in
+reader's (its headers, for ``Shared.personal``) or the anonymous answer."""
 
 
 class EdgeCache:
@@ -91,7 +129,7 @@ class EdgeCache:
     def __init__(self, app: ASGIApp, *, cache: Cache) -> None:
         self.app = app
         self.cache = cache
-        self.kept: OrderedDict[tuple[str, bytes, bytes], _Kept] = OrderedDict()
+        self.kept: OrderedDict[Where, _Kept] = OrderedDict()
         self.kept_bytes = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -99,26 +137,30 @@ class EdgeCache:
             await self.app(scope, receive, send)
             return
         accept = b""
+        authorization: bytes | None = None
         for name, value in scope["headers"]:
             if name in _BYPASS:
                 await self.app(scope, receive, send)
                 return
             if name == b"accept":
                 accept = value
-        where = (scope["path"], scope["query_string"], accept)
+            elif name == _AUTHORIZATION:
+                authorization = value
+        where = (scope["path"], scope["query_string"], accept, authorization is not None)
         kept = self.kept.get(where)
         if kept is not None:
-            if await self._current(kept):
-                if where in self.kept:  # a concurrent request may have dropped it meanwhile
-                    self.kept.move_to_end(where)
-                scope["route"] = kept.route
-                start = {"type": "http.response.start", "status": kept.status}
-                await send({**start, "headers": list(kept.headers)})
-                await send({"type": "http.response.body", "body": kept.body})
+            if not await self._current(kept):
+                self._drop(where)
+                _STALE.inc()
+            elif authorization is None:
+                self._touch(where)
+                await self._replay(scope, send, kept, kept.headers, kept.body)
                 _REPLAYED.inc()
                 return
-            self._drop(where)
-            _STALE.inc()
+            elif await self._replay_personal(scope, send, kept, authorization):
+                self._touch(where)
+                _PERSONAL.inc()
+                return
         await self._answer_and_keep(scope, receive, send, where)
 
     async def _current(self, kept: _Kept) -> bool:
@@ -127,8 +169,42 @@ class EdgeCache:
         shared = kept.shared
         return await self.cache.is_current(shared.key, shared.tags, shared.version)
 
+    def _touch(self, where: Where) -> None:
+        if where in self.kept:  # a concurrent request may have dropped it meanwhile
+            self.kept.move_to_end(where)
+
+    @staticmethod
+    async def _replay(
+        scope: Scope, send: Send, kept: _Kept, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> None:
+        scope["route"] = kept.route
+        await send({"type": "http.response.start", "status": kept.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _replay_personal(
+        self, scope: Scope, send: Send, kept: _Kept, authorization: bytes
+    ) -> bool:
+        """Answer a signed-in reader from the kept headers and the entry's ``personal``; False
+        (nothing sent) for anything the route should answer instead."""
+        personal = kept.shared.personal
+        scheme, _, token = authorization.partition(b" ")
+        route = getattr(kept.route, "original_route", kept.route)  # FastAPI's RouteContext
+        schemes = getattr(route, "token_schemes", TOKEN_SCHEMES)
+        if personal is None or scheme.lower() not in schemes or not token:
+            return False
+        try:
+            principal = await authenticate(HTTPConnection(scope), token.decode("latin-1"))
+            body, etag = await personal(principal.user_id)
+        except Exception:  # any doubt: the route answers (or refuses) and reports it
+            return False
+        headers = [*kept.headers, (b"content-length", str(len(body)).encode())]
+        if etag:
+            headers.append((b"etag", etag.encode()))
+        await self._replay(scope, send, kept, headers, body)
+        return True
+
     async def _answer_and_keep(
-        self, scope: Scope, receive: Receive, send: Send, where: tuple[str, bytes, bytes]
+        self, scope: Scope, receive: Receive, send: Send, where: Where
     ) -> None:
         status = 0
         headers: list[tuple[bytes, bytes]] = []
@@ -153,7 +229,15 @@ class EdgeCache:
         shared: Shared | None = scope.get("state", {}).get(MARK)
         if shared is None or not whole or size > MAX_BODY_BYTES:
             return
-        if not (status == 404 and shared.missing) and not (status == 200 and _public(headers)):
+        signed_in = where[3]
+        if signed_in:  # the headers only, for ``shared.personal``
+            if status != 200 or shared.personal is None or not _reusable(headers, b"private"):
+                return
+            headers = [(name, value) for name, value in headers if name.lower() not in _REPLACED]
+            chunks = []
+        elif not (status == 404 and shared.missing) and not (
+            status == 200 and _reusable(headers, b"public")
+        ):
             return
         self._drop(where)  # a concurrent request may have kept it meanwhile
         self.kept[where] = _Kept(
@@ -162,6 +246,7 @@ class EdgeCache:
             status=status,
             headers=headers,
             body=b"".join(chunks),
+            size=size,
             route=scope.get("route"),
         )
         self.kept_bytes += size
@@ -169,15 +254,17 @@ class EdgeCache:
         while len(self.kept) > ENTRIES or self.kept_bytes > MAX_TOTAL_BYTES:
             self._drop(next(iter(self.kept)))  # the least recently used
 
-    def _drop(self, where: tuple[str, bytes, bytes]) -> None:
+    def _drop(self, where: Where) -> None:
         kept = self.kept.pop(where, None)
         if kept is not None:
-            self.kept_bytes -= len(kept.body)
+            self.kept_bytes -= kept.size
 
 
-def _public(headers: list[tuple[bytes, bytes]]) -> bool:
-    """Anyone may be given it: ``Cache-Control: public``, and no per-client rate-limit fields."""
+def _reusable(headers: list[tuple[bytes, bytes]], cache_control: bytes) -> bool:
+    """Its ``Cache-Control`` starts with ``cache_control`` (``public``: anyone may be given it;
+    ``private``: a signed-in reader's), and it carries nothing that is one client's alone: no
+    rate-limit fields (a replay would skip the limiter), no cookie."""
     names = {name.lower(): value for name, value in headers}
-    return names.get(b"cache-control", b"").startswith(b"public") and not any(
-        name.startswith(b"ratelimit") for name in names
+    return names.get(b"cache-control", b"").startswith(cache_control) and not any(
+        name.startswith(b"ratelimit") or name == b"set-cookie" for name in names
     )

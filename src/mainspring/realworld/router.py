@@ -113,14 +113,18 @@ async def _window(
 
 
 def _listed(document: Any) -> list[dict[str, Any]]:
-    """The articles of a list's answer (for ``caching.overlay``)."""
+    """The articles of a list's answer (for ``caching.flags``)."""
     articles: list[dict[str, Any]] = document["articles"]
     return articles
 
 
 def _the_article(document: Any) -> list[dict[str, Any]]:
-    """The article of an article's answer (for ``caching.overlay``)."""
+    """The article of an article's answer (for ``caching.flags``)."""
     return [document["article"]]
+
+
+_LIST_FLAGS = caching.flags(_listed)
+_ARTICLE_FLAGS = caching.flags(_the_article)
 
 
 @router.get("/articles/feed", summary="Articles by the users I follow")
@@ -156,10 +160,10 @@ async def list_articles(
         return CachedBytes(answer.model_dump_json().encode(), caching.ids_meta(articles))
 
     key = cached_answers.digest_key("realworld-articles", filters, offset, min(limit, MAX_LIMIT))
-    cached = await caching.lookup(request, key, [caching.ARTICLES_TAG], load)
+    cached = await caching.lookup(request, key, [caching.ARTICLES_TAG], load, _LIST_FLAGS)
     if viewer.user_id is None:
         return cached_answers.respond(cached, conditional)
-    overlay = caching.overlay(viewer.user_id, _listed)
+    overlay = _LIST_FLAGS(viewer.user_id)
     return await cached_answers.respond_private(request, cached, conditional, overlay)
 
 
@@ -201,7 +205,7 @@ async def get_article(
 
     key = f"realworld-article:{slug}"
     try:
-        cached = await caching.lookup_article(request, key, slug, load)
+        cached = await caching.lookup_article(request, key, slug, load, _ARTICLE_FLAGS)
     except ArticleNotFound:
         if viewer.user_id is None:
             raise
@@ -211,7 +215,7 @@ async def get_article(
         return schemas.ArticleResponse(article=schemas.Article.of(article))
     if viewer.user_id is None:
         return cached_answers.respond(cached, conditional)
-    overlay = caching.overlay(viewer.user_id, _the_article)
+    overlay = _ARTICLE_FLAGS(viewer.user_id)
     return await cached_answers.respond_private(request, cached, conditional, overlay)
 
 

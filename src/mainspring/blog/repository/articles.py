@@ -176,7 +176,7 @@ async def reader_flags(
 ) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
     """Which of ``article_ids`` the reader favorited, and which of ``author_ids`` they follow:
     the reader's own part of articles everyone else sees alike. One statement (none for no
-    articles), on a read connection: the overlay of a shared answer (``caching.overlay``)."""
+    articles), on a read connection: the reader's part of a shared answer (``caching.flags``)."""
     if not article_ids:
         return set(), set()
     authors = list(set(author_ids))
