@@ -106,9 +106,9 @@ async def lookup(
     for it. When ``load`` raises ``missing``, that absence is kept like an answer and raised
     again on every hit until a write invalidates one of ``tags``. ``personal``: the reader's
     part the route sets on the entry for a signed-in reader (``respond_private``), for the edge
-    cache to do the same. (The app's cache and
-    database are read from ``request``: two more dependencies would each cost a worker thread
-    hop, the price FastAPI puts on a plain function.)"""
+    cache to do the same. (The app's cache and database are read from ``request``: two more
+    dependencies would each cost a worker thread hop, the price FastAPI puts on a plain
+    function.)"""
     cache: Cache = request.app.state.cache
 
     async def miss() -> CachedBytes:
