@@ -127,22 +127,6 @@ JSONDocument = _JSONDocument()
 """Document-shaped data: JSON on SQLite, JSONB on PostgreSQL (DESIGN.md section 2)."""
 
 
-def dialect_insert(dialect: str, table: Any) -> Any:
-    """``INSERT INTO table`` in the named dialect, with its ``ON CONFLICT`` clauses.
-
-    ``on_conflict_do_nothing`` / ``on_conflict_do_update`` exist on SQLite and PostgreSQL with
-    the same meaning. PostgreSQL's construct is imported here, by its first use, so that a
-    SQLite process never imports the PostgreSQL dialect (about 4 MiB).
-    """
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-
-        return postgresql_insert(table)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table)
-
-
 class Base(DeclarativeBase):
     """The declarative base of every model: one metadata, one naming convention."""
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mainspring.core.db import dialect_insert, dialect_of
+from mainspring.core.db import dialect_of
+from mainspring.core.sql import dialect_insert
 
 
 def upsert(session: AsyncSession, model: Any) -> Any:

@@ -39,9 +39,10 @@ from mainspring.blog.repository.authors import (
     with_author,
 )
 from mainspring.blog.tags import normalize_tag
-from mainspring.core.db import Reader, dialect_insert, dialect_of, utcnow, uuid7
+from mainspring.core.db import Reader, dialect_of, utcnow, uuid7
 from mainspring.core.pagination import CursorSlice, SortKey, keyset_page
 from mainspring.core.repository import RepositoryBase
+from mainspring.core.sql import dialect_insert, one_of
 from mainspring.social.models import Follow
 
 NEWEST_FIRST = (SortKey(Article.published_at), SortKey(Article.id))
@@ -144,18 +145,23 @@ _TAGS_OF = (
 
 
 FAVORITE, FOLLOW = 0, 1
-_READER_FLAGS = union_all(
-    select(literal(FAVORITE).label("kind"), Favorite.article_id.label("id")).where(
-        Favorite.user_id == VIEWER,
-        Favorite.article_id.in_(bindparam("article_ids", expanding=True)),
-    ),
-    select(literal(FOLLOW), Follow.followee_id).where(
-        Follow.follower_id == VIEWER,
-        Follow.followee_id.in_(bindparam("author_ids", expanding=True)),
-    ),
-)
-"""Which of some articles a reader favorited and which of some authors they follow: one
-statement, each half answered by a primary key that starts with the reader (built once)."""
+
+
+@functools.cache
+def _reader_flags(dialect: str) -> Any:
+    """Which of some articles a reader favorited and which of some authors they follow: one
+    statement, each half answered by a primary key that starts with the reader (built once per
+    dialect: the id lists are one parameter each on PostgreSQL, ``core.sql.one_of``)."""
+    return union_all(
+        select(literal(FAVORITE).label("kind"), Favorite.article_id.label("id")).where(
+            Favorite.user_id == VIEWER, one_of(Favorite.article_id, "article_ids", dialect)
+        ),
+        select(literal(FOLLOW), Follow.followee_id).where(
+            Follow.follower_id == VIEWER, one_of(Follow.followee_id, "author_ids", dialect)
+        ),
+    )
+
+
 _READER_FLAGS_OF_ONE = union_all(
     select(literal(FAVORITE).label("kind"), Favorite.article_id.label("id")).where(
         Favorite.user_id == VIEWER, Favorite.article_id == bindparam("article_id")
@@ -185,7 +191,7 @@ async def reader_flags(
         statement = _READER_FLAGS_OF_ONE
         values.update(article_id=article_ids[0], author_id=authors[0])
     else:
-        statement = _READER_FLAGS
+        statement = _reader_flags(connection.dialect.name)
         values.update(article_ids=list(article_ids), author_ids=authors)
     rows = await connection.execute(statement, values)
     favorited: set[uuid.UUID] = set()

@@ -16,7 +16,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.chat import models
-from mainspring.core.db import dialect_insert, dialect_of, utcnow
+from mainspring.core.db import dialect_of, utcnow
+from mainspring.core.sql import dialect_insert
 
 REFRESH_SECONDS = 30.0
 TTL_SECONDS = 90.0

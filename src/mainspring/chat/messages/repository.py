@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mainspring.accounts.models import User
 from mainspring.chat import models
 from mainspring.chat.messages import schemas
-from mainspring.core.db import dialect_insert, dialect_of
+from mainspring.core.db import dialect_of
+from mainspring.core.sql import dialect_insert
 
 _SELECT = select(
     models.Message.id,

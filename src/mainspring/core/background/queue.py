@@ -40,8 +40,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mainspring.core.background.timing import retry_delay
 from mainspring.core.config import Settings
-from mainspring.core.db import Database, dialect_insert, uuid7
+from mainspring.core.db import Database, uuid7
 from mainspring.core.models import Job, ScheduleRun
+from mainspring.core.sql import dialect_insert
 
 JobStatus = Literal["queued", "running", "dead"]
 JOB_STATUSES: tuple[JobStatus, ...] = ("queued", "running", "dead")

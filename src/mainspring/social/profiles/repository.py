@@ -30,8 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from mainspring.accounts.models import User
-from mainspring.core.db import dialect_insert, dialect_of, utcnow
+from mainspring.core.db import dialect_of, utcnow
 from mainspring.core.pagination import CursorSlice, SortKey, keyset_page
+from mainspring.core.sql import dialect_insert
 from mainspring.social.models import Block, Follow, Like, Post, ProfileDetails
 from mainspring.social.schemas import Profile
 
