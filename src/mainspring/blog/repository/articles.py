@@ -135,13 +135,15 @@ def _feed(after: bool) -> Select[Any]:
     )
 
 
-_TAGS_OF = (
-    select(ArticleTag.article_id, Tag.name)
-    .join(Tag, Tag.id == ArticleTag.tag_id)
-    .where(ArticleTag.article_id.in_(bindparam("article_ids", expanding=True)))
-    .order_by(ArticleTag.article_id, ArticleTag.position)
-)
-"""The tags of a page of articles, each in its author's order (built once)."""
+@functools.cache
+def _tags_of(dialect: str) -> Select[uuid.UUID, str]:
+    """The tags of a page of articles, each in its author's order (built once per dialect)."""
+    return (
+        select(ArticleTag.article_id, Tag.name)
+        .join(Tag, Tag.id == ArticleTag.tag_id)
+        .where(one_of(ArticleTag.article_id, "article_ids", dialect))
+        .order_by(ArticleTag.article_id, ArticleTag.position)
+    )
 
 
 FAVORITE, FOLLOW = 0, 1
@@ -223,7 +225,7 @@ async def tags_of(reader: Reader, article_ids: Sequence[uuid.UUID]) -> dict[uuid
     """The tags of every article of a page, in one statement, each in the author's order."""
     if not article_ids:
         return {}
-    rows = await reader.execute(_TAGS_OF, {"article_ids": list(article_ids)})
+    rows = await reader.execute(_tags_of(dialect_of(reader)), {"article_ids": list(article_ids)})
     tags: dict[uuid.UUID, list[str]] = {}
     for article_id, name in rows:
         tags.setdefault(article_id, []).append(name)
