@@ -8,6 +8,7 @@ had when it was computed (``t``), so that a hit can tell whether a write has mad
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,7 +63,15 @@ def _result_json(_value: Any, raw: bytes) -> Any:
 
 
 def entry_version(key: str, stamps: dict[str, str]) -> str:
-    return make_etag(key, *stamps.values()) if stamps else ""
+    return _version_of(key, tuple(stamps.values())) if stamps else ""
+
+
+@functools.lru_cache(maxsize=4096)
+def _version_of(key: str, stamps: tuple[str, ...]) -> str:
+    """The digest of an entry's key and tag versions: every replay of the edge cache checks
+    one (``Cache.is_current``), and the same few entries under the same versions come again
+    and again (a lookup here costs a tenth of the digest)."""
+    return make_etag(key, *stamps)
 
 
 def _encode_bytes(value: CachedBytes, stamps: dict[str, str], key: str) -> bytes:
