@@ -1,4 +1,4 @@
-"""Anonymous cached answers replayed before routing: the kernel's in-process HTTP cache.
+"""Shared cached answers replayed before routing: the kernel's in-process HTTP cache.
 
 An anonymous read served by ``core/cached_answers.py`` costs no SQL, yet it still went through
 FastAPI's routing, dependency solving and exception handling: about three quarters of its
@@ -115,6 +115,8 @@ class _Kept:
     body: bytes
     """The answer's body; empty for a signed-in reader's headers (``personal`` composes it)."""
     size: int
+    """The bytes it counts against ``MAX_TOTAL_BYTES``: the answer's length (for a signed-in
+    reader's, that of the route's answer: about the shared entry that ``personal`` holds)."""
     route: Any
 
 

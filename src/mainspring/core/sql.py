@@ -4,8 +4,9 @@
   ``DO UPDATE``), which SQLite and PostgreSQL share in meaning but not in construct.
 - ``one_of(column, name, dialect)``: "``column`` is one of the list bound as ``name``".
 
-Both import PostgreSQL's constructs only when asked for PostgreSQL, so that a SQLite process
-never imports that dialect (about 4 MiB; ``tests/core/test_startup.py`` guards it).
+Neither imports ``sqlalchemy.dialects.postgresql`` unless asked for PostgreSQL (``one_of``
+needs only SQLAlchemy's generic ``ARRAY``), so that a SQLite process never loads that dialect
+(about 4 MiB; ``tests/core/test_startup.py`` guards it).
 """
 
 from __future__ import annotations
