@@ -35,7 +35,7 @@ from mainspring.core.health import router as health_router
 from mainspring.core.middleware import KernelMiddleware
 from mainspring.core.observability import configure_logging, track_database, untrack_database
 from mainspring.core.pagination import CursorCodec
-from mainspring.core.routing import install_route_index
+from mainspring.core.routing import RouteFirst, install_route_index
 from mainspring.core.schemas import without_null
 from mainspring.realworld.router import router as realworld_router
 from mainspring.shortener import redirects as shortener_redirects
@@ -105,14 +105,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
     app.include_router(realworld_router, prefix=settings.realworld_prefix)
     app.include_router(chat_page_router)  # the web client at /chat
-    # Shortener: the /{code} redirect routes (last: they shadow no route) and the redirect fast
-    # path (pure ASGI around the router, INSIDE the middleware added below). Keep it here.
+    # Shortener: the /{code} redirect routes, last (they shadow no route). Keep it here.
     shortener_redirects.install(app, settings)
-    install_route_index(app)  # route lookup by path prefix, 405s that list every method
+    index = install_route_index(app)  # route lookup by path prefix, 405s that list every method
 
-    # Anonymous cached answers replayed before routing while their cache tags hold.
-    app.add_middleware(EdgeCache, cache=app.state.cache)
-    app.add_middleware(LivenessFastPath)  # /healthz before routing, inside the kernel's layer
+    # The middleware, innermost first: each one added wraps those added before it. The fast
+    # paths answer inside the kernel's layer, never around it (security headers, request id,
+    # metrics and the access line are every answer's).
+    if index is not None:
+        app.add_middleware(RouteFirst, index=index)  # routed once; a miss answered at once
+    app.add_middleware(shortener_redirects.RedirectFastPath, shortener=app.state.shortener)
+    app.add_middleware(EdgeCache, cache=app.state.cache)  # shared answers replayed
+    app.add_middleware(LivenessFastPath)  # /healthz
     app.add_middleware(KernelMiddleware, settings=settings)
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -94,6 +94,23 @@ async def test_security_headers(client: httpx.AsyncClient) -> None:
     docs = await client.get("/docs")
     assert docs.status_code == 200
     assert "cdn.jsdelivr.net" in docs.headers["content-security-policy"]
+    # A path no route serves is answered before routing (core/routing.py, RouteFirst), still
+    # inside the kernel's layer: the same headers, and the exact problem+json of a 404.
+    miss = await client.get("/no/such/page", headers={"X-Request-ID": "miss-1"})
+    assert miss.status_code == 404
+    assert miss.headers["x-content-type-options"] == "nosniff"
+    assert miss.headers["content-security-policy"].startswith("default-src 'none'")
+    assert miss.headers["content-type"] == "application/problem+json"
+    assert miss.headers["content-length"] == str(len(miss.content))
+    assert miss.json() == {
+        "type": "urn:mainspring:problem:not-found",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "No resource at this path.",
+        "code": "not-found",
+        "instance": "/no/such/page",
+        "request_id": "miss-1",
+    }
 
 
 async def test_hsts_only_over_https_from_a_trusted_proxy(client: httpx.AsyncClient) -> None:

@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.types import Scope
+from starlette.types import Scope, Send
 
 PROBLEM_JSON = "application/problem+json"
 logger = structlog.get_logger("mainspring.errors")
@@ -243,11 +243,27 @@ def scope_request_id(scope: Scope) -> str | None:
 NO_RESOURCE = "No resource at this path."
 
 
-def not_found(scope: Scope) -> Response:
-    """The 404 of a path that no route serves. Routing renders it itself (``core/routing.py``):
-    raising ``HTTPException(404)`` for Starlette's exception middleware to catch and hand back
-    here cost a third of a miss."""
-    return render(NotFound(NO_RESOURCE), scope_instance(scope), scope_request_id(scope))
+_PROBLEM_JSON_BYTES = PROBLEM_JSON.encode()
+
+
+async def send_not_found(scope: Scope, send: Send) -> None:
+    """The 404 of a path that no route serves, sent as two ASGI messages. Routing answers it
+    itself (``core/routing.py``): raising ``HTTPException(404)`` for Starlette's exception
+    middleware to catch and hand back here cost a third of a miss, and a ``Response`` object
+    a sixth of what was left. The body is ``render``'s for ``NotFound``."""
+    body = orjson.dumps(
+        problem_body(
+            status=NotFound.status,
+            code=NotFound.code,
+            title=NotFound.title,
+            detail=NO_RESOURCE,
+            instance=scope_instance(scope),
+            request_id=scope_request_id(scope),
+        )
+    )
+    headers = [(b"content-length", str(len(body)).encode()), (b"content-type", _PROBLEM_JSON_BYTES)]
+    await send({"type": "http.response.start", "status": 404, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:

@@ -60,7 +60,7 @@ from starlette.responses import RedirectResponse
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mainspring.core.errors import not_found
+from mainspring.core.errors import send_not_found
 
 logger = structlog.get_logger("mainspring.routing")
 
@@ -100,6 +100,24 @@ class Node:
     """A route FastAPI must route itself (a mount...) may answer here: leave it to FastAPI."""
 
 
+RESOLVED = "mainspring.resolved"
+"""The scope key under which ``RouteFirst`` leaves its ``Resolution`` for the index."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """What the index made of one request: the route that serves it (``leaf``, with the path
+    parameters converted), the routes that serve its path with other methods only
+    (``partial``: a 405), ``forward`` when FastAPI's own router must decide (a mount, a host,
+    a frontend route could answer), or none of these: a miss (a 404, or the slash redirect)."""
+
+    path: str
+    leaf: Leaf | None = None
+    params: dict[str, Any] | None = None
+    partial: list[Leaf] | None = None
+    forward: bool = False
+
+
 class RouteIndex:
     """The app router's request dispatch, by path prefix (see the module docstring)."""
 
@@ -115,15 +133,42 @@ class RouteIndex:
         if scope["type"] != "http":
             await self._stock(scope, receive, send)
             return
-        if len(router.routes) != self._built_for:
-            self.rebuild()
         if "router" not in scope:
             scope["router"] = router
+        found: Resolution | None = scope.pop(RESOLVED, None)
+        if found is None or found.path != _route_path(scope):
+            found = self.resolve(scope)
+        if found.forward:
+            await self._stock(scope, receive, send)
+            return
+        leaf = found.leaf
+        if leaf is not None:
+            scope["endpoint"] = leaf.endpoint
+            scope["path_params"] = found.params
+            scope["route"] = leaf.route
+            await leaf.app(scope, receive, send)
+            return
+        if found.partial:
+            scope["route"] = found.partial[0].route
+            raise HTTPException(405, headers={"Allow": allow_header(found.partial)})
+        if self.has_slash_twin(found.path):
+            path = found.path
+            redirect_scope = dict(scope)
+            redirect_scope["path"] = (
+                scope["path"].rstrip("/") if path.endswith("/") else scope["path"] + "/"
+            )
+            await RedirectResponse(url=str(URL(scope=redirect_scope)))(scope, receive, send)
+            return
+        await send_not_found(scope, send)
+
+    def resolve(self, scope: Scope) -> Resolution:
+        """What serves this HTTP request (see ``Resolution``); nothing in the scope changes."""
+        if len(self.router.routes) != self._built_for:
+            self.rebuild()
         path = _route_path(scope)
         node = self._lookup(path)
         if node.delegate:
-            await self._stock(scope, receive, send)
-            return
+            return Resolution(path, forward=True)
         method = scope["method"]
         partial: list[Leaf] = []
         served_by: tuple[int, ...] | None = None
@@ -140,27 +185,18 @@ class RouteIndex:
             params = match.groupdict()
             for key, value in params.items():
                 params[key] = leaf.convertors[key].convert(value)
-            scope["endpoint"] = leaf.endpoint
-            scope["path_params"] = params
-            scope["route"] = leaf.route
-            await leaf.app(scope, receive, send)
-            return
+            return Resolution(path, leaf, params)
         if partial:
-            scope["route"] = partial[0].route
-            raise HTTPException(405, headers={"Allow": allow_header(partial)})
-        if self._miss_delegates:
-            await self._stock(scope, receive, send)
-            return
-        if router.redirect_slashes and path != "/":
-            other = path.rstrip("/") if path.endswith("/") else path + "/"
-            if any(leaf.regex.match(other) for leaf in self._lookup(other).candidates):
-                redirect_scope = dict(scope)
-                redirect_scope["path"] = (
-                    scope["path"].rstrip("/") if path.endswith("/") else scope["path"] + "/"
-                )
-                await RedirectResponse(url=str(URL(scope=redirect_scope)))(scope, receive, send)
-                return
-        await not_found(scope)(scope, receive, send)
+            return Resolution(path, partial=partial)
+        return Resolution(path, forward=self._miss_delegates)
+
+    def has_slash_twin(self, path: str) -> bool:
+        """Whether a route serves ``path`` with its trailing slash added or removed (then the
+        router redirects there, as Starlette's ``redirect_slashes`` does)."""
+        if not self.router.redirect_slashes or path == "/":
+            return False
+        other = path.rstrip("/") if path.endswith("/") else path + "/"
+        return any(leaf.regex.match(other) for leaf in self._lookup(other).candidates)
 
     def _lookup(self, path: str) -> Node:
         node = self._root
@@ -309,6 +345,38 @@ def install_route_index(app: FastAPI) -> RouteIndex | None:
     index = RouteIndex(router)
     router.middleware_stack = index
     return index
+
+
+class RouteFirst:
+    """Routes an HTTP request before Starlette's exception layers and FastAPI's router, and
+    answers a miss at once.
+
+    It sits innermost of the app's middleware, inside the kernel's (which it never bypasses:
+    the security headers, request id, metrics and access line of a 404 are those of any
+    answer). A request that a route serves, or that answers 405 or a slash redirect, goes on
+    with its ``Resolution`` in the scope, where the index takes it instead of matching again;
+    a path no route serves is answered 404 here: the exception middleware, FastAPI's exit
+    stack and the router around the index were half of a miss's time in the app
+    (docs/performance.md, "A miss answered before the exception layers").
+    """
+
+    def __init__(self, app: ASGIApp, *, index: RouteIndex) -> None:
+        self.app = app
+        self.index = index
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            found = self.index.resolve(scope)
+            if (
+                found.leaf is None
+                and not found.partial
+                and not found.forward
+                and not self.index.has_slash_twin(found.path)
+            ):
+                await send_not_found(scope, send)
+                return
+            scope[RESOLVED] = found
+        await self.app(scope, receive, send)
 
 
 def _has_form_limits(router: Any, seen: set[int] | None = None) -> bool:

@@ -76,20 +76,20 @@ class RedirectFastPath:
 
 def install(app: FastAPI, settings: Settings) -> None:
     """Mount the shortener's public side on ``app``; call it after every other router is
-    included and before the kernel's middleware is added:
+    included:
 
     - ``app.state.shortener``, started and stopped with the app (the click flusher, the
       invalidation listener; the last clicks are flushed on shutdown);
     - the redirect routes (``<prefix>/{code}``), included last so that they shadow no route,
-      and every top-level route segment reserved, so that no code can shadow one either;
-    - the fast path, innermost of the middleware (inside the security headers, request
-      context and metrics the kernel adds after it).
+      and every top-level route segment reserved, so that no code can shadow one either.
+
+    The app adds ``RedirectFastPath`` with the rest of its middleware (``mainspring.app``),
+    inside the security headers, request context and metrics of the kernel's layer.
     """
     shortener = Shortener(app, settings, load_settings())
     app.state.shortener = shortener
     shortener.reserve(*(_first_segment(route) for route in iter_route_contexts(app.routes)))
     app.include_router(redirect_router, prefix=shortener.prefix)
-    app.add_middleware(RedirectFastPath, shortener=shortener)
     app.state.startup_hooks.append(shortener.start)
     app.state.shutdown_hooks.append(shortener.stop)
 
