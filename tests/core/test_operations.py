@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 from fastapi import FastAPI, Request
+from prometheus_client.parser import text_string_to_metric_families
 
 from mainspring.app import create_app
 from mainspring.core.config import Settings
@@ -74,6 +75,53 @@ async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClien
     assert "mainspring_http_requests_in_flight" in text
     assert 'mainspring_db_pool_connections{state="checked_out"}' in text
     assert "mainspring_http_request_duration_seconds_bucket" in text
+
+
+def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+async def test_metrics_count_each_request_once_in_the_right_buckets(
+    client: httpx.AsyncClient,
+) -> None:
+    """The values, not only the names: the counter, both histograms' buckets, sums and counts,
+    and the gauge of requests in flight (the scrape itself is the one in flight)."""
+    before = _samples((await client.get("/metrics")).text)
+    for _ in range(2):
+        assert (await client.get("/healthz")).status_code == 200
+    listed = await client.get("/api/v1/articles?limit=2")
+    assert listed.status_code == 200
+    statements = int(listed.headers["x-db-statements"])
+    assert statements > 0
+    after = _samples((await client.get("/metrics")).text)
+
+    def grew(name: str, **labels: str) -> float:
+        key = (name, frozenset(labels.items()))
+        return after[key] - before.get(key, 0.0)
+
+    health = {"method": "GET", "route": "/healthz"}
+    assert grew("mainspring_http_requests_total", status="200", **health) == 2
+    assert grew("mainspring_http_request_duration_seconds_count", **health) == 2
+    assert grew("mainspring_http_request_duration_seconds_bucket", le="+Inf", **health) == 2
+    assert 0 < grew("mainspring_http_request_duration_seconds_sum", **health) < 10
+    # /healthz runs no SQL: both requests fall in the first bucket, le="0.0".
+    assert grew("mainspring_db_statements_per_request_bucket", route="/healthz", le="0.0") == 2
+    articles = "/api/v1/articles"
+    assert grew("mainspring_db_statements_per_request_sum", route=articles) == statements
+    bounds = (0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0, 55.0)
+    for bound in bounds:  # cumulative: every bucket at or above the count, none below
+        expected = 1 if statements <= bound else 0
+        grown = grew("mainspring_db_statements_per_request_bucket", route=articles, le=str(bound))
+        assert grown == expected, bound
+    assert after[("mainspring_http_requests_in_flight", frozenset())] == 1
+    assert (
+        "mainspring_http_requests_created",
+        frozenset({**health, "status": "200"}.items()),
+    ) in after
 
 
 async def test_request_id_is_echoed_or_generated(client: httpx.AsyncClient) -> None:

