@@ -292,13 +292,14 @@ class Cache:
         ``tags`` is still current: every tag still has the version it had then (one read, as a
         hit's own check, none when this process's copy knows them all). False when the backend
         is unreachable."""
+        if not version:
+            return False
         names = list(dict.fromkeys(tags))
-        current = await self._versions(names)
-        if not version or current is None:
+        current = await self._fetch([TAG_PREFIX + tag for tag in names])
+        if current is None:
             return False
         stamps: dict[str, str] = {}
-        for tag in names:
-            value = current[tag]
+        for tag, value in zip(names, current, strict=True):
             if value is None:  # invalidated since
                 return False
             stamps[tag] = value.decode()

@@ -103,7 +103,8 @@ class MemoryBackend:
         return value if isinstance(value, bytes) else None
 
     async def get_many(self, *keys: str) -> tuple[bytes | None, ...]:
-        return tuple([await self.get(key) for key in keys])
+        values = [self._live(key) for key in keys]  # one coroutine, not one per key
+        return tuple([value if isinstance(value, bytes) else None for value in values])
 
     async def set(
         self, key: str, value: bytes | str, expire: float | None = None, exist: bool | None = None
