@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
@@ -242,6 +243,27 @@ async def test_the_json_access_log_is_one_line_per_request(
     assert line["duration_ms"] >= 0
     assert line["client"] == "127.0.0.1"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", line["timestamp"])
+
+
+async def test_concurrent_requests_each_get_their_own_whole_access_line(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The lines of requests that end together are written together (core/observability.py,
+    ``AccessLog``): none is lost, merged with another or cut, and each is written by the time
+    the event loop has turned once more."""
+    app = create_app(settings.model_copy(update={"log_format": "json", "log_level": "INFO"}))
+    async with app.router.lifespan_context(app), _client(app) as client:
+        capsys.readouterr()
+        ids = [f"many-{n}" for n in range(60)]
+        responses = await asyncio.gather(
+            *(client.get("/healthz", headers={"X-Request-ID": id_}) for id_ in ids)
+        )
+        assert all(response.status_code == 200 for response in responses)
+        await asyncio.sleep(0)
+        written = capsys.readouterr().err
+    lines = [json.loads(line) for line in written.splitlines() if line]
+    access = [line["request_id"] for line in lines if line.get("logger") == "mainspring.access"]
+    assert sorted(access) == sorted(ids)
 
 
 async def test_no_access_log_below_its_level(

@@ -7,6 +7,7 @@ SQL statements by route template) and the ``AccessLog`` (one line per request).
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import logging
@@ -297,13 +298,19 @@ REGISTRY.register(REQUEST_METRICS)
 class AccessLog:
     """One line per request: the fields below, plus the request id.
 
-    In JSON (production) the line is built here, with one ``orjson.dumps``, and written to the
-    log handler's stream in one write: about 3 us, where structlog's processor chain and the
-    standard library's handler took about 55 us for the same line. Its fields are those of
-    every other log line (``event``, ``level``, ``logger``, ``timestamp``, ``request_id``).
+    In JSON (production) the line is built here, with one ``orjson.dumps``: about 3 us, where
+    structlog's processor chain and the standard library's handler took about 55 us for the
+    same line. The lines of the requests that end in one turn of the event loop are written to
+    the log handler's stream together, in one write and one flush, as soon as that turn ends
+    (at once past ``MAX_PENDING_BYTES``, or without a running loop): under load, a write system
+    call per request was a tenth of a ``/healthz`` (docs/performance.md, "Access lines written
+    once per turn of the event loop"). Its fields are those of every other log line
+    (``event``, ``level``, ``logger``, ``timestamp``, ``request_id``).
     In the console format (development) it goes through structlog, pretty, as before.
     The logger's level still decides: at ``MAINSPRING_LOG_LEVEL=WARNING`` there is no line.
     """
+
+    MAX_PENDING_BYTES = 64 * 1024
 
     def __init__(self, as_json: bool, stream: IO[str] | None = None) -> None:
         self.as_json = as_json
@@ -319,6 +326,9 @@ class AccessLog:
             self._flush = out.flush
         self._second = -1
         self._stamp_prefix = ""
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._drain_scheduled = False
 
     def enabled(self) -> bool:
         return self._level_of.isEnabledFor(logging.INFO)
@@ -364,8 +374,24 @@ class AccessLog:
             },
             option=orjson.OPT_APPEND_NEWLINE,
         )
-        self._write(line)
-        self._flush()
+        self._pending.append(line)
+        self._pending_bytes += len(line)
+        if self._pending_bytes >= self.MAX_PENDING_BYTES:
+            self._drain()
+        elif not self._drain_scheduled:
+            try:
+                asyncio.get_running_loop().call_soon(self._drain)
+                self._drain_scheduled = True
+            except RuntimeError:  # no event loop: written at once
+                self._drain()
+
+    def _drain(self) -> None:
+        """Write the pending lines, in one write (and one flush)."""
+        self._drain_scheduled = False
+        if self._pending:
+            lines, self._pending, self._pending_bytes = self._pending, [], 0
+            self._write(b"".join(lines))
+            self._flush()
 
     def _timestamp(self) -> str:
         """RFC 3339 UTC with microseconds, as structlog's ``TimeStamper(fmt="iso", utc=True)``;
