@@ -221,7 +221,7 @@ def _fields(row: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-def post_fields(row: Row[Any]) -> dict[str, Any]:
+def _post_fields(row: Row[Any]) -> dict[str, Any]:
     """A row of ``display_select`` as the response model's fields."""
     fields = _fields(row[:_WIDTH])
     fields["original"] = None if row[_WIDTH] is None else _fields(row[_WIDTH:])
@@ -230,7 +230,7 @@ def post_fields(row: Row[Any]) -> dict[str, Any]:
 
 def to_post(row: Row[Any]) -> PostOut:
     """A row of ``display_select`` as the response model, validated once."""
-    return PostOut.model_validate(post_fields(row))
+    return PostOut.model_validate(_post_fields(row))
 
 
 _POSTS = TypeAdapter(list[PostOut])
@@ -292,7 +292,7 @@ async def run_page(
         rows = rows[: listing.limit]
         last = rows[-1]
         next_cursor = listing.cursor_for([last[_CREATED_AT], last[0]])
-    return _POSTS.validate_python([post_fields(row) for row in rows]), next_cursor
+    return _POSTS.validate_python([_post_fields(row) for row in rows]), next_cursor
 
 
 async def post_page(
