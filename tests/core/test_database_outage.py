@@ -322,8 +322,8 @@ async def test_a_lost_connection_answers_503_and_the_service_recovers(
 async def test_a_pooled_connection_ended_while_idle_is_replaced_before_a_request_uses_it(
     settings: Settings, reads: str
 ) -> None:
-    # The pool checks each connection as it hands it out (one `;` round trip, core/db.py
-    # _ping_once): PostgreSQL ending an idle connection (a restart, an idle timeout, an
+    # The pool checks each connection as it hands it out (one `;` round trip, core/pool.py
+    # ping_once): PostgreSQL ending an idle connection (a restart, an idle timeout, an
     # operator) costs no request an error.
     if TEST_DATABASE_URL is None:
         not_configured("PostgreSQL only: MAINSPRING_TEST_DATABASE_URL is not set")
@@ -353,12 +353,12 @@ async def test_a_connection_given_back_just_now_is_handed_out_without_a_round_tr
 ) -> None:
     """Under load every checkout follows a checkin by milliseconds: the pool's check skips its
     round trip for a connection given back less than ``ALIVE_WINDOW_SECONDS`` ago whose socket
-    is open (core/db.py, ``_ping_once``), and makes it for one idle longer."""
+    is open (core/pool.py, ``ping_once``), and makes it for one idle longer."""
     if TEST_DATABASE_URL is None:
         not_configured("PostgreSQL only: MAINSPRING_TEST_DATABASE_URL is not set")
     from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 
-    from mainspring.core.db import ALIVE_WINDOW_SECONDS
+    from mainspring.core.pool import ALIVE_WINDOW_SECONDS
 
     pings = 0
     ping: Any = AsyncAdapt_asyncpg_connection.ping

@@ -25,7 +25,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import orjson
 from sqlalchemy import JSON, DateTime, Dialect, MetaData, Uuid, event, text
@@ -45,7 +44,7 @@ from sqlalchemy.types import TypeDecorator
 from mainspring.core.config import Settings
 from mainspring.core.database_faults import Circuit, database_fault
 from mainspring.core.errors import DatabaseUnavailable
-from mainspring.core.pool import FairAsyncQueuePool
+from mainspring.core.pool import FairAsyncQueuePool, note_checkin, ping_once
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -324,8 +323,8 @@ def create_engine(
             json_deserializer=_json_loads,
             connect_args=connect_args,
         )
-        engine.sync_engine.dialect.do_ping = _ping_once  # type: ignore[method-assign]
-        event.listen(engine.sync_engine, "checkin", _note_checkin)
+        engine.sync_engine.dialect.do_ping = ping_once  # type: ignore[method-assign]
+        event.listen(engine.sync_engine, "checkin", note_checkin)
     if circuit is None:
         circuit = Circuit(
             settings.database_circuit_failures, settings.database_circuit_open_seconds
@@ -333,50 +332,6 @@ def create_engine(
     _install_fault_handling(engine, circuit)
     event.listen(engine.sync_engine, "before_cursor_execute", _before_statement)
     return engine
-
-
-ALIVE_WINDOW_SECONDS = 0.5
-"""A pooled connection given back this recently, whose socket the server has not closed, is
-handed out without a round trip (``_ping_once``)."""
-_checked_in: WeakKeyDictionary[Any, float] = WeakKeyDictionary()
-"""When each PostgreSQL connection (asyncpg's) was last given back to its pool."""
-
-
-def _note_checkin(dbapi_connection: Any, _record: Any) -> None:
-    if dbapi_connection is not None:  # None: invalidated while checked out
-        _checked_in[dbapi_connection.driver_connection] = time.monotonic()
-
-
-def _ping_once(dbapi_connection: Any) -> bool:
-    """The pool's check of a connection at checkout: False (the pool replaces every
-    connection it holds) once the server has closed it; else a round trip, unless the
-    connection was given back less than ``ALIVE_WINDOW_SECONDS`` ago.
-
-    - asyncpg reads its socket whenever the event loop runs: a server that ended the
-      connection (a restart, an idle timeout, ``pg_terminate_backend``) closed it, and
-      ``is_closed()`` says so without a round trip.
-    - A connection in use half a second ago, and not closed since, is alive: under load every
-      checkout is such a one, and a round trip each was the largest fixed cost of a
-      PostgreSQL read (HikariCP skips its check the same way, ``aliveBypassWindowMs``). A
-      connection that died unnoticed within that half second fails its request's statement,
-      which answers 503 and drops the pool, as a statement that loses its connection does.
-    - The round trip: SQLAlchemy's asyncpg adapter wraps its ``;`` in ``BEGIN`` ...
-      ``ROLLBACK`` unless the connection is in autocommit (for PgBouncer's transaction mode,
-      which Mainspring does not use): three round trips. Marked autocommit for the ping, it
-      sends the ``;`` alone; a dead connection raises, and the pool replaces it."""
-    driver = dbapi_connection.driver_connection
-    if driver.is_closed():
-        return False
-    checked_in = _checked_in.get(driver)
-    if checked_in is not None and time.monotonic() - checked_in < ALIVE_WINDOW_SECONDS:
-        return True
-    level = dbapi_connection.isolation_level
-    dbapi_connection.isolation_level = "autocommit"
-    try:
-        dbapi_connection.ping()
-    finally:
-        dbapi_connection.isolation_level = level
-    return True
 
 
 def _install_fault_handling(engine: AsyncEngine, circuit: Circuit) -> None:

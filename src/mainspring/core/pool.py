@@ -14,13 +14,18 @@ mean looks fine, the tail does not.
 the queue while someone waits), and a new request joins the end of the line whenever the line
 is not empty. Every request then waits at most for the connections returned before its turn,
 and the pool timeout only answers requests the pool really cannot serve in time.
+
+``ping_once`` is the pool's check of a PostgreSQL connection as it hands it out (``core/db.py``
+installs it): no round trip for a connection given back just now, or one the server closed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import time
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.util.concurrency import await_
@@ -105,3 +110,50 @@ class FairAsyncQueuePool(AsyncAdaptedQueuePool):
     """SQLAlchemy's asyncio pool with a first-come, first-served line (``FairQueue``)."""
 
     _queue_class: Any = FairQueue
+
+
+# --- the check of a PostgreSQL connection as the pool hands it out -------------------------------
+
+ALIVE_WINDOW_SECONDS = 0.5
+"""A pooled connection given back this recently, whose socket the server has not closed, is
+handed out without a round trip (``ping_once``)."""
+_checked_in: WeakKeyDictionary[Any, float] = WeakKeyDictionary()
+"""When each PostgreSQL connection (asyncpg's) was last given back to its pool."""
+
+
+def note_checkin(dbapi_connection: Any, _record: Any) -> None:
+    """The engine's ``checkin`` listener (PostgreSQL): when the connection came back."""
+    if dbapi_connection is not None:  # None: invalidated while checked out
+        _checked_in[dbapi_connection.driver_connection] = time.monotonic()
+
+
+def ping_once(dbapi_connection: Any) -> bool:
+    """The pool's check of a connection at checkout: False (the pool replaces every
+    connection it holds) once the server has closed it; else a round trip, unless the
+    connection was given back less than ``ALIVE_WINDOW_SECONDS`` ago.
+
+    - asyncpg reads its socket whenever the event loop runs: a server that ended the
+      connection (a restart, an idle timeout, ``pg_terminate_backend``) closed it, and
+      ``is_closed()`` says so without a round trip.
+    - A connection in use half a second ago, and not closed since, is alive: under load every
+      checkout is such a one, and a round trip each was the largest fixed cost of a
+      PostgreSQL read (HikariCP skips its check the same way, ``aliveBypassWindowMs``). A
+      connection that died unnoticed within that half second fails its request's statement,
+      which answers 503 and drops the pool, as a statement that loses its connection does.
+    - The round trip: SQLAlchemy's asyncpg adapter wraps its ``;`` in ``BEGIN`` ...
+      ``ROLLBACK`` unless the connection is in autocommit (for PgBouncer's transaction mode,
+      which Mainspring does not use): three round trips. Marked autocommit for the ping, it
+      sends the ``;`` alone; a dead connection raises, and the pool replaces it."""
+    driver = dbapi_connection.driver_connection
+    if driver.is_closed():
+        return False
+    checked_in = _checked_in.get(driver)
+    if checked_in is not None and time.monotonic() - checked_in < ALIVE_WINDOW_SECONDS:
+        return True
+    level = dbapi_connection.isolation_level
+    dbapi_connection.isolation_level = "autocommit"
+    try:
+        dbapi_connection.ping()
+    finally:
+        dbapi_connection.isolation_level = level
+    return True
