@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 from prometheus_client import REGISTRY
 
-from tests.blog.writers import ARTICLES, Writers, publish
+from tests.blog.writers import ARTICLES, Writer, Writers, publish
 
 REALWORLD = "/realworld/api"
 
@@ -169,3 +169,97 @@ async def test_a_realworld_reader_with_a_token_is_answered_before_routing(
     bad = await client.get(f"{REALWORLD}/articles/worldly", headers={"Authorization": "Token x"})
     assert bad.status_code == 401
     assert "errors" in bad.json()  # the RealWorld error body: the route answered
+
+
+PROFILES = "/api/v1/profiles"
+FEED = f"{ARTICLES}/feed?limit=2"
+
+
+async def test_a_readers_own_feed_is_replayed_before_routing_from_their_own_entry(
+    client: httpx.AsyncClient, writer: Writers
+) -> None:
+    ada, bob, cat, dan = [await writer(name) for name in ("ada", "bob", "cat", "dan")]
+    for author in (ada, ada, ada, bob, bob, bob):
+        await publish(client, author, f"By {author.username}")
+    for reader, author in ((cat, ada), (dan, bob)):
+        follow = await client.put(f"{PROFILES}/{author.username}/follow", headers=reader.headers)
+        assert follow.status_code == 200
+
+    routed = await client.get(FEED, headers=cat.headers)  # the route; cat's entry kept
+    assert routed.headers["cache-control"] == "private, no-cache"
+    assert 'rel="next"' in routed.headers["link"]
+    personal = _edge("personal")
+    replayed = await client.get(FEED, headers=cat.headers)
+    assert _edge("personal") == personal + 1
+    _same_answer(replayed, routed)
+
+    # Another reader of the same path gets their own feed, never cat's: from the route while
+    # they have no entry, then from their own entry.
+    dans = [await client.get(FEED, headers=dan.headers) for _ in range(2)]
+    assert _edge("personal") == personal + 2
+    _same_answer(dans[1], dans[0])
+    assert {item["author"]["username"] for item in dans[1].json()["items"]} == {"bob"}
+    assert dans[1].headers["link"] != routed.headers["link"]  # dan's own next cursor
+    assert dans[1].headers["etag"] != routed.headers["etag"]
+
+    # If-None-Match with the current ETag: 304 from the route.
+    etag = replayed.headers["etag"]
+    revalidated = await client.get(FEED, headers={**cat.headers, "If-None-Match": etag})
+    assert revalidated.status_code == 304
+
+
+async def _authors(client: httpx.AsyncClient, reader: Writer) -> list[tuple[str, bool]]:
+    """Who wrote what ``reader``'s feed shows (a replay once the route has kept it), and
+    whether the reader favorited it."""
+    response = await client.get(f"{ARTICLES}/feed", headers=reader.headers)
+    assert response.status_code == 200, response.text
+    return [(item["author"]["username"], item["favorited"]) for item in response.json()["items"]]
+
+
+async def test_a_kept_feed_moves_with_every_write_its_reader_can_see(
+    client: httpx.AsyncClient, writer: Writers
+) -> None:
+    ada, bob, cat = await writer("ada"), await writer("bob"), await writer("cat")
+    first = await publish(client, ada, "First")
+    await client.put(f"{PROFILES}/ada/follow", headers=cat.headers)
+    assert await _authors(client, cat) == [("ada", False)]
+    assert await _authors(client, cat) == [("ada", False)]  # kept, replayed
+
+    await client.put(f"{PROFILES}/bob/follow", headers=cat.headers)  # whom cat follows
+    await publish(client, bob, "Second")  # a new article
+    assert await _authors(client, cat) == [("bob", False), ("ada", False)]
+    await client.put(f"{ARTICLES}/{first['slug']}/favorite", headers=cat.headers)
+    assert await _authors(client, cat) == [("bob", False), ("ada", True)]
+
+    await client.patch(f"{PROFILES}/me", json={"bio": "Now with a bio."}, headers=ada.headers)
+    response = await client.get(f"{ARTICLES}/feed", headers=cat.headers)
+    assert response.json()["items"][1]["author"]["bio"] == "Now with a bio."
+
+    await client.delete(f"{PROFILES}/ada/follow", headers=cat.headers)
+    assert await _authors(client, cat) == [("bob", False)]
+    blocked = await client.put(f"{PROFILES}/cat/block", headers=bob.headers)  # ends the follow
+    assert blocked.status_code == 200
+    assert await _authors(client, cat) == []
+
+    assert (await client.post("/api/v1/auth/logout", headers=cat.headers)).status_code == 204
+    ended = await client.get(f"{ARTICLES}/feed", headers=cat.headers)
+    assert ended.status_code == 401
+
+
+async def test_a_realworld_feed_is_replayed_to_its_reader_with_a_token(
+    client: httpx.AsyncClient, writer: Writers
+) -> None:
+    ada, bob = await writer("ada"), await writer("bob")
+    await publish(client, ada, "Followed")
+    await client.put(f"{PROFILES}/ada/follow", headers=bob.headers)
+    token = {"Authorization": f"Token {bob.access_token}"}
+    where = f"{REALWORLD}/articles/feed?limit=5"
+    routed = await client.get(where, headers=token)
+    personal = _edge("personal")
+    replayed = await client.get(where, headers=token)
+    assert _edge("personal") == personal + 1
+    _same_answer(replayed, routed)
+    assert replayed.json()["articlesCount"] == 1
+    assert replayed.json()["articles"][0]["author"]["following"] is True
+    others = await client.get(where, headers={"Authorization": f"Token {ada.access_token}"})
+    assert others.json() == {"articles": [], "articlesCount": 0}

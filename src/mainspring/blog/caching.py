@@ -20,7 +20,11 @@ entry that shows articles holds their ids and their authors' ids (``ids_meta``):
 - ``blog-article:<slug>``: ``GET /api/v1/articles/{slug}`` (or that no published article has
   this slug: the 404 is cached too); ``blog:article:<slug>``, ``blog:authors``;
 - ``realworld-articles:<digest>`` and ``realworld-article:<slug>``: the RealWorld adapter's
-  list and article (``realworld/router.py``), under the same tags.
+  list and article (``realworld/router.py``), under the same tags;
+- ``blog-feed:<reader id>:<digest>`` and ``realworld-feed:<reader id>:<digest>``: a slice of
+  one reader's feed (``lookup_feed``), their own answer (``cached_answers.lookup_own``), flags
+  included; ``blog:articles``, ``blog:authors`` and ``social:following:<reader id>`` (the
+  social module invalidates it when whom the reader follows changes: ``social/caching.py``).
 
 Invalidation, always after the commit (``invalidate_after_commit``), so that no reader can
 cache the old state again in between, and before the response of the write goes out:
@@ -62,6 +66,7 @@ from mainspring.core import cached_answers
 from mainspring.core.cache import CachedBytes
 from mainspring.core.cache_commit import invalidate_after_commit
 from mainspring.core.conditional import make_etag
+from mainspring.social.caching import following_tag
 from mainspring.social.models import ProfileDetails
 
 ARTICLES_TAG = "blog:articles"
@@ -99,6 +104,32 @@ async def lookup(
         load,
         ttl=TTL_SECONDS,
         personal=personal,
+    )
+
+
+def feed_tags(reader_id: uuid.UUID) -> list[str]:
+    """A reader's feed shows the articles (and their ``favorited``, which a favorite
+    invalidates with ``blog:articles``) and authors of the users they follow."""
+    return [ARTICLES_TAG, AUTHORS_TAG, following_tag(reader_id)]
+
+
+async def lookup_feed(
+    request: Request,
+    reader_id: uuid.UUID,
+    key: str,
+    load: cached_answers.Load,
+    link: cached_answers.Link | None = None,
+) -> CachedBytes:
+    """The reader's slice of their feed kept under ``key`` (a ``digest_key`` of the slice,
+    ``<kind>:<digest>``), as ``cached_answers.lookup_own`` keeps it: per reader, until an
+    article, an author or whom the reader follows changes, ``TTL_SECONDS`` at most."""
+    kind, _, digest = key.partition(":")
+
+    def reader_key(reader: uuid.UUID) -> str:
+        return f"{kind}:{reader}:{digest}:{LAYOUT}"
+
+    return await cached_answers.lookup_own(
+        request, reader_id, reader_key, feed_tags, load, ttl=TTL_SECONDS, link=link
     )
 
 

@@ -37,7 +37,6 @@ from mainspring.core.conditional import NOT_MODIFIED, ConditionalDep
 from mainspring.core.config import Settings
 from mainspring.core.deps import (
     CursorSliceDep,
-    DatabaseDep,
     PageSliceDep,
     ReadSessionDep,
     SessionDep,
@@ -45,7 +44,7 @@ from mainspring.core.deps import (
 )
 from mainspring.core.errors import problem_responses
 from mainspring.core.idempotency import IdempotencyDep, IdempotentRoute
-from mainspring.core.pagination import set_cursor_links
+from mainspring.core.pagination import cursor_link, set_cursor_links
 from mainspring.core.schemas import CursorPage, Page
 
 router = APIRouter(tags=["blog"], route_class=IdempotentRoute)
@@ -115,17 +114,31 @@ async def list_articles(
 @router.get(
     "/articles/feed",
     summary="Articles by the authors I follow",
-    responses=problem_responses(400, 401),
+    response_model=ArticlePage,
+    responses={**NOT_MODIFIED, **problem_responses(400, 401)},
 )
 async def feed(
-    database: DatabaseDep,
+    request: Request,
     principal: CurrentPrincipal,
     listing: CursorSliceDep,
-) -> CursorPage[schemas.ArticleSummary]:
-    """Published articles by the users the caller follows, newest first."""
-    async with database.read_connection() as connection:
-        items, next_cursor = await article_service.feed(connection, listing, principal)
-    return listing.respond(items, next_cursor)
+    conditional: ConditionalDep,
+) -> ArticlePage | Response:
+    """Published articles by the users the caller follows, newest first. The answer is the
+    caller's own (`Cache-Control: private, no-cache`) with an `ETag` (304 on `If-None-Match`)
+    that moves when an article, an author or whom the caller follows changes."""
+
+    async def load(session: AsyncSession) -> CachedBytes:
+        items, next_cursor = await article_service.feed(session, listing, principal)
+        page = ArticlePage(items=items, next_cursor=next_cursor)
+        return CachedBytes(_PAGE_JSON.dump_json(page), {"next_cursor": next_cursor})
+
+    def link(cached: CachedBytes) -> str | None:
+        return cursor_link(request, cached.meta["next_cursor"])
+
+    key = cached_answers.digest_key("blog-feed", listing.limit, listing.cursor)
+    cached = await caching.lookup_feed(request, principal.user_id, key, load, link)
+    set_cursor_links(request, conditional.response, cached.meta["next_cursor"])
+    return cached_answers.respond_own(cached, conditional)
 
 
 @router.post(

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypedDict
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from mainspring.blog import schemas
@@ -53,7 +53,7 @@ from mainspring.blog.slugs import candidates, derived_from, slugify
 from mainspring.blog.tags import normalize_tag
 from mainspring.core.auth import Principal, Viewer
 from mainspring.core.conditional import Conditional
-from mainspring.core.db import utcnow
+from mainspring.core.db import Reader, utcnow
 from mainspring.core.markdown import render_markdown
 from mainspring.core.pagination import CursorSlice, PageSlice
 from mainspring.social.notifications.service import notification_service
@@ -138,10 +138,10 @@ class ArticleService:
         return await repository.keyset(where, keys=keys, listing=listing, viewer_id=viewer.user_id)
 
     async def feed(
-        self, connection: AsyncConnection, listing: CursorSlice, principal: Principal
+        self, reader: Reader, listing: CursorSlice, principal: Principal
     ) -> tuple[list[schemas.ArticleSummary], str | None]:
         """Published articles by the authors the caller follows, newest first."""
-        return await articles_repository.feed(connection, principal.user_id, listing)
+        return await articles_repository.feed(reader, principal.user_id, listing)
 
     async def window(
         self,

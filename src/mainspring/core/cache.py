@@ -251,6 +251,14 @@ class Cache:
         cached: CachedBytes = await self._get_or_set(key, loader, ttl, tags, BYTES_ENTRY)
         return cached
 
+    async def get_bytes(self, key: str, *, tags: Iterable[str] = ()) -> CachedBytes | None:
+        """The body ``get_or_set_bytes`` kept under ``key`` with ``tags``, if it is still
+        current; None otherwise (absent, expired, stale, or the backend unreachable). What
+        the edge cache reads a reader's own answer with (``cached_answers.lookup_own``)."""
+        value = await self._read(key, BYTES_ENTRY, tags)
+        _count(key, value)
+        return None if value is _MISSING else value
+
     async def _get_or_set(
         self, key: str, loader: Loader, ttl: float, tags: Iterable[str], codec: Codec
     ) -> Any:

@@ -17,11 +17,17 @@ here:
   of the same shared entry and the reader's own part (``overlay``: their flags, read fresh by
   one small statement, never cached), with ``Cache-Control: private, no-cache``;
 - ``read_session(request)``: the read session a signed-in reader's handler opens itself, when
-  what it reads is not shared (their own drafts, a staff view).
+  what it reads is not shared (their own drafts, a staff view);
+- ``lookup_own(request, reader_id, key, tags, load, ttl=...)`` and ``respond_own(cached,
+  conditional)``: a reader's *own* answer (a feed, whose very rows depend on whom the reader
+  follows), kept per reader under tags that include the reader's own (``social:following:<id>``),
+  answered ``private, no-cache`` with the entry's version as its ETag.
 
 A route that answers signed-in readers with ``respond_private`` gives ``lookup`` the same reader's
 part (``personal``: the overlay of any reader), so that the edge cache (core/edge_cache.py) can
 answer the next signed-in reader of the same entry before routing, exactly as the route would.
+``lookup_own`` does the same for a reader's own answer: the edge cache answers the next reader of
+the same path and query from that reader's own entry, once the route has kept it.
 
 An entry holds only what every reader sees alike. A signed-in reader who sees the same thing
 plus a few flags of their own (``favorited``, ``following``, ``liked``) gets the shared entry
@@ -40,7 +46,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import Request, Response
@@ -57,11 +63,16 @@ PUBLIC = f"public, max-age={MAX_AGE_SECONDS}"
 """``Cache-Control`` of an anonymous answer: anyone may keep it a few seconds."""
 PRIVATE = "private, no-cache"
 """``Cache-Control`` of a signed-in reader's answer: theirs only, revalidated before reuse."""
+_T = TypeVar("_T")
 JSON = "application/json"
 MISSING = "missing"
 """The ``meta`` entry of a cached absence: the detail of its 404."""
 
 Load = Callable[[AsyncSession], Awaitable[CachedBytes]]
+ForReader = Callable[[uuid.UUID], _T]
+"""What a reader's own entry is kept under, for any reader: their id -> its key, or its tags."""
+Link = Callable[[CachedBytes], "str | None"]
+"""The ``Link`` header of a reader's own answer, from their entry (its ``meta``'s next cursor)."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +142,61 @@ async def lookup(
     return cached
 
 
+async def lookup_own(
+    request: Request,
+    reader_id: uuid.UUID,
+    key: ForReader[str],
+    tags: ForReader[list[str]],
+    load: Load,
+    *,
+    ttl: float,
+    link: Link | None = None,
+) -> CachedBytes:
+    """The reader's own answer kept under ``key(reader_id)``, stale once any of
+    ``tags(reader_id)`` is invalidated, and after ``ttl`` seconds at most; on a miss, ``load``
+    computes it in a read session opened for it. Answer it with ``respond_own``.
+
+    ``key`` and ``tags`` are functions of the reader (``key`` must hold their id and every
+    parameter that shapes the answer, ``tags`` the reader's own tags) because the edge cache
+    answers the next request for the same path and query, whoever sends it, from *that*
+    reader's entry (``Cache.get_bytes``), with ``link(entry)`` as its ``Link``: a reader whose
+    entry is not in the cache is answered by the route, which keeps it."""
+    cache: Cache = request.app.state.cache
+
+    async def miss() -> CachedBytes:
+        async with read_session(request) as session:
+            return await load(session)
+
+    own_tags = tags(reader_id)
+    cached = await cache.get_or_set_bytes(key(reader_id), miss, ttl=ttl, tags=own_tags)
+    if cached.version:
+        answer = _own_answer(cache, key, tags, link)
+        shared = edge_cache.Shared(
+            key(reader_id), tuple(own_tags), cached.version, ttl, False, answer, OWN_HEADERS
+        )
+        edge_cache.mark(request.scope, shared)
+    return cached
+
+
+OWN_HEADERS = edge_cache.REPLACED | {b"link"}
+"""The headers of an answer of a reader's own that are theirs alone (``Shared.replaces``)."""
+
+
+def respond_own(cached: CachedBytes, conditional: Conditional) -> Response:
+    """A reader's own answer ``cached`` (``lookup_own``), or 304 to a current
+    ``If-None-Match``: its ETag is the entry's version, which moves with every invalidation of
+    its tags. The headers already set on ``conditional.response`` (``Link``) are kept;
+    ``Cache-Control: private, no-cache``."""
+    if cached.version and conditional.fresh(cached.version):
+        answer = conditional.not_modified()
+    else:
+        answer = Response(cached.body, media_type=JSON)
+        _copy_headers(conditional, answer)
+    answer.headers["Vary"] = "Authorization"
+    answer.headers["Cache-Control"] = PRIVATE
+    return answer
+
+
 def read_session(request: Request) -> AbstractAsyncContextManager[AsyncSession]:
     """The request's read session, for a handler that opens it only when it needs it: a
     signed-in reader, or a miss (``lookup``); an anonymous hit needs none."""
@@ -196,8 +262,26 @@ def _personal_answer(
     and ``ETag``, for whichever reader it authenticated."""
     database: Database = request.app.state.db
 
-    async def answer(reader_id: uuid.UUID) -> tuple[bytes, str]:
+    async def answer(reader_id: uuid.UUID) -> tuple[bytes, edge_cache.Headers]:
         part = await _read(database, cached, personal(reader_id))
-        return _composed(cached, part), part.etag
+        return _composed(cached, part), [(b"etag", part.etag.encode())] if part.etag else []
+
+    return answer
+
+
+def _own_answer(
+    cache: Cache, key: ForReader[str], tags: ForReader[list[str]], link: Link | None
+) -> edge_cache.PersonalAnswer:
+    """What the edge cache sends a reader for the same path and query: their own entry, with
+    ``respond_own``'s headers; ``LookupError`` (the route answers) when it is not current."""
+
+    async def answer(reader_id: uuid.UUID) -> tuple[bytes, edge_cache.Headers]:
+        cached = await cache.get_bytes(key(reader_id), tags=tags(reader_id))
+        if cached is None or not cached.version:
+            raise LookupError("no current entry: the route answers and keeps one")
+        headers = [(b"etag", cached.version.encode())]
+        if link is not None and (value := link(cached)):
+            headers.append((b"link", value.encode()))
+        return cached.body, headers
 
     return answer

@@ -35,6 +35,10 @@ the body and ``ETag`` that ``personal`` composes for that reader. Anything else 
 headers, a stale entry, a token that does not authenticate, a database that does not answer)
 goes to the route, which answers, or refuses, as it always does: the layer only ever answers
 what the route would have answered.
+
+A reader's own answer (a feed: its very rows depend on the reader) is replayed the same way,
+from that reader's own entry (``cached_answers.lookup_own``): ``personal`` reads it from the
+kernel cache, and its ``ETag`` and ``Link`` are the reader's (``Shared.replaces``).
 """
 
 from __future__ import annotations
@@ -76,15 +80,19 @@ _BYPASS = frozenset({b"cookie", b"if-none-match", b"if-modified-since", b"range"
 """Request headers that make an answer the caller's own: such requests go to the route (a bearer
 token alone is answered from the reader's part of a shared entry, when the route says how)."""
 _AUTHORIZATION = b"authorization"
-_REPLACED = frozenset({b"content-length", b"etag"})
-"""The headers of a signed-in reader's answer that are theirs: composed for each reader."""
+REPLACED = frozenset({b"content-length", b"etag"})
+"""The headers of a signed-in reader's answer to shared content that are theirs: composed for
+each reader (``Shared.replaces``)."""
 TOKEN_SCHEMES = (b"bearer",)
 """The ``Authorization`` schemes that carry an access token, unless the route says others
 (``token_schemes``, e.g. the RealWorld adapter's ``Token``)."""
 
-PersonalAnswer = Callable[[uuid.UUID], Awaitable[tuple[bytes, str]]]
-"""The body and ``ETag`` of a shared entry as the reader with this id gets it (their flags set
-on it): what ``cached_answers.lookup`` gives for a route that answers signed-in readers so."""
+Headers = list[tuple[bytes, bytes]]
+PersonalAnswer = Callable[[uuid.UUID], Awaitable[tuple[bytes, Headers]]]
+"""The body of the answer the reader with this id gets, and its headers that are theirs (an
+``ETag``; a ``Link`` too for an answer of their own): a shared entry with their flags set on it
+(``cached_answers.lookup``'s ``personal``), or their own entry (``lookup_own``). Raises when the
+route must answer instead (their own entry is not in the cache)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +107,9 @@ class Shared:
     missing: bool
     personal: PersonalAnswer | None = None
     """How a signed-in reader is answered from the same entry; None: only by the route."""
+    replaces: frozenset[bytes] = REPLACED
+    """The headers of the route's answer to a signed-in reader that ``personal`` gives for each
+    reader (lower case): they are not kept."""
 
 
 def mark(scope: Scope, shared: Shared) -> None:
@@ -111,7 +122,7 @@ class _Kept:
     shared: Shared
     expires: float
     status: int
-    headers: list[tuple[bytes, bytes]]
+    headers: Headers
     body: bytes
     """The answer's body; empty for a signed-in reader's headers (``personal`` composes it)."""
     size: int
@@ -176,9 +187,7 @@ class EdgeCache:
             self.kept.move_to_end(where)
 
     @staticmethod
-    async def _replay(
-        scope: Scope, send: Send, kept: _Kept, headers: list[tuple[bytes, bytes]], body: bytes
-    ) -> None:
+    async def _replay(scope: Scope, send: Send, kept: _Kept, headers: Headers, body: bytes) -> None:
         scope["route"] = kept.route
         await send({"type": "http.response.start", "status": kept.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -196,12 +205,10 @@ class EdgeCache:
             return False
         try:
             principal = await authenticate(HTTPConnection(scope), token.decode("latin-1"))
-            body, etag = await personal(principal.user_id)
+            body, theirs = await personal(principal.user_id)
         except Exception:  # any doubt: the route answers (or refuses) and reports it
             return False
-        headers = [*kept.headers, (b"content-length", str(len(body)).encode())]
-        if etag:
-            headers.append((b"etag", etag.encode()))
+        headers = [*kept.headers, (b"content-length", str(len(body)).encode()), *theirs]
         await self._replay(scope, send, kept, headers, body)
         return True
 
@@ -209,7 +216,7 @@ class EdgeCache:
         self, scope: Scope, receive: Receive, send: Send, where: Where
     ) -> None:
         status = 0
-        headers: list[tuple[bytes, bytes]] = []
+        headers: Headers = []
         chunks: list[bytes] = []
         size = 0
         whole = False
@@ -235,7 +242,8 @@ class EdgeCache:
         if signed_in:  # the headers only, for ``shared.personal``
             if status != 200 or shared.personal is None or not _reusable(headers, b"private"):
                 return
-            headers = [(name, value) for name, value in headers if name.lower() not in _REPLACED]
+            replaced = shared.replaces
+            headers = [(name, value) for name, value in headers if name.lower() not in replaced]
             chunks = []
         elif not (status == 404 and shared.missing) and not (
             status == 200 and _reusable(headers, b"public")
@@ -262,7 +270,7 @@ class EdgeCache:
             self.kept_bytes -= kept.size
 
 
-def _reusable(headers: list[tuple[bytes, bytes]], cache_control: bytes) -> bool:
+def _reusable(headers: Headers, cache_control: bytes) -> bool:
     """Its ``Cache-Control`` starts with ``cache_control`` (``public``: anyone may be given it;
     ``private``: a signed-in reader's), and it carries nothing that is one client's alone: no
     rate-limit fields (a replay would skip the limiter), no cookie."""

@@ -277,9 +277,16 @@ async def offset_page(
 
 def set_cursor_links(request: Request, response: Response, next_cursor: str | None) -> None:
     """``Link: <...?cursor=...>; rel="next"`` for a keyset slice."""
-    if next_cursor:
-        url = _url_for_more(request.url, "cursor") + urlencode({"cursor": next_cursor})
-        response.headers["Link"] = f'<{url}>; rel="next"'
+    if link := cursor_link(request, next_cursor):
+        response.headers["Link"] = link
+
+
+def cursor_link(request: Request, next_cursor: str | None) -> str | None:
+    """The ``Link`` header's value for a keyset slice of ``request`` (None for the last)."""
+    if not next_cursor:
+        return None
+    url = _url_for_more(request.url, "cursor") + urlencode({"cursor": next_cursor})
+    return f'<{url}>; rel="next"'
 
 
 def set_page_links(request: Request, response: Response, params: PageSlice, total: int) -> None:

@@ -127,17 +127,29 @@ _LIST_FLAGS = caching.flags(_listed)
 _ARTICLE_FLAGS = caching.flags(_the_article)
 
 
-@router.get("/articles/feed", summary="Articles by the users I follow")
+@router.get(
+    "/articles/feed",
+    summary="Articles by the users I follow",
+    response_model=schemas.ArticlesResponse,
+)
 async def feed(
-    session: ReadSessionDep,
+    request: Request,
     principal: CurrentPrincipal,
+    conditional: ConditionalDep,
     offset: Offset = 0,
     limit: Limit = 20,
-) -> schemas.ArticlesResponse:
-    """Published articles by the users the caller follows, newest first."""
+) -> schemas.ArticlesResponse | Response:
+    """Published articles by the users the caller follows, newest first: the caller's own
+    answer, kept per reader (``blog/caching.py``, ``lookup_feed``)."""
     filters = ArticleFilter(followed_by=principal.user_id)
-    answer, _ = await _window(session, filters, offset, limit, Viewer(principal))
-    return answer
+
+    async def load(session: AsyncSession) -> CachedBytes:
+        answer, _ = await _window(session, filters, offset, limit, Viewer(principal))
+        return CachedBytes(answer.model_dump_json().encode())
+
+    key = cached_answers.digest_key("realworld-feed", offset, min(limit, MAX_LIMIT))
+    cached = await caching.lookup_feed(request, principal.user_id, key, load)
+    return cached_answers.respond_own(cached, conditional)
 
 
 @router.get("/articles", summary="List articles", response_model=schemas.ArticlesResponse)

@@ -5,6 +5,8 @@
   before following them (409).
 - Blocking ends the follows between the two users, both ways, at once.
 - Following and blocking are idempotent: doing it twice changes nothing and notifies once.
+- A change of whom a user follows invalidates their ``following_tag`` after the commit
+  (``social/caching.py``): their feeds are kept per reader under it.
 
 These services are also the social module's interface to other modules: the blog and its
 RealWorld adapter call ``profile_service.get_profile`` and ``follow_service.follow``.
@@ -20,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mainspring.core.auth import Viewer
 from mainspring.core.conditional import make_etag
 from mainspring.core.pagination import CursorSlice
+from mainspring.social.caching import following_changed
 from mainspring.social.errors import Blocked, ProfileNotFound, SelfInteraction, UnblockFirst
 from mainspring.social.notifications.service import notification_service
 from mainspring.social.profiles.repository import ProfileRepository
@@ -113,6 +116,7 @@ class FollowService:
         if await repository.blocks(follower_id, followee_id):
             raise UnblockFirst("You blocked this user: unblock them before following.")
         if await repository.follow(follower_id, followee_id):
+            following_changed(session, follower_id)
             await notification_service.notify(
                 session,
                 recipient_id=followee_id,
@@ -129,7 +133,8 @@ class FollowService:
     ) -> Profile:
         """``follower_id`` no longer follows ``username`` (nothing happens if it did not)."""
         followee_id = await user_id_of(session, username)
-        await ProfileRepository(session).unfollow(follower_id, followee_id)
+        if await ProfileRepository(session).unfollow(follower_id, followee_id):
+            following_changed(session, follower_id)
         return await profile_service.get_profile(session, username, follower_id)
 
 
@@ -140,6 +145,7 @@ class BlockService:
         if blocked_id == blocker_id:
             raise SelfInteraction("You cannot block yourself.")
         await ProfileRepository(session).block(blocker_id, blocked_id)
+        following_changed(session, blocker_id, blocked_id)  # their follows of each other ended
         return await profile_service.get_profile(session, username, blocker_id)
 
     async def unblock(self, session: AsyncSession, blocker_id: uuid.UUID, username: str) -> Profile:
