@@ -33,7 +33,9 @@ aiosqlite's cursor. ``create_engine`` in core/db.py uses it for every ``sqlite+a
 from __future__ import annotations
 
 import collections
+import functools
 import sqlite3
+import uuid
 from threading import Thread
 from typing import Any
 
@@ -45,6 +47,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_ss_cursor,
     SQLiteDialect_aiosqlite,
 )
+from sqlalchemy.sql import sqltypes
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
@@ -219,11 +222,37 @@ class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
         return OneHopConnection(self, await_(connection))
 
 
+@functools.lru_cache(maxsize=4096)
+def _uuid(text: str) -> uuid.UUID:
+    return uuid.UUID(text)
+
+
+class InternedUuid(sqltypes.Uuid[Any]):
+    """A ``Uuid`` column read on SQLite, where it is stored as 32 hex digits: the same text
+    gives the same ``uuid.UUID`` object, kept in an LRU (``uuid.UUID`` is immutable). The hot
+    reads give back the same rows' ids on every request (a page of tasks has about 70), and a
+    lookup costs a tenth of building one (0.1 against 1.0 µs)."""
+
+    def result_processor(self, dialect: Any, coltype: object) -> Any:
+        if not self.as_uuid:
+            return super().result_processor(dialect, coltype)  # type: ignore[no-untyped-call]
+
+        def process(value: str | None) -> uuid.UUID | None:
+            return None if value is None else _uuid(value)
+
+        return process
+
+
 class OneHopSQLiteDialect(SQLiteDialect_aiosqlite):
-    """``sqlite+aiosqlite`` with one hand-off to SQLite's thread per statement."""
+    """``sqlite+aiosqlite`` with one hand-off to SQLite's thread per statement, and its ids read
+    through ``InternedUuid``."""
 
     driver = DRIVER
     supports_statement_cache = True
+    colspecs = {  # noqa: RUF012 (SQLAlchemy's own declaration: a dict on the class)
+        **SQLiteDialect_aiosqlite.colspecs,
+        sqltypes.Uuid: InternedUuid,
+    }
 
     @classmethod
     def import_dbapi(cls) -> OneHopDBAPI:
