@@ -237,6 +237,22 @@ async def test_pages_have_totals_and_links(client: httpx.AsyncClient, board: Tea
     assert "page=3&page_size=3" in links
 
 
+async def test_a_page_past_the_end_and_an_empty_list_still_say_their_totals(
+    client: httpx.AsyncClient, board: Team
+) -> None:
+    """The total comes with the page's rows; with none, it is counted (past the end) or 0."""
+    headers = board.owner.headers
+    query = {"page_size": 3, "project_id": board.project_id}
+    past = await client.get("/api/v1/tasks", params={**query, "page": 9}, headers=headers)
+    assert past.status_code == 200
+    assert (past.json()["items"], past.json()["total"]) == ([], 7)
+    assert 'rel="last"' in past.headers["link"]
+    last = await client.get("/api/v1/tasks", params={**query, "page": 3}, headers=headers)
+    assert (len(last.json()["items"]), last.json()["total"]) == (1, 7)
+    none = await client.get("/api/v1/tasks", params={**query, "q": "zzzz"}, headers=headers)
+    assert (none.json()["items"], none.json()["total"]) == ([], 0)
+
+
 async def test_the_list_runs_the_same_statements_whatever_the_page_size(
     client: httpx.AsyncClient, board: Team
 ) -> None:

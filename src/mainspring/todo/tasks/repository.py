@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
@@ -144,20 +145,28 @@ def _summary(row: Any, now: datetime) -> schemas.Task:
     return schemas.Task.model_validate(_summary_fields(row, now))
 
 
+_SUMMARIES = TypeAdapter(list[schemas.Task])
+"""A page of tasks, validated in one call (not one call a task)."""
+
+
 async def page(
     reader: Reader, filters: TaskFilters, *, me: uuid.UUID, now: datetime, listing: PageSlice
 ) -> tuple[list[schemas.Task], int]:
-    """One page of the tasks ``me`` can see, filtered and sorted, and the total count: two
-    statements (count, page) whatever the page size, built once per shape of the filters."""
+    """One page of the tasks ``me`` can see, filtered and sorted, and the total count: one
+    statement (the page, the total in each row: ``_list_statements``), built once per shape of
+    the filters; a second (the count) only for a page past the end."""
     dialect = dialect_of(reader)
-    count, rows = _list_statements(filters.shape(), dialect)
+    count, page_and_total = _list_statements(filters.shape(), dialect)
     values = filters.parameters(me=me, now=now, dialect=dialect)
-    total = await reader.scalar(count, values)
-    if not total or listing.offset >= total:
-        return [], int(total or 0)
-    values.update(page_offset=listing.offset, page_limit=listing.limit)
-    result = await reader.execute(rows, values)
-    return [_summary(row, now) for row in result.all()], int(total)
+    rows = (
+        await reader.execute(
+            page_and_total, {**values, "page_offset": listing.offset, "page_limit": listing.limit}
+        )
+    ).all()
+    if rows:
+        return _SUMMARIES.validate_python([_summary_fields(row, now) for row in rows]), rows[0][-1]
+    total = await reader.scalar(count, values) if listing.offset else 0
+    return [], int(total or 0)
 
 
 class TaskRepository(RepositoryBase[Task]):
@@ -416,9 +425,11 @@ class TaskRepository(RepositoryBase[Task]):
 
 @functools.lru_cache(maxsize=256)
 def _list_statements(shape: FilterShape, dialect: str) -> tuple[Select[Any], Select[Any]]:
-    """The task list's count and page for filters of ``shape``, on the parameters of
-    ``TaskFilters.parameters`` and ``page_offset``/``page_limit``: built once per shape (a few
-    dozen in use; at most 256 kept, the least recently used dropped)."""
+    """The task list's count, and its page with the count as its last column, for filters of
+    ``shape``, on the parameters of ``TaskFilters.parameters`` and ``page_offset``/
+    ``page_limit``: built once per shape (a few dozen in use; at most 256 kept, the least
+    recently used dropped). The count in the page is an uncorrelated scalar subquery, which
+    SQLite and PostgreSQL evaluate once per statement: one round trip for both."""
 
     def scoped(stmt: Select[Any]) -> Select[Any]:
         stmt = stmt.join(ProjectMember, _membership(bindparam(ME)))
@@ -431,6 +442,7 @@ def _list_statements(shape: FilterShape, dialect: str) -> tuple[Select[Any], Sel
     count = scoped(select(func.count()).select_from(Task))
     page = (
         scoped(_summaries())
+        .add_columns(count.correlate(None).scalar_subquery().label("total"))
         .order_by(*shape.order_by())
         .offset(bindparam("page_offset"))
         .limit(bindparam("page_limit"))
