@@ -242,7 +242,7 @@ async def test_a_page_past_the_end_and_an_empty_list_still_say_their_totals(
 ) -> None:
     """The total comes with the page's rows; with none, it is counted (past the end) or 0."""
     headers = board.owner.headers
-    query = {"page_size": 3, "project_id": board.project_id}
+    query: dict[str, Any] = {"page_size": 3, "project_id": board.project_id}
     past = await client.get("/api/v1/tasks", params={**query, "page": 9}, headers=headers)
     assert past.status_code == 200
     assert (past.json()["items"], past.json()["total"]) == ([], 7)
