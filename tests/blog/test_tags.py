@@ -31,7 +31,16 @@ async def test_tags_are_ranked_by_published_use(client: httpx.AsyncClient, write
     second = (await client.get("/api/v1/tags", params={"page": 2, "page_size": 3})).json()
     assert second["items"] == [{"name": "zen", "articles_count": 1}]
     assert second["total"] == 4
+    # Past the end: no rows to carry the count (core.pagination.offset_page counts alone).
+    past = (await client.get("/api/v1/tags", params={"page": 5, "page_size": 3})).json()
+    assert (past["items"], past["total"]) == ([], 4)
 
     await client.delete(f"{ARTICLES}/three", headers=ada.headers)
     names = [item["name"] for item in (await client.get("/api/v1/tags")).json()["items"]]
     assert names == ["python", "async", "web"]
+
+
+async def test_no_tags_at_all_is_an_empty_first_page(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/tags")
+    assert response.status_code == 200
+    assert (response.json()["items"], response.json()["total"]) == ([], 0)

@@ -266,11 +266,23 @@ async def offset_page(
     *,
     scalars: bool = True,
 ) -> tuple[list[Any], int]:
-    """Run ``stmt`` for one page and count every row matching it (two statements)."""
-    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    result = await session.execute(stmt.offset(listing.offset).limit(listing.page_size))
-    rows = list(result.scalars().all() if scalars else result.all())
-    return rows, int(total or 0)
+    """Run ``stmt`` for one page and count every row matching it: one statement, the count in
+    each of the page's rows as an uncorrelated scalar subquery (``PAGE_TOTAL``), which SQLite and
+    PostgreSQL evaluate once per statement. The count runs alone only when the page has no rows
+    past the first page (to tell "past the end" from "nothing at all"). ``scalars``: the rows'
+    first column (an ORM entity); otherwise the rows, with ``PAGE_TOTAL`` as their last."""
+    count = select(func.count()).select_from(stmt.order_by(None).subquery())
+    page = stmt.add_columns(count.correlate(None).scalar_subquery().label(PAGE_TOTAL))
+    result = await session.execute(page.offset(listing.offset).limit(listing.page_size))
+    rows = list(result.all())
+    if rows:
+        return ([row[0] for row in rows] if scalars else rows), int(rows[0][-1])
+    total = await session.scalar(count) if listing.offset else 0
+    return [], int(total or 0)
+
+
+PAGE_TOTAL = "page_total_"
+"""The label of the count ``offset_page`` adds to a page's rows."""
 
 
 # --- Link headers -------------------------------------------------------------------------------
