@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlencode
 import orjson
 from fastapi import Depends, Query, Request, Response
 from sqlalchemy import Select, and_, false, func, or_, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from starlette.datastructures import URL
 
@@ -266,23 +266,41 @@ async def offset_page(
     *,
     scalars: bool = True,
 ) -> tuple[list[Any], int]:
-    """Run ``stmt`` for one page and count every row matching it: one statement, the count in
-    each of the page's rows as an uncorrelated scalar subquery (``PAGE_TOTAL``), which SQLite and
-    PostgreSQL evaluate once per statement. The count runs alone only when the page has no rows
-    past the first page (to tell "past the end" from "nothing at all"). ``scalars``: the rows'
-    first column (an ORM entity); otherwise the rows, with ``PAGE_TOTAL`` as their last."""
+    """Run ``stmt`` for one page and count every row matching it, in one statement
+    (``with_total``, ``rows_and_total``). ``scalars``: the rows' first column (an ORM entity);
+    otherwise the rows, with ``PAGE_TOTAL`` as their last."""
     count = select(func.count()).select_from(stmt.order_by(None).subquery())
-    page = stmt.add_columns(count.correlate(None).scalar_subquery().label(PAGE_TOTAL))
-    result = await session.execute(page.offset(listing.offset).limit(listing.page_size))
-    rows = list(result.all())
-    if rows:
-        return ([row[0] for row in rows] if scalars else rows), int(rows[0][-1])
-    total = await session.scalar(count) if listing.offset else 0
-    return [], int(total or 0)
+    page = with_total(stmt, count).offset(listing.offset).limit(listing.page_size)
+    rows, total = await rows_and_total(session, page, count, listing.offset)
+    return ([row[0] for row in rows] if scalars else rows), total
 
 
 PAGE_TOTAL = "page_total_"
-"""The label of the count ``offset_page`` adds to a page's rows."""
+"""The label of the count ``with_total`` adds to a page's rows."""
+
+
+def with_total(page: Select[Any], count: Select[Any]) -> Select[Any]:
+    """``page`` with ``count`` (a ``SELECT count(*)`` of every row it pages through) as its last
+    column, ``PAGE_TOTAL``: an uncorrelated scalar subquery, which SQLite (``SCALAR SUBQUERY``)
+    and PostgreSQL (an ``InitPlan``) evaluate once per statement. A numbered list's page and
+    total in one round trip instead of two."""
+    return page.add_columns(count.correlate(None).scalar_subquery().label(PAGE_TOTAL))
+
+
+async def rows_and_total(
+    reader: AsyncSession | AsyncConnection,
+    page: Select[Any],
+    count: Select[Any],
+    offset: int,
+    parameters: dict[str, Any] | None = None,
+) -> tuple[list[Any], int]:
+    """Run a ``with_total`` page: its rows and the total they carry. A page without rows runs
+    ``count`` alone, past the first page only (to tell "past the end" from "nothing at all")."""
+    rows = list((await reader.execute(page, parameters)).all())
+    if rows:
+        return rows, int(rows[0][-1])
+    total = await reader.scalar(count, parameters) if offset else 0
+    return [], int(total or 0)
 
 
 # --- Link headers -------------------------------------------------------------------------------

@@ -32,7 +32,14 @@ from sqlalchemy.orm import aliased, selectinload
 
 from mainspring.accounts.models import User
 from mainspring.core.db import Reader, dialect_of
-from mainspring.core.pagination import CursorSlice, PageSlice, SortKey, keyset_page
+from mainspring.core.pagination import (
+    CursorSlice,
+    PageSlice,
+    SortKey,
+    keyset_page,
+    rows_and_total,
+    with_total,
+)
 from mainspring.core.repository import RepositoryBase
 from mainspring.todo.models import (
     PRIORITIES,
@@ -158,15 +165,9 @@ async def page(
     dialect = dialect_of(reader)
     count, page_and_total = _list_statements(filters.shape(), dialect)
     values = filters.parameters(me=me, now=now, dialect=dialect)
-    rows = (
-        await reader.execute(
-            page_and_total, {**values, "page_offset": listing.offset, "page_limit": listing.limit}
-        )
-    ).all()
-    if rows:
-        return _SUMMARIES.validate_python([_summary_fields(row, now) for row in rows]), rows[0][-1]
-    total = await reader.scalar(count, values) if listing.offset else 0
-    return [], int(total or 0)
+    values.update(page_offset=listing.offset, page_limit=listing.limit)
+    rows, total = await rows_and_total(reader, page_and_total, count, listing.offset, values)
+    return _SUMMARIES.validate_python([_summary_fields(row, now) for row in rows]), total
 
 
 class TaskRepository(RepositoryBase[Task]):
@@ -441,8 +442,7 @@ def _list_statements(shape: FilterShape, dialect: str) -> tuple[Select[Any], Sel
 
     count = scoped(select(func.count()).select_from(Task))
     page = (
-        scoped(_summaries())
-        .add_columns(count.correlate(None).scalar_subquery().label("total"))
+        with_total(scoped(_summaries()), count)
         .order_by(*shape.order_by())
         .offset(bindparam("page_offset"))
         .limit(bindparam("page_limit"))
