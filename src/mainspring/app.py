@@ -21,6 +21,7 @@ from fastapi.openapi.utils import get_openapi
 
 from mainspring import __version__
 from mainspring.accounts.service import states as account_states
+from mainspring.api import API_PREFIX
 from mainspring.api import router as api_router
 from mainspring.chat.live import hub as chat_hub
 from mainspring.chat.router import page_router as chat_page_router
@@ -102,7 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_database_error_handlers(app)  # 503 + Retry-After when the database cannot serve
     app.include_router(health_router)
-    app.include_router(api_router)
+    app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(realworld_router, prefix=settings.realworld_prefix)
     app.include_router(chat_page_router)  # the web client at /chat
     # Shortener: the /{code} redirect routes, last (they shadow no route). Keep it here.

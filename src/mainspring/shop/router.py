@@ -1,5 +1,6 @@
 """The shop's routes under ``/api/v1/shop``: the catalogue, carts, checkout and orders,
-payments and reports. ``mainspring/api.py`` includes ``router``."""
+payments and reports. ``mainspring/api.py`` includes each of
+``routers`` under ``PREFIX``."""
 
 from __future__ import annotations
 
@@ -12,13 +13,13 @@ from mainspring.shop.orders.router import router as orders_router
 from mainspring.shop.payments.router import router as payments_router
 from mainspring.shop.reports.router import router as reports_router
 
-router = APIRouter(prefix="/shop")
-for module_router in (
+PREFIX = "/shop"
+routers: tuple[APIRouter, ...] = (
     catalog_router,
     cart_router,
     orders_router,
     payments_router,
     coupons_router,
     reports_router,
-):
-    router.include_router(module_router)
+)
+"""In the order ``mainspring/api.py`` includes them, each under ``PREFIX`` (see there)."""

@@ -1,4 +1,4 @@
-"""The social module's routes, included under ``/api/v1`` by ``mainspring/api.py``."""
+"""The social module's routes, each included under ``/api/v1`` by ``mainspring/api.py``."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from mainspring.social.posts.router import router as posts_router
 from mainspring.social.profiles.router import router as profiles_router
 from mainspring.social.timelines.router import router as timelines_router
 
-router = APIRouter()
-router.include_router(profiles_router)
-router.include_router(timelines_router)
-router.include_router(posts_router)
-router.include_router(notifications_router)
+routers: tuple[APIRouter, ...] = (
+    profiles_router,
+    timelines_router,
+    posts_router,
+    notifications_router,
+)
+"""In the order ``mainspring/api.py`` includes them (each one itself: see there)."""

@@ -1,6 +1,6 @@
 """The task manager's routes: ``/projects`` (projects, members, invitations, exports) and
 ``/tasks`` (tasks, their checklists, comments and history). ``mainspring/api.py`` includes
-``router``."""
+each of ``routers``."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from mainspring.todo.projects.router import router as projects_router
 from mainspring.todo.subtasks.router import router as subtasks_router
 from mainspring.todo.tasks.router import router as tasks_router
 
-router = APIRouter()
-for module_router in (
+routers: tuple[APIRouter, ...] = (
     tasks_router,  # first: the task list is the hot path, and routes are matched in order
     subtasks_router,
     comments_router,
@@ -23,5 +22,5 @@ for module_router in (
     invitations_router,  # before projects: /projects/invitations/accept
     columns_router,
     projects_router,
-):
-    router.include_router(module_router)
+)
+"""In the order ``mainspring/api.py`` includes them (each one itself: see there)."""

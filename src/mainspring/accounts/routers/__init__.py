@@ -10,11 +10,13 @@ from mainspring.accounts.routers.oidc import router as oidc_router
 from mainspring.accounts.routers.two_factor import router as two_factor_router
 from mainspring.accounts.routers.users import router as users_router
 
-router = APIRouter()
-router.include_router(auth_router)
-router.include_router(users_router)
-router.include_router(two_factor_router)
-router.include_router(oidc_router)
-router.include_router(identities_router)
+routers: tuple[APIRouter, ...] = (
+    auth_router,
+    users_router,
+    two_factor_router,
+    oidc_router,
+    identities_router,
+)
+"""In the order ``mainspring/api.py`` includes them (each one itself: see there)."""
 
-__all__ = ["router"]
+__all__ = ["routers"]
