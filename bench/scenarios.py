@@ -207,8 +207,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         headers={"Authorization": "Bearer $token"},
         seed=seed_task_board,
         bound_by="one project's board column (of 50 000 tasks in 100 projects) filtered by "
-        "label: count and page (2 index-only scans; labels aggregated in the page) behind a "
-        "JWT check",
+        "label: the count (an index-only scan, a label probe a task) and the page as a deferred "
+        "join (its ids from the board index in order, then 20 tasks read), behind a JWT check",
     ),
     Scenario(
         name="shop-catalog",
