@@ -100,3 +100,28 @@ def test_a_serving_app_tunes_the_garbage_collector_and_restores_it(tmp_path: Pat
     # A stopped app's objects are collectable again, as often as before.
     assert counts["frozen_after"] == 0
     assert counts["threshold_after"] == counts["before"]
+
+
+COUNT_ANALYSES = """
+import gc, json
+from fastapi.routing import APIRoute
+from pydantic import TypeAdapter
+from mainspring.app import create_app
+create_app()
+gc.collect()
+objects = gc.get_objects()
+print(json.dumps({
+    "adapters": sum(type(o) is TypeAdapter for o in objects),
+    "routes": sum(isinstance(o, APIRoute) for o in objects),
+}))
+"""
+
+
+def test_building_the_app_analyses_each_route_once(tmp_path: Path) -> None:
+    # FastAPI analyses a route again (its parameters', body's and response's validators), and
+    # keeps the copy, for every router it is included through without a prefix: through the
+    # modules' aggregator routers, a built app kept 1,786 TypeAdapters for 226 routes (about
+    # 8 MiB of an idle worker), against 671 with the routes included one by one (api.py).
+    counts = json.loads(run_python(tmp_path, COUNT_ANALYSES))
+    assert counts["routes"] > 200
+    assert counts["adapters"] < 4 * counts["routes"]
