@@ -4,11 +4,15 @@ A sign-in is bounded by Argon2id by design: its verification is made to cost ten
 milliseconds of CPU, so that a stolen hash resists guessing. The figure to compare
 ``realworld-login`` with is therefore not ``baseline-json`` but this loop: verifications of one
 hash with the server's own parameters (``Settings.password_hash_*``, as the bench server runs
-them), in ``--threads`` threads at once (the server runs ``password_hash_concurrency`` at once,
-off its event loop), with nothing else around them. Sign-ins a second divided by this figure is
-how much of the hashing ceiling the rest of a sign-in (HTTP, the session row) leaves.
+them), in as many threads at once as the server runs (``password_hash_concurrency``: by
+default the CPUs the process may run on, so run it under the server's CPUs, ``taskset -c 0``
+for the bench's one-CPU server), with nothing else around them. Sign-ins a second divided by
+this figure is how much of the hashing ceiling the rest of a sign-in (HTTP, its two
+transactions, the session and audit rows) leaves. ``--return-memory`` frees each hash's
+19 MiB to the operating system as the server does (``core/passwords.py``): the page faults of
+the next hash cost about a fifth of a verification.
 
-    .venv/bin/python -m bench.hashing --seconds 5
+    taskset -c 0 .venv/bin/python -m bench.hashing --seconds 5 [--return-memory]
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+
+from mainspring.core.config import default_hash_concurrency
 
 
 def verifications_per_second(threads: int, seconds: float) -> tuple[float, str]:
@@ -54,11 +60,27 @@ def verifications_per_second(threads: int, seconds: float) -> tuple[float, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parse = argparse.ArgumentParser(prog="python -m bench.hashing", description=__doc__)
-    parse.add_argument("--threads", type=int, default=1, help="verifications at once")
+    parse.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="verifications at once (default: the server's, the CPUs this process may use)",
+    )
+    parse.add_argument(
+        "--return-memory",
+        action="store_true",
+        help="give each hash's memory back to the OS when it ends, as the server does",
+    )
     parse.add_argument("--seconds", type=float, default=5.0, help="how long to measure")
     args = parse.parse_args(argv)
-    rate, parameters = verifications_per_second(args.threads, args.seconds)
-    print(f"{parameters}: {rate:,.1f} verifications/s in {args.threads} thread(s), bare loop")
+    if args.return_memory:
+        from mainspring.core.passwords import return_large_blocks_to_the_os
+
+        return_large_blocks_to_the_os()
+    threads = args.threads or default_hash_concurrency()
+    rate, parameters = verifications_per_second(threads, args.seconds)
+    memory = ", memory returned after each" if args.return_memory else ""
+    print(f"{parameters}: {rate:,.1f} verifications/s in {threads} thread(s){memory}, bare loop")
     return 0
 
 

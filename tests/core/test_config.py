@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from pydantic import ValidationError
 
@@ -64,3 +66,20 @@ def test_list_settings_accept_commas(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings(_env_file=None)
     assert settings.http_allow_private == ["10.0.0.0/8", "internal.example"]
     assert settings.trusted_proxies == ["10.0.0.1", "10.0.0.2"]
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux's")
+def test_password_hashes_at_once_default_to_the_cpus_the_process_may_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A hash beyond the CPUs only waits, holding its 19 MiB: the default follows the CPUs."""
+    cpus = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, {min(cpus)})
+        assert Settings(_env_file=None).password_hash_concurrency == 1
+        monkeypatch.setenv("MAINSPRING_PASSWORD_HASH_CONCURRENCY", "3")
+        assert Settings(_env_file=None).password_hash_concurrency == 3
+    finally:
+        os.sched_setaffinity(0, cpus)
+    monkeypatch.delenv("MAINSPRING_PASSWORD_HASH_CONCURRENCY")
+    assert Settings(_env_file=None).password_hash_concurrency == min(len(cpus), 4)

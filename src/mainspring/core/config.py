@@ -6,6 +6,7 @@ environment. In production the service refuses to start with a default or short 
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -25,6 +26,26 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+MAX_DEFAULT_HASH_CONCURRENCY = 4
+
+
+def default_hash_concurrency() -> int:
+    """The CPUs this process may run on (its affinity mask), at most 4: the default number of
+    password hashes computed at once.
+
+    A hash (Argon2id, one lane) keeps one CPU busy and holds 19 MiB until it ends; a hash
+    started beyond the CPUs only waits for one, holding its memory, so more threads than
+    CPUs add memory and no sign-ins a second (docs/performance.md, "A login storm"). A
+    container limited by a CPU quota rather than a CPU set sees the host's CPUs: set
+    ``MAINSPRING_PASSWORD_HASH_CONCURRENCY`` to its quota there.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity masks (macOS, Windows)
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_DEFAULT_HASH_CONCURRENCY))
+
 
 DEFAULT_SECRET = "development-secret-change-me"  # noqa: S105 - refused in production
 MIN_SECRET_LENGTH = 32
@@ -304,7 +325,11 @@ class Settings(BaseSettings):
     )
     password_hash_parallelism: int = Field(1, ge=1, le=16, description="Argon2id lanes (p).")
     password_hash_concurrency: int = Field(
-        4, ge=1, le=64, description="Password hashes computed at once per process (threads)."
+        default_factory=default_hash_concurrency,
+        ge=1,
+        le=64,
+        description="Password hashes computed at once per process (threads); default: the "
+        "CPUs this process may run on, at most 4.",
     )
     login_limit_per_account: str = Field(
         "5/5minute", description="Failed logins allowed per account (normalised identifier)."

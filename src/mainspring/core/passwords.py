@@ -2,14 +2,16 @@
 
 Argon2id through pwdlib (bcrypt hashes of an older system are still verified, then upgraded).
 A hash costs tens of milliseconds of CPU and ~19 MiB of memory on purpose, so it never runs on
-the event loop: it runs on a few threads of its own (``MAINSPRING_PASSWORD_HASH_CONCURRENCY``)
-that the operating system schedules at a lower priority than the event loop (nice
-``HASH_THREAD_NICE``). A storm of logins then queues for those threads, and while it lasts the
-event loop still gets the CPU whenever a read is waiting: reads keep their latency, logins
-take longer. Each hash's 19 MiB goes back to the operating system when it is done (see
-``return_large_blocks_to_the_os``), so a storm leaves no lasting memory behind. Verifying for
-an account that does not exist still runs one real verification (against a dummy hash), so a
-login takes the same time whether or not the account exists.
+the event loop: it runs on a few threads of its own (``MAINSPRING_PASSWORD_HASH_CONCURRENCY``,
+by default one per CPU the process may run on, at most four: a hash beyond the CPUs would
+only wait for one, holding its memory) that the operating system schedules at a lower
+priority than the event loop (nice ``HASH_THREAD_NICE``). A storm of logins then queues for
+those threads, and while it lasts the event loop still gets the CPU whenever a read is
+waiting: reads keep their latency, logins take longer. Each hash's 19 MiB goes back to the
+operating system when it is done (see ``return_large_blocks_to_the_os``), so a storm leaves
+no lasting memory behind. Verifying for an account that does not exist still runs one real
+verification (against a dummy hash), so a login takes the same time whether or not the
+account exists.
 """
 
 from __future__ import annotations
@@ -137,9 +139,9 @@ class PasswordHasher:
 
 HASH_THREAD_NICE = 19
 """How much less CPU priority the hashing threads have than the event loop (Linux ``nice``, the
-lowest): with four of them busy, a waiting event loop gets about 94 % of a CPU (CFS weights
-1024 against 4 x 15) instead of 20 % at the same priority, or 70 % at nice 10. Logins still get
-the CPU whenever the event loop waits."""
+lowest): with one of them busy on the event loop's CPU, a waiting event loop gets about 98 %
+of it (CFS weights 1024 against 15), and still 94 % against four (instead of 20 % at the same
+priority, or 70 % at nice 10). Logins still get the CPU whenever the event loop waits."""
 
 
 def _lower_thread_priority() -> None:
