@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
 SIGN_IN_CONCURRENCY = 8
-"""Sign-ins in flight at once: a few more than the server hashes at once (4 by default)."""
+"""Sign-ins in flight at once: a few more than the server hashes at once (one per CPU, at most
+4, by default)."""
 INSERT_BATCH = 2000
 
 
