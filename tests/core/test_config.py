@@ -73,7 +73,8 @@ def test_password_hashes_at_once_default_to_the_cpus_the_process_may_use(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A hash beyond the CPUs only waits, holding its 19 MiB: the default follows the CPUs."""
-    cpus = os.sched_getaffinity(0)
+    monkeypatch.delenv("MAINSPRING_PASSWORD_HASH_CONCURRENCY", raising=False)
+    cpus = os.sched_getaffinity(0)  # the calling thread's, as ``sched_setaffinity(0, ...)`` sets
     try:
         os.sched_setaffinity(0, {min(cpus)})
         assert Settings(_env_file=None).password_hash_concurrency == 1

@@ -36,9 +36,9 @@ def default_hash_concurrency() -> int:
 
     A hash (Argon2id, one lane) keeps one CPU busy and holds 19 MiB until it ends; a hash
     started beyond the CPUs only waits for one, holding its memory, so more threads than
-    CPUs add memory and no sign-ins a second (docs/performance.md, "A login storm"). A
-    container limited by a CPU quota rather than a CPU set sees the host's CPUs: set
-    ``MAINSPRING_PASSWORD_HASH_CONCURRENCY`` to its quota there.
+    CPUs add memory and no sign-ins a second (docs/performance.md, "A login storm's memory
+    and the sign-in's ceiling"). A container limited by a CPU quota rather than a CPU set
+    sees the host's CPUs: set ``MAINSPRING_PASSWORD_HASH_CONCURRENCY`` to its quota there.
     """
     try:
         cpus = len(os.sched_getaffinity(0))
