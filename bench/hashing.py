@@ -23,7 +23,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from mainspring.core.config import default_hash_concurrency
+from mainspring.core.config_accounts import default_hash_concurrency
 
 
 def verifications_per_second(threads: int, seconds: float) -> tuple[float, str]:

@@ -17,7 +17,8 @@ from fastapi import FastAPI
 
 from mainspring.app import create_app
 from mainspring.core.access_tokens import DEV_KEY_FILE, KeyRing, generate_private_key_pem
-from mainspring.core.config import Settings, SigningKey
+from mainspring.core.config import Settings
+from mainspring.core.config_accounts import SigningKey
 from tests.accounts.helpers import SignedInUser, create_user, sign_in
 from tests.conftest import TEST_SIGNING_KEY, empty_tables
 

@@ -27,7 +27,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from mainspring.core.config import Settings, SigningKey
+from mainspring.core.config import Settings
+from mainspring.core.config_accounts import SigningKey
 
 ALGORITHM = "EdDSA"
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - RFC 9068: the type of JWT access tokens only

@@ -38,7 +38,8 @@ from joserfc.jwk import RSAKey
 from pydantic import SecretStr
 from werkzeug.wrappers import Request, Response
 
-from mainspring.core.config import IdentityProviderConfig, Settings
+from mainspring.core.config import Settings
+from mainspring.core.config_accounts import IdentityProviderConfig
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

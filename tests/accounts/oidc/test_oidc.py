@@ -24,7 +24,8 @@ from mainspring.accounts.models import IdentityLink, OidcLogin, SecurityEvent, U
 from mainspring.accounts.service.oidc.redirects import is_allowed
 from mainspring.app import create_app
 from mainspring.core.background import enqueue
-from mainspring.core.config import IdentityProviderConfig, Settings
+from mainspring.core.config import Settings
+from mainspring.core.config_accounts import IdentityProviderConfig
 from mainspring.core.db import utcnow
 from mainspring.core.security import new_token, token_digest
 from tests.accounts.helpers import unique_name

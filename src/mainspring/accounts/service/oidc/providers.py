@@ -46,7 +46,8 @@ import structlog
 
 from mainspring.accounts.schemas import normalize_email
 from mainspring.core.cache import Cache
-from mainspring.core.config import IdentityProviderConfig, Settings
+from mainspring.core.config import Settings
+from mainspring.core.config_accounts import IdentityProviderConfig
 from mainspring.core.errors import NotFound
 from mainspring.core.http import OutboundRequestRefused
 
